@@ -1,0 +1,75 @@
+"""In-memory aggregation of accepted views into per-site batches: pure, time passed in.
+
+Memory grows with distinct (item, minute) pairs, not with events, so a burst on a hot story
+or a long Redis outage costs little. Decay weights are summed relative to the batch's own
+reference time; the flush script converts them to the stored landmark.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from ranker.decay import weight
+
+
+@dataclass(slots=True)
+class Batch:
+    site: str
+    half_life: float
+    ref: float  # weights below are relative to this time
+    weights: dict[str, float] = field(default_factory=dict)  # id -> sum of 2^((t - ref)/H)
+    minutes: dict[str, dict[int, int]] = field(default_factory=dict)  # id -> {minute: views}
+    views: int = 0
+    keys: int = 0  # distinct (id, minute) pairs
+
+    def add(self, item: str, t: float, count: int = 1) -> None:
+        self.weights[item] = self.weights.get(item, 0.0) + count * weight(
+            t, self.ref, self.half_life
+        )
+        per_minute = self.minutes.get(item)
+        if per_minute is None:
+            per_minute = self.minutes[item] = {}
+        minute = int(t // 60) * 60
+        if minute not in per_minute:
+            self.keys += 1
+            per_minute[minute] = count
+        else:
+            per_minute[minute] += count
+        self.views += count
+
+    def rows(self) -> list[tuple[str, float, list[tuple[int, int]]]]:
+        """(id, weight, [(minute, views)]) for every item, the flush script's input."""
+        return [
+            (item, self.weights[item], sorted(self.minutes[item].items()))
+            for item in sorted(self.weights)
+        ]
+
+
+class Aggregator:
+    """Open batches, one per site, that the flusher cuts off and writes."""
+
+    def __init__(self, half_lives: Mapping[str, float]) -> None:
+        self._half_lives = dict(half_lives)
+        self._open: dict[str, Batch] = {}
+
+    @property
+    def pending_keys(self) -> int:
+        return sum(b.keys for b in self._open.values())
+
+    @property
+    def pending_views(self) -> int:
+        return sum(b.views for b in self._open.values())
+
+    def add(self, site: str, item: str, t: float) -> None:
+        batch = self._open.get(site)
+        if batch is None:
+            batch = self._open[site] = Batch(site, self._half_lives[site], ref=t)
+        batch.add(item, t)
+
+    def sites(self) -> list[str]:
+        return list(self._open)
+
+    def take(self, site: str) -> Batch | None:
+        """Cut off the site's open batch; new views start a new one."""
+        return self._open.pop(site, None)

@@ -1,0 +1,113 @@
+"""`create_app(settings)`: the aiohttp application, its routes and the resources it owns."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+
+from aiohttp import web
+from redis.asyncio import Redis
+
+from ranker import collect, demo, handlers
+from ranker.aggregate import Aggregator
+from ranker.appkeys import AGGREGATOR, CATALOG, CLOCK, FLUSHER, SETTINGS, STORE, TOP_CACHE
+from ranker.catalog import CatalogIndex
+from ranker.config import Settings
+from ranker.engine import EmbeddedEngine
+from ranker.errors import json_errors
+from ranker.flusher import Flusher
+from ranker.query import TopCache
+from ranker.store import Store
+
+log = logging.getLogger("ranker")
+
+REDIS_URL = web.AppKey("REDIS_URL", str)
+DRAIN_TIMEOUT = 10.0
+
+
+async def engine_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Start the embedded engine unless a REDIS_URL was given."""
+    settings = app[SETTINGS]
+    if settings.redis_url:
+        app[REDIS_URL] = settings.redis_url
+        yield
+        return
+    engine = EmbeddedEngine(settings.data_dir)
+    app[REDIS_URL] = await asyncio.to_thread(engine.start)
+    log.info("embedded engine on %s, data in %s", app[REDIS_URL], settings.data_dir)
+    try:
+        yield
+    finally:
+        await asyncio.to_thread(engine.stop)
+
+
+async def store_ctx(app: web.Application) -> AsyncIterator[None]:
+    redis = Redis.from_url(
+        app[REDIS_URL], decode_responses=True, socket_connect_timeout=2, socket_timeout=5
+    )
+    try:
+        await redis.ping()
+        app[STORE] = Store(redis, app[SETTINGS])
+        yield
+    finally:
+        await redis.aclose()
+
+
+async def catalog_ctx(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    index = app[CATALOG] = CatalogIndex(app[STORE], settings.sites)
+    await index.refresh()
+    task = asyncio.create_task(index.follow(settings.catalog_refresh))
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+async def flusher_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Flush every interval; at shutdown, write what is left before Redis goes away."""
+    settings = app[SETTINGS]
+    half_lives = {name: site.half_life for name, site in settings.sites.items()}
+    aggregator = app[AGGREGATOR] = Aggregator(half_lives)
+    flusher = app[FLUSHER] = Flusher(
+        app[STORE],
+        aggregator,
+        half_lives,
+        app[CLOCK],
+        interval=settings.flush_interval,
+        max_pending=settings.max_pending,
+        rebase_after=settings.rebase_after,
+    )
+    task = asyncio.create_task(flusher.run())
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    await flusher.drain(DRAIN_TIMEOUT)
+
+
+def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) -> web.Application:
+    app = web.Application(middlewares=[json_errors], client_max_size=handlers.MAX_IMPORT_BYTES)
+    app[SETTINGS] = settings
+    app[CLOCK] = clock
+    app[TOP_CACHE] = TopCache(settings.cache_ttl, clock)
+    app.cleanup_ctx.extend([engine_ctx, store_ctx, catalog_ctx, flusher_ctx])
+    site = "/v1/sites/{site}"
+    item = site + "/items/{id}"
+    app.router.add_post("/v1/hit", collect.hit)
+    app.router.add_route("OPTIONS", "/v1/hit", collect.hit_preflight)
+    app.router.add_get("/v1/hit.gif", collect.hit_gif)
+    app.router.add_get(site + "/top", handlers.top)
+    app.router.add_get(site + "/items", handlers.list_items)
+    app.router.add_post(site + "/items", handlers.import_items)
+    app.router.add_put(item, handlers.put_item)
+    app.router.add_patch(item, handlers.patch_item)
+    app.router.add_get(item, handlers.get_item)
+    app.router.add_delete(item, handlers.delete_item)
+    app.router.add_get("/healthz", handlers.health)
+    if settings.demo:
+        demo.setup(app)
+    return app

@@ -1,0 +1,24 @@
+"""Application state, all of it under typed `web.AppKey`s declared in one place."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from aiohttp import web
+
+from ranker.aggregate import Aggregator
+from ranker.catalog import CatalogIndex
+from ranker.config import Settings
+from ranker.flusher import Flusher
+from ranker.query import TopCache
+from ranker.store import Store
+
+Clock = Callable[[], float]
+
+SETTINGS = web.AppKey("SETTINGS", Settings)
+CLOCK: web.AppKey[Clock] = web.AppKey("CLOCK")
+STORE = web.AppKey("STORE", Store)
+AGGREGATOR = web.AppKey("AGGREGATOR", Aggregator)
+FLUSHER = web.AppKey("FLUSHER", Flusher)
+CATALOG = web.AppKey("CATALOG", CatalogIndex)
+TOP_CACHE = web.AppKey("TOP_CACHE", TopCache)

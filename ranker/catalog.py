@@ -1,0 +1,79 @@
+"""Which ids each collector accepts views for: an in-process copy of the catalog's id sets.
+
+Checking membership must not cost a Redis round trip per beacon, so each process keeps the
+ids in memory and follows the catalog log (a capped stream of additions and deletions),
+reloading everything when it has fallen behind the log's cap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Iterable
+
+from redis.exceptions import RedisError
+
+from ranker.store import Store
+
+log = logging.getLogger("ranker.catalog")
+
+
+class CatalogIndex:
+    def __init__(self, store: Store, sites: Iterable[str]) -> None:
+        self._store = store
+        self._ids: dict[str, set[str]] = {site: set() for site in sites}
+        self._version: dict[str, int] = dict.fromkeys(self._ids, -1)
+        self._cursor: dict[str, str] = dict.fromkeys(self._ids, "0-0")
+
+    def has(self, site: str, item_id: str) -> bool:
+        return item_id in self._ids[site]
+
+    def size(self, site: str) -> int:
+        return len(self._ids[site])
+
+    def note_added(self, site: str, item_id: str) -> None:
+        """This process wrote the entry: count it at once, before the log comes round."""
+        self._ids[site].add(item_id)
+
+    def note_deleted(self, site: str, item_id: str) -> None:
+        self._ids[site].discard(item_id)
+
+    async def refresh(self) -> None:
+        for site in self._ids:
+            await self._refresh_site(site)
+
+    async def _refresh_site(self, site: str) -> None:
+        version = await self._store.catalog_version(site)
+        if version == self._version[site]:
+            return
+        local = self._version[site]
+        changes = await self._store.catalog_changes(site, self._cursor[site]) if local >= 0 else []
+        wanted = version - local
+        if (
+            local < 0
+            or wanted < 0
+            or [c.version for c in changes[:wanted]] != list(range(local + 1, version + 1))
+        ):
+            # First load, a reset store, or the log was trimmed past us: take it all again.
+            (
+                self._version[site],
+                self._ids[site],
+                self._cursor[site],
+            ) = await self._store.catalog_snapshot(site)
+            return
+        ids = self._ids[site]
+        for change in changes[:wanted]:
+            if change.op == "add":
+                ids.add(change.id)
+            else:
+                ids.discard(change.id)
+            self._cursor[site] = change.stream_id
+        self._version[site] = version
+
+    async def follow(self, interval: float) -> None:
+        """Refresh forever; a Redis outage only delays it."""
+        while True:
+            await asyncio.sleep(interval)
+            with contextlib.suppress(RedisError, OSError):
+                await self.refresh()

@@ -1,0 +1,272 @@
+"""The `ranker` command: serve, demo, top, simulate, catalog import."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import orjson
+
+from ranker.config import ConfigError, Settings, Site, load_settings
+
+DEMO_TOKEN = "demo-token"
+
+
+def _new_loop() -> asyncio.AbstractEventLoop:
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.new_event_loop()
+    loop: asyncio.AbstractEventLoop = uvloop.new_event_loop()
+    return loop
+
+
+def _serve(settings: Settings) -> int:
+    from aiohttp import web
+
+    from ranker.app import create_app
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    if not settings.sites:
+        print("ranker: no sites configured; add a [sites.NAME] table", file=sys.stderr)
+        return 2
+    app = create_app(settings)
+    print(f"ranker: serving http://{settings.host}:{settings.port}/", flush=True)
+    web.run_app(
+        app,
+        host=settings.host,
+        port=settings.port,
+        print=None,
+        access_log=None,
+        loop=_new_loop(),
+        shutdown_timeout=15,
+    )
+    return 0
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    settings = load_settings(args.config, os.environ)
+    if getattr(args, "host", None):
+        settings = replace(settings, host=args.host)
+    if getattr(args, "port", None) is not None:
+        settings = replace(settings, port=args.port)
+    return settings
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    return _serve(_settings(args))
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    sites = dict(settings.sites)
+    sites.setdefault(
+        "demo", Site("demo", half_life=600.0, token=DEMO_TOKEN, title="The Ranker Gazette")
+    )
+    data_dir = (
+        settings.data_dir if args.config or os.environ.get("RANKER_DATA_DIR") else Path("var/demo")
+    )
+    return _serve(replace(settings, sites=sites, demo=True, demo_rate=args.rate, data_dir=data_dir))
+
+
+def _base_url(args: argparse.Namespace) -> str:
+    if args.url:
+        return str(args.url).rstrip("/")
+    settings = load_settings(args.config, os.environ)
+    host = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
+    return f"http://{host}:{settings.port}"
+
+
+def _token(args: argparse.Namespace, site: str) -> str:
+    if args.token:
+        return str(args.token)
+    if env := os.environ.get("RANKER_TOKEN"):
+        return env
+    settings = load_settings(args.config, os.environ)
+    if site in settings.sites:
+        return settings.sites[site].token
+    return DEMO_TOKEN if site == "demo" else ""
+
+
+async def _get_json(url: str, **kwargs: Any) -> Any:
+    async with aiohttp.ClientSession() as session, session.get(url, **kwargs) as response:
+        doc = orjson.loads(await response.read())
+        if response.status >= 400:
+            raise SystemExit(f"ranker: {response.status} {doc.get('message', '')}")
+        return doc
+
+
+def format_table(doc: dict[str, Any]) -> str:
+    """A top list as a fixed-width table for the terminal."""
+    rows = [("#", "views", "section", "title")]
+    for it in doc["items"]:
+        views = it["views"]
+        shown = f"{views:,.1f}" if isinstance(views, float) else f"{views:,}"
+        rows.append((str(it["rank"]), shown, it["section"] or "", it["title"]))
+    widths = [max(len(r[i]) for r in rows) for i in range(3)]
+    lines = [f"{r[0]:>{widths[0]}}  {r[1]:>{widths[1]}}  {r[2]:<{widths[2]}}  {r[3]}" for r in rows]
+    scope = f" / {doc['section']}" if doc["section"] else ""
+    header = f"{doc['site']}{scope}: most viewed, window {doc['window']}, at {doc['computed_at']}"
+    return "\n".join([header, *lines])
+
+
+def cmd_top(args: argparse.Namespace) -> int:
+    params = {"n": str(args.n), "window": args.window}
+    if args.section:
+        params["section"] = args.section
+    doc = asyncio.run(_get_json(f"{_base_url(args)}/v1/sites/{args.site}/top", params=params))
+    print(format_table(doc))
+    return 0
+
+
+async def _catalog_ids(base: str, site: str, token: str) -> list[str]:
+    ids: list[str] = []
+    cursor: str | None = "0"
+    while cursor is not None:
+        doc = await _get_json(
+            f"{base}/v1/sites/{site}/items",
+            params={"cursor": cursor},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        ids += doc["ids"]
+        cursor = doc["cursor"]
+    return sorted(set(ids))
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from ranker.simulate import simulate
+
+    base = _base_url(args)
+    ids = asyncio.run(_catalog_ids(base, args.site, _token(args, args.site)))
+    result = asyncio.run(
+        simulate(
+            base,
+            args.site,
+            ids,
+            rate=args.rate,
+            duration=args.duration,
+            count=args.count,
+            zipf_s=args.zipf,
+            drift=args.drift,
+            concurrency=args.concurrency,
+            seed=args.seed,
+        )
+    )
+    print(
+        f"sent {result.sent}, counted {result.accepted}, refused {result.rejected}, "
+        f"failed {result.failed}"
+    )
+    return 0 if result.failed == 0 else 1
+
+
+async def _import(base: str, site: str, token: str, path: Path, chunk: int) -> dict[str, int]:
+    totals = {"imported": 0, "created": 0, "errors": 0}
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/x-ndjson"}
+    async with aiohttp.ClientSession() as session:
+        with path.open("rb") as f:
+            first_line = 1
+            while lines := [line for _, line in zip(range(chunk), f, strict=False)]:
+                async with session.post(
+                    f"{base}/v1/sites/{site}/items", data=b"".join(lines), headers=headers
+                ) as response:
+                    doc = orjson.loads(await response.read())
+                    if response.status >= 400:
+                        raise SystemExit(f"ranker: {response.status} {doc.get('message', '')}")
+                for err in doc["errors"]:
+                    print(f"{path}:{first_line + err['line'] - 1}: {err['error']}", file=sys.stderr)
+                totals["imported"] += doc["imported"]
+                totals["created"] += doc["created"]
+                totals["errors"] += len(doc["errors"])
+                first_line += len(lines)
+    return totals
+
+
+def cmd_catalog_import(args: argparse.Namespace) -> int:
+    totals = asyncio.run(
+        _import(_base_url(args), args.site, _token(args, args.site), Path(args.file), args.chunk)
+    )
+    print(
+        f"imported {totals['imported']} ({totals['created']} new), "
+        f"{totals['errors']} line(s) refused"
+    )
+    return 0 if totals["errors"] == 0 else 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ranker", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def with_config(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        p.add_argument("--config", help="TOML settings file (default: $RANKER_CONFIG)")
+        return p
+
+    def client(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        with_config(p)
+        p.add_argument("--url", help="a running Ranker (default: from the config's [server])")
+        return p
+
+    serve = with_config(sub.add_parser("serve", help="run the collector and API"))
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.set_defaults(func=cmd_serve)
+
+    demo = with_config(sub.add_parser("demo", help="serve a demo site with simulated readers"))
+    demo.add_argument("--host")
+    demo.add_argument("--port", type=int)
+    demo.add_argument("--rate", type=float, default=40.0, help="simulated views per second")
+    demo.set_defaults(func=cmd_demo)
+
+    top = client(sub.add_parser("top", help="print a site's most viewed list"))
+    top.add_argument("site")
+    top.add_argument("--window", default="hot", help="hot, 1h, 24h, 7d, 30d or all")
+    top.add_argument("--section")
+    top.add_argument("-n", type=int, default=10)
+    top.set_defaults(func=cmd_top)
+
+    sim = client(sub.add_parser("simulate", help="send bounded Zipf-distributed views"))
+    sim.add_argument("--site", default="demo")
+    sim.add_argument("--token", help="the site's token, to list its catalog")
+    sim.add_argument("--rate", type=float, default=200.0, help="views per second")
+    sim.add_argument("--duration", type=float, default=10.0, help="seconds, at most")
+    sim.add_argument("--count", type=int, help="views, at most")
+    sim.add_argument("--zipf", type=float, default=1.0, help="Zipf exponent s")
+    sim.add_argument(
+        "--drift",
+        type=float,
+        default=0.0,
+        help="every this many seconds a lesser story jumps to the top",
+    )
+    sim.add_argument("--concurrency", type=int, default=32)
+    sim.add_argument("--seed", type=int, default=1)
+    sim.set_defaults(func=cmd_simulate)
+
+    catalog = sub.add_parser("catalog", help="catalog maintenance")
+    catalog_sub = catalog.add_subparsers(dest="catalog_command", required=True)
+    imp = client(catalog_sub.add_parser("import", help="import entries from a JSON-lines file"))
+    imp.add_argument("file")
+    imp.add_argument("--site", default="demo")
+    imp.add_argument("--token", help="the site's token (default: from the config)")
+    imp.add_argument("--chunk", type=int, default=1000, help="lines per request")
+    imp.set_defaults(func=cmd_catalog_import)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        result: int = args.func(args)
+    except ConfigError as e:
+        print(f"ranker: configuration error: {e}", file=sys.stderr)
+        return 2
+    except (aiohttp.ClientError, OSError) as e:
+        print(f"ranker: {e}", file=sys.stderr)
+        return 1
+    return result

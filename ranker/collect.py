@@ -1,0 +1,102 @@
+"""The collector: view beacons in, 204 out at once; views go to the aggregator, not Redis."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from ranker.appkeys import AGGREGATOR, CATALOG, CLOCK, FLUSHER, SETTINGS
+from ranker.errors import ApiError
+from ranker.validate import is_item_id, is_site
+
+# The smallest transparent 1x1 GIF.
+PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
+_ACCEPTED_TYPES = ("application/json", "text/plain")
+# Beacons are read from any page; text/plain needs no preflight, JSON does.
+_CORS = {"Access-Control-Allow-Origin": "*"}
+_NUDGE_KEYS = 50_000  # flush before the tick once this many (item, minute) pairs wait
+
+
+def _count(request: web.Request, site: object, item_id: object) -> None:
+    """Validate one view and hand it to the aggregator, or raise ApiError."""
+    app = request.app
+    if not isinstance(site, str) or not isinstance(item_id, str):
+        raise ApiError(400, "bad_beacon", "a beacon needs string fields 'site' and 'id'")
+    if not is_site(site) or site not in app[SETTINGS].sites:
+        raise ApiError(404, "unknown_site", "no such site")
+    if not is_item_id(item_id):
+        raise ApiError(400, "bad_id", "id: 1-128 of A-Z, a-z, 0-9, '_', '.', ':' and '-'")
+    if not app[CATALOG].has(site, item_id):
+        raise ApiError(404, "unknown_item", "no catalogued item with this id")
+    flusher = app[FLUSHER]
+    if flusher.full:
+        raise ApiError(
+            503, "overloaded", "the store is unreachable; try later", {"Retry-After": "5"}
+        )
+    aggregator = app[AGGREGATOR]
+    aggregator.add(site, item_id, app[CLOCK]())
+    if aggregator.pending_keys >= _NUDGE_KEYS:
+        flusher.nudge()
+
+
+async def _read_capped(request: web.Request, cap: int) -> bytes:
+    if request.content_length is not None and request.content_length > cap:
+        raise ApiError(413, "payload_too_large", f"a beacon is at most {cap} bytes")
+    body = bytearray()
+    while chunk := await request.content.read(cap + 1 - len(body)):
+        body += chunk
+        if len(body) > cap:
+            raise ApiError(413, "payload_too_large", f"a beacon is at most {cap} bytes")
+    return bytes(body)
+
+
+async def hit(request: web.Request) -> web.Response:
+    """POST /v1/hit: {"site": ..., "id": ...} as JSON or text/plain (sendBeacon)."""
+    if request.content_type not in _ACCEPTED_TYPES:
+        raise ApiError(
+            415,
+            "unsupported_media_type",
+            "send the beacon as application/json or text/plain",
+            _CORS,
+        )
+    body = await _read_capped(request, request.app[SETTINGS].max_body)
+    try:
+        doc: Any = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        raise ApiError(400, "bad_json", "the body is not valid JSON", _CORS) from None
+    if not isinstance(doc, dict):
+        raise ApiError(400, "bad_beacon", "the body must be a JSON object", _CORS)
+    try:
+        _count(request, doc.get("site"), doc.get("id"))
+    except ApiError as e:
+        e.headers.update(_CORS)
+        raise
+    return web.Response(status=204, headers=_CORS)
+
+
+async def hit_preflight(request: web.Request) -> web.Response:
+    return web.Response(
+        status=204,
+        headers={
+            **_CORS,
+            "Access-Control-Allow-Methods": "POST",
+            "Access-Control-Allow-Headers": "Content-Type",
+            "Access-Control-Max-Age": "86400",
+        },
+    )
+
+
+async def hit_gif(request: web.Request) -> web.Response:
+    """GET /v1/hit.gif?site=&id=: the same view as a pixel, for no-script and AMP pages."""
+    _count(request, request.query.get("site"), request.query.get("id"))
+    return web.Response(
+        body=PIXEL,
+        content_type="image/gif",
+        headers={
+            "Cache-Control": "no-store, max-age=0",
+            **_CORS,
+        },
+    )

@@ -1,0 +1,233 @@
+"""Settings: one frozen object built from a TOML file plus an injected environment mapping."""
+
+from __future__ import annotations
+
+import difflib
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ranker.windows import window_span
+
+SITE_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
+
+_DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
+
+
+class ConfigError(ValueError):
+    """A setting is missing, unknown or malformed; the message names it."""
+
+
+def parse_duration(value: object, name: str) -> float:
+    """Seconds from `"250ms"`, `"45s"`, `"30m"`, `"6h"`, `"7d"` or a plain number of seconds."""
+    if isinstance(value, bool):
+        raise ConfigError(f"{name}: expected a duration like '6h', got {value!r}")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    elif isinstance(value, str) and (m := _DURATION_RE.match(value)):
+        seconds = float(m.group(1)) * _UNITS[m.group(2)]
+    else:
+        raise ConfigError(f"{name}: expected a duration like '6h', '30m' or '250ms', got {value!r}")
+    if seconds <= 0:
+        raise ConfigError(f"{name}: must be positive, got {value!r}")
+    return seconds
+
+
+@dataclass(frozen=True, slots=True)
+class Site:
+    name: str
+    half_life: float  # seconds
+    token: str
+    title: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    # None: start the embedded engine with its data under `data_dir`.
+    redis_url: str | None = None
+    data_dir: Path = Path("var/ranker")
+    sites: Mapping[str, Site] = field(default_factory=dict)
+    flush_interval: float = 0.25
+    max_body: int = 2048
+    # Distinct (site, item, minute) keys buffered while Redis is away before beacons get 503.
+    max_pending: int = 1_000_000
+    catalog_refresh: float = 1.0
+    cache_ttl: float = 1.0  # in-process query cache
+    max_age: int = 5  # Cache-Control max-age for public reads
+    stale_while_revalidate: int = 30
+    window_cache: float = 5.0  # how long a window's bucket union is kept in Redis
+    minute_retention: float = 3 * 3600.0
+    hour_retention: float = 8 * 86400.0
+    day_retention: float = 35 * 86400.0
+    # Rebase the decay landmark once it lags the clock by this many half-lives.
+    rebase_after: float = 24.0
+    demo: bool = False  # serve the demo site's pages (set by `ranker demo`)
+    demo_rate: float = 0.0  # simulated demo views per second
+
+
+# Every accepted key: TOML table -> {key: (Settings field, parser)}.
+def _str(v: object, name: str) -> str:
+    if not isinstance(v, str) or not v:
+        raise ConfigError(f"{name}: expected a non-empty string, got {v!r}")
+    return v
+
+
+def _int(v: object, name: str) -> int:
+    if isinstance(v, int) and not isinstance(v, bool):
+        return v
+    if isinstance(v, str) and v.strip().isdigit():
+        return int(v)
+    raise ConfigError(f"{name}: expected an integer, got {v!r}")
+
+
+def _positive_int(v: object, name: str) -> int:
+    n = _int(v, name)
+    if n <= 0:
+        raise ConfigError(f"{name}: must be positive, got {v!r}")
+    return n
+
+
+def _port(v: object, name: str) -> int:
+    n = _int(v, name)
+    if not 0 <= n <= 65535:
+        raise ConfigError(f"{name}: not a TCP port: {v!r}")
+    return n
+
+
+def _bool(v: object, name: str) -> bool:
+    if not isinstance(v, bool):
+        raise ConfigError(f"{name}: expected true or false, got {v!r}")
+    return v
+
+
+def _number(v: object, name: str) -> float:
+    if isinstance(v, bool) or not isinstance(v, int | float) or v <= 0:
+        raise ConfigError(f"{name}: expected a positive number, got {v!r}")
+    return float(v)
+
+
+_Parser = Any
+_TABLES: dict[str, dict[str, tuple[str, _Parser]]] = {
+    "server": {"host": ("host", _str), "port": ("port", _port)},
+    "redis": {"url": ("redis_url", _str), "data_dir": ("data_dir", _str)},
+    "collector": {
+        "flush_interval": ("flush_interval", parse_duration),
+        "max_body": ("max_body", _positive_int),
+        "max_pending": ("max_pending", _positive_int),
+        "catalog_refresh": ("catalog_refresh", parse_duration),
+    },
+    "query": {
+        "cache_ttl": ("cache_ttl", parse_duration),
+        "max_age": ("max_age", _positive_int),
+        "stale_while_revalidate": ("stale_while_revalidate", _positive_int),
+        "window_cache": ("window_cache", parse_duration),
+    },
+    "retention": {
+        "minute": ("minute_retention", parse_duration),
+        "hour": ("hour_retention", parse_duration),
+        "day": ("day_retention", parse_duration),
+    },
+    "decay": {"rebase_after": ("rebase_after", _number)},
+}
+_SITE_KEYS = {"half_life", "token", "title"}
+_ENV = {
+    "REDIS_URL": "redis_url",
+    "RANKER_HOST": "host",
+    "RANKER_PORT": "port",
+    "RANKER_DATA_DIR": "data_dir",
+}
+
+
+def _unknown(name: str, choices: set[str] | dict[str, Any]) -> str:
+    close = difflib.get_close_matches(name.rsplit(".", 1)[-1], list(choices), n=1)
+    return f"{name} (did you mean {close[0]!r}?)" if close else name
+
+
+def _parse_site(name: str, table: object, unknown: list[str]) -> Site:
+    where = f"sites.{name}"
+    if not SITE_RE.match(name):
+        raise ConfigError(f"{where}: a site name is 1-32 of a-z, 0-9, '_' and '-'")
+    if not isinstance(table, dict):
+        raise ConfigError(f"{where}: expected a table")
+    unknown += [_unknown(f"{where}.{k}", _SITE_KEYS) for k in table if k not in _SITE_KEYS]
+    if "token" not in table:
+        raise ConfigError(f"{where}.token: missing (the bearer token for catalog writes)")
+    return Site(
+        name=name,
+        half_life=parse_duration(table.get("half_life", "6h"), f"{where}.half_life"),
+        token=_str(table["token"], f"{where}.token"),
+        title=str(table.get("title", "")),
+    )
+
+
+def _parse_table(
+    table_name: str, table: object, values: dict[str, Any], unknown: list[str]
+) -> None:
+    if not isinstance(table, dict):
+        raise ConfigError(f"{table_name}: expected a table")
+    spec = _TABLES[table_name]
+    for key, raw in table.items():
+        if key not in spec:
+            unknown.append(_unknown(f"{table_name}.{key}", spec))
+            continue
+        attr, parser = spec[key]
+        values[attr] = parser(raw, f"{table_name}.{key}")
+
+
+def settings_from_mapping(doc: Mapping[str, Any], environ: Mapping[str, str]) -> Settings:
+    """Validate a parsed TOML document and overlay the environment; raise ConfigError."""
+    values: dict[str, Any] = {}
+    unknown: list[str] = []
+    sites: dict[str, Site] = {}
+    for table_name, table in doc.items():
+        if table_name == "sites":
+            if not isinstance(table, dict):
+                raise ConfigError("sites: expected a table of [sites.NAME] tables")
+            for site_name, site_table in table.items():
+                sites[site_name] = _parse_site(site_name, site_table, unknown)
+        elif table_name in _TABLES:
+            _parse_table(table_name, table, values, unknown)
+        else:
+            unknown.append(_unknown(table_name, {**_TABLES, "sites": None}))
+    if unknown:
+        raise ConfigError("unknown setting(s): " + ", ".join(unknown))
+    for var, attr in _ENV.items():
+        if environ.get(var):
+            values[attr] = environ[var] if attr != "port" else _port(environ[var], var)
+    if "data_dir" in values:
+        values["data_dir"] = Path(values["data_dir"])
+    settings = Settings(sites=sites, **values)
+    _check_retention(settings)
+    return settings
+
+
+def _check_retention(settings: Settings) -> None:
+    # A window must never reach into buckets that have already expired.
+    for name, retention, window in (
+        ("retention.minute", settings.minute_retention, "1h"),
+        ("retention.hour", settings.hour_retention, "7d"),
+        ("retention.day", settings.day_retention, "30d"),
+    ):
+        if retention < window_span(window):
+            raise ConfigError(f"{name}: must be at least the {window} window it serves")
+
+
+def load_settings(path: str | Path | None, environ: Mapping[str, str]) -> Settings:
+    """Settings from `path` (else `$RANKER_CONFIG`, else built-in defaults) and `environ`."""
+    path = path or environ.get("RANKER_CONFIG")
+    doc: dict[str, Any] = {}
+    if path:
+        try:
+            with open(path, "rb") as f:
+                doc = tomllib.load(f)
+        except OSError as e:
+            raise ConfigError(f"cannot read config {path}: {e.strerror}") from None
+        except tomllib.TOMLDecodeError as e:
+            raise ConfigError(f"{path}: not valid TOML: {e}") from None
+    return settings_from_mapping(doc, environ)

@@ -1,0 +1,126 @@
+"""Writes aggregated views to Redis every flush interval, exactly once, through outages.
+
+Each site has at most one batch in flight. A batch that failed is resent unchanged under
+the same id (the flush script ignores an id it has applied), so an ambiguous failure can
+never count twice; meanwhile new views keep aggregating in memory, which grows with
+distinct (item, minute) pairs, not with events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import secrets
+import time
+from collections.abc import Callable, Mapping
+
+from redis.exceptions import RedisError
+
+from ranker.aggregate import Aggregator, Batch
+from ranker.store import Store
+
+log = logging.getLogger("ranker.flusher")
+
+# A hot-ranking member whose decayed count falls below this leaves the ranking at the next
+# rebase: a single view 20 half-lives ago.
+PRUNE_BELOW = 1e-6
+MAX_BACKOFF = 5.0
+
+
+class Flusher:
+    def __init__(
+        self,
+        store: Store,
+        aggregator: Aggregator,
+        half_lives: Mapping[str, float],
+        clock: Callable[[], float],
+        *,
+        interval: float,
+        max_pending: int,
+        rebase_after: float,
+    ) -> None:
+        self._store = store
+        self._aggregator = aggregator
+        self._half_lives = dict(half_lives)
+        self._clock = clock
+        self._interval = interval
+        self._max_pending = max_pending
+        self._rebase_after = rebase_after
+        self._in_flight: dict[str, tuple[str, Batch]] = {}
+        self._ids = (f"{secrets.token_hex(6)}-{n}" for n in itertools.count())
+        self._wake = asyncio.Event()
+        self.flushed_views = 0  # views this process has seen applied
+        self.failures = 0  # consecutive failed flushes
+
+    @property
+    def pending_keys(self) -> int:
+        return self._aggregator.pending_keys + sum(b.keys for _, b in self._in_flight.values())
+
+    @property
+    def pending_views(self) -> int:
+        return self._aggregator.pending_views + sum(b.views for _, b in self._in_flight.values())
+
+    @property
+    def full(self) -> bool:
+        """Past the hard cap: new views must be refused rather than risk memory."""
+        return self.pending_keys >= self._max_pending
+
+    def nudge(self) -> None:
+        """Flush now instead of at the next tick (a large batch is waiting)."""
+        self._wake.set()
+
+    async def flush(self) -> bool:
+        """Write every site's waiting views; True when nothing is left unwritten."""
+        ok = True
+        for site in dict.fromkeys([*self._in_flight, *self._aggregator.sites()]):
+            if site in self._in_flight and not await self._send(site):
+                ok = False
+                continue
+            batch = self._aggregator.take(site)
+            if batch is not None:
+                self._in_flight[site] = (next(self._ids), batch)
+                ok = await self._send(site) and ok
+        self.failures = 0 if ok else self.failures + 1
+        return ok
+
+    async def _send(self, site: str) -> bool:
+        batch_id, batch = self._in_flight[site]
+        try:
+            applied, landmark = await self._store.flush(batch, batch_id)
+        except (RedisError, OSError) as e:
+            if self.failures == 0:
+                log.warning("flush of %s failed, will retry: %s", site, e)
+            return False
+        del self._in_flight[site]
+        self.flushed_views += batch.views
+        half_life = self._half_lives[site]
+        now = self._clock()
+        if now - landmark >= self._rebase_after * half_life:
+            with contextlib.suppress(RedisError, OSError):  # retried after the next flush
+                await self._store.rebase(
+                    site, int(now), half_life, self._rebase_after * half_life, PRUNE_BELOW
+                )
+        return True
+
+    async def run(self) -> None:
+        delay = self._interval
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), delay)
+            self._wake.clear()
+            ok = await self.flush()
+            delay = self._interval if ok else min(max(delay, self._interval) * 2, MAX_BACKOFF)
+
+    async def drain(self, timeout: float) -> bool:
+        """At shutdown: keep flushing until everything is written or `timeout` runs out."""
+        deadline = time.monotonic() + timeout
+        delay = 0.05
+        while not await self.flush():
+            if time.monotonic() + delay > deadline:
+                log.error("shutting down with %d views unwritten", self.pending_views)
+                return False
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 1.0)
+        return True

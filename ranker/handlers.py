@@ -1,0 +1,199 @@
+"""HTTP handlers for the public read and the authenticated catalog: parse, call, render."""
+
+from __future__ import annotations
+
+import hmac
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from ranker.appkeys import CATALOG, CLOCK, FLUSHER, SETTINGS, STORE, TOP_CACHE
+from ranker.errors import ApiError
+from ranker.query import cached_response, compute_top, parse_top_query
+from ranker.validate import InvalidInput, catalog_entry, is_item_id, public_entry
+
+MAX_IMPORT_BYTES = 16 * 1024 * 1024
+MAX_IMPORT_ERRORS = 100
+
+
+def json_response(doc: Any, status: int = 200) -> web.Response:
+    return web.Response(body=orjson.dumps(doc), status=status, content_type="application/json")
+
+
+def _site(request: web.Request) -> str:
+    site = request.match_info["site"]
+    if site not in request.app[SETTINGS].sites:
+        raise ApiError(404, "unknown_site", "no such site")
+    return site
+
+
+def authorize(request: web.Request) -> str:
+    """The site named in the path, once the request's bearer token is that site's."""
+    site = _site(request)
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise ApiError(
+            401,
+            "unauthorized",
+            "send Authorization: Bearer <site token>",
+            {"WWW-Authenticate": 'Bearer realm="ranker"'},
+        )
+    expected = request.app[SETTINGS].sites[site].token
+    if not hmac.compare_digest(token.strip().encode(), expected.encode()):
+        raise ApiError(403, "forbidden", "wrong token for this site")
+    return site
+
+
+def _item_id(request: web.Request) -> str:
+    item_id = request.match_info["id"]
+    if not is_item_id(item_id):
+        raise ApiError(400, "bad_id", "id: 1-128 of A-Z, a-z, 0-9, '_', '.', ':' and '-'")
+    return item_id
+
+
+async def _json_body(request: web.Request) -> Any:
+    if request.content_type != "application/json":
+        raise ApiError(415, "unsupported_media_type", "send application/json")
+    try:
+        return orjson.loads(await request.read())
+    except orjson.JSONDecodeError:
+        raise ApiError(400, "bad_json", "the body is not valid JSON") from None
+
+
+# -- public read ------------------------------------------------------------------------
+
+
+async def top(request: web.Request) -> web.Response:
+    """GET /v1/sites/{site}/top?n=&window=&section="""
+    app = request.app
+    settings = app[SETTINGS]
+    key = parse_top_query(request.query, settings.sites, request.match_info["site"])
+    entry = await app[TOP_CACHE].get(
+        key, lambda: compute_top(app[STORE], settings, key, app[CLOCK]())
+    )
+    return cached_response(request, entry, settings, entry.body, "application/json")
+
+
+async def health(request: web.Request) -> web.Response:
+    flusher = request.app[FLUSHER]
+    doc = {
+        "status": "ok" if flusher.failures == 0 else "degraded",
+        "pending_views": flusher.pending_views,
+        "flushed_views": flusher.flushed_views,
+    }
+    return json_response(doc, 200 if flusher.failures == 0 else 503)
+
+
+# -- catalog ----------------------------------------------------------------------------
+
+
+async def put_item(request: web.Request) -> web.Response:
+    """PUT /v1/sites/{site}/items/{id}: create or replace a catalog entry."""
+    site = authorize(request)
+    item_id = _item_id(request)
+    doc = await _json_body(request)
+    if isinstance(doc, dict) and doc.get("id", item_id) != item_id:
+        raise ApiError(400, "id_mismatch", "the body's id differs from the path's")
+    try:
+        fields = catalog_entry(doc)
+    except InvalidInput as e:
+        raise ApiError(422, "invalid_item", str(e)) from None
+    created = await request.app[STORE].put_items(site, [(item_id, fields)])
+    request.app[CATALOG].note_added(site, item_id)
+    request.app[TOP_CACHE].forget(site)
+    return json_response(public_entry(item_id, fields), 201 if created else 200)
+
+
+async def patch_item(request: web.Request) -> web.Response:
+    """PATCH /v1/sites/{site}/items/{id}: change some fields, e.g. {"hidden": true}."""
+    site = authorize(request)
+    item_id = _item_id(request)
+    doc = await _json_body(request)
+    if not isinstance(doc, dict):
+        raise ApiError(422, "invalid_item", "expected a JSON object")
+    store = request.app[STORE]
+    if set(doc) == {"hidden"} and isinstance(doc["hidden"], bool):
+        found = await store.set_hidden(site, item_id, doc["hidden"])
+        stored = await store.get_item(site, item_id) if found else None
+    else:
+        current = await store.get_item(site, item_id)
+        stored = None
+        if current is not None:
+            merged = {**public_entry(item_id, current), **doc}
+            try:
+                stored = catalog_entry(merged)
+            except InvalidInput as e:
+                raise ApiError(422, "invalid_item", str(e)) from None
+            await store.put_items(site, [(item_id, stored)])
+    if stored is None:
+        raise ApiError(404, "unknown_item", "no catalogued item with this id")
+    request.app[TOP_CACHE].forget(site)
+    return json_response(public_entry(item_id, stored))
+
+
+async def get_item(request: web.Request) -> web.Response:
+    site = authorize(request)
+    item_id = _item_id(request)
+    store = request.app[STORE]
+    stored = await store.get_item(site, item_id)
+    if stored is None:
+        raise ApiError(404, "unknown_item", "no catalogued item with this id")
+    return json_response(
+        {**public_entry(item_id, stored), "views_total": int(await store.total(site, item_id))}
+    )
+
+
+async def delete_item(request: web.Request) -> web.Response:
+    site = authorize(request)
+    item_id = _item_id(request)
+    if not await request.app[STORE].delete_item(site, item_id):
+        raise ApiError(404, "unknown_item", "no catalogued item with this id")
+    request.app[CATALOG].note_deleted(site, item_id)
+    request.app[TOP_CACHE].forget(site)
+    return web.Response(status=204)
+
+
+async def list_items(request: web.Request) -> web.Response:
+    """GET /v1/sites/{site}/items?cursor=&count=: catalogued ids, a page at a time."""
+    site = authorize(request)
+    cursor, count = request.query.get("cursor", "0"), request.query.get("count", "1000")
+    if not cursor.isdigit() or not count.isdigit() or not 1 <= int(count) <= 10_000:
+        raise ApiError(400, "bad_page", "cursor: a number from a previous page; count: 1-10000")
+    next_cursor, ids = await request.app[STORE].list_items(site, int(cursor), int(count))
+    return json_response({"ids": ids, "cursor": str(next_cursor) if next_cursor else None})
+
+
+async def import_items(request: web.Request) -> web.Response:
+    """POST /v1/sites/{site}/items: JSON lines, one entry (with its "id") per line.
+
+    Valid lines are stored, invalid ones are reported by line number and skipped.
+    """
+    site = authorize(request)
+    if request.content_type not in (
+        "application/x-ndjson",
+        "application/jsonl",
+        "application/json-lines",
+        "text/plain",
+    ):
+        raise ApiError(415, "unsupported_media_type", "send JSON lines (application/x-ndjson)")
+    entries: list[tuple[str, dict[str, str]]] = []
+    errors: list[dict[str, Any]] = []
+    for number, line in enumerate((await request.read()).splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            doc = orjson.loads(line)
+            item_id = doc.get("id") if isinstance(doc, dict) else None
+            if not isinstance(item_id, str) or not is_item_id(item_id):
+                raise InvalidInput("id: 1-128 of A-Z, a-z, 0-9, '_', '.', ':' and '-'")
+            entries.append((item_id, catalog_entry(doc)))
+        except (orjson.JSONDecodeError, InvalidInput) as e:
+            if len(errors) < MAX_IMPORT_ERRORS:
+                errors.append({"line": number, "error": str(e)})
+    created = await request.app[STORE].put_items(site, entries) if entries else 0
+    catalog = request.app[CATALOG]
+    for item_id, _ in entries:
+        catalog.note_added(site, item_id)
+    request.app[TOP_CACHE].forget(site)
+    return json_response({"imported": len(entries), "created": created, "errors": errors})

@@ -1,0 +1,64 @@
+"""Every Redis key name Ranker uses, in one place.
+
+All keys of a site share the hash tag `{site}`, so each script touches one cluster slot.
+The Lua scripts derive per-item, per-scope and per-bucket names from `prefix(site)` with
+the same suffixes as the functions below; keep the two in step.
+`scope` is "all" or a section name.
+"""
+
+from __future__ import annotations
+
+
+def prefix(site: str) -> str:
+    return f"rk:{{{site}}}:"
+
+
+def meta(site: str) -> str:
+    """HASH: `landmark` (decay landmark, unix seconds) and `catver` (catalog version). No TTL."""
+    return f"rk:{{{site}}}:meta"
+
+
+def hot(site: str, scope: str) -> str:
+    """ZSET id -> forward-decayed score against the landmark. No TTL; rebase prunes."""
+    return f"rk:{{{site}}}:hot:{scope}"
+
+
+def total(site: str, scope: str) -> str:
+    """ZSET id -> all-time view count. No TTL."""
+    return f"rk:{{{site}}}:tot:{scope}"
+
+
+def bucket(site: str, scope: str, resolution: str, start: int) -> str:
+    """ZSET id -> exact views in one minute/hour/day bucket. Expires `retention` after it ends."""
+    return f"rk:{{{site}}}:b:{scope}:{resolution}:{start}"
+
+
+def window(site: str, scope: str, name: str, end: int) -> str:
+    """ZSET: union of a window's buckets ending at bucket `end`; a query cache, seconds of TTL."""
+    return f"rk:{{{site}}}:win:{scope}:{name}:{end}"
+
+
+def item(site: str, item_id: str) -> str:
+    """HASH: catalog entry (title, url, section, summary, image, published_at, hidden). No TTL."""
+    return f"rk:{{{site}}}:item:{item_id}"
+
+
+def items(site: str) -> str:
+    """SET of catalogued ids, hidden ones included: what collectors accept views for. No TTL."""
+    return f"rk:{{{site}}}:items"
+
+
+def catalog_log(site: str) -> str:
+    """STREAM of catalog additions/deletions (op, id, v), capped near 10k entries: lets
+    collectors follow the catalog without reloading it."""
+    return f"rk:{{{site}}}:catlog"
+
+
+def scopes(site: str) -> str:
+    """SET of sections that have a hot ranking, so a rebase can find every one. No TTL."""
+    return f"rk:{{{site}}}:scopes"
+
+
+def flushed(site: str, batch_id: str) -> str:
+    """STRING marker that a batch was applied, so a retried flush never counts twice. 1 day."""
+    return f"rk:{{{site}}}:flushed:{batch_id}"

@@ -1,0 +1,57 @@
+-- Apply one aggregated batch of views for one site, atomically and at most once.
+-- KEYS[1] meta hash, KEYS[2] batch marker, KEYS[3] scopes set
+-- ARGV[1] batch reference time, ARGV[2] half-life (s), ARGV[3] key prefix "rk:{site}:"
+-- ARGV[4..6] retention (s) after a minute/hour/day bucket ends, ARGV[7] marker TTL (s)
+-- ARGV[8] JSON [[id, weight relative to ref, [[minute, views], ...]], ...]
+-- Returns {applied (1/0), landmark}.
+if not redis.call('SET', KEYS[2], '1', 'NX', 'EX', ARGV[7]) then
+  return {0, redis.call('HGET', KEYS[1], 'landmark')}
+end
+local ref = tonumber(ARGV[1])
+local half_life = tonumber(ARGV[2])
+local p = ARGV[3]
+local landmark = redis.call('HGET', KEYS[1], 'landmark')
+if not landmark then
+  landmark = tostring(math.floor(ref))
+  redis.call('HSET', KEYS[1], 'landmark', landmark)
+end
+-- The weight conversion uses the stored landmark, read inside this script, so a rebase
+-- that races this batch cannot mis-scale it.
+local factor = 2 ^ ((ref - tonumber(landmark)) / half_life)
+local sizes = {minute = 60, hour = 3600, day = 86400}
+local retention = {minute = tonumber(ARGV[4]), hour = tonumber(ARGV[5]), day = tonumber(ARGV[6])}
+local expiry = {}  -- bucket key -> unix time it expires
+for _, row in ipairs(cjson.decode(ARGV[8])) do
+  local id, w, minutes = row[1], row[2], row[3]
+  local scopes = {'all'}
+  local section = redis.call('HGET', p .. 'item:' .. id, 'section')
+  if section and section ~= '' then
+    scopes[2] = section
+    redis.call('SADD', KEYS[3], section)
+  end
+  local views = 0
+  local per_bucket = {}  -- "res:start" -> views
+  local expires = {}     -- "res:start" -> unix time
+  for _, mv in ipairs(minutes) do
+    views = views + mv[2]
+    for res, size in pairs(sizes) do
+      local start = mv[1] - (mv[1] % size)
+      local suffix = res .. ':' .. string.format('%d', start)
+      per_bucket[suffix] = (per_bucket[suffix] or 0) + mv[2]
+      expires[suffix] = start + size + retention[res]
+    end
+  end
+  for _, scope in ipairs(scopes) do
+    redis.call('ZINCRBY', p .. 'hot:' .. scope, w * factor, id)
+    redis.call('ZINCRBY', p .. 'tot:' .. scope, views, id)
+    for suffix, n in pairs(per_bucket) do
+      local key = p .. 'b:' .. scope .. ':' .. suffix
+      redis.call('ZINCRBY', key, n, id)
+      expiry[key] = expires[suffix]
+    end
+  end
+end
+for key, at in pairs(expiry) do
+  redis.call('EXPIREAT', key, string.format('%d', at))
+end
+return {1, landmark}

@@ -1,0 +1,140 @@
+"""The public read: top-N lists as JSON, cached in process, with ETag and Cache-Control."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from ranker.config import Settings
+from ranker.decay import decayed
+from ranker.errors import ApiError
+from ranker.store import Store
+from ranker.validate import is_section
+from ranker.windows import WINDOWS
+
+MAX_N = 100
+MAX_SCAN = 5000  # ranked members one query may look through for visible, catalogued ones
+_MAX_ENTRIES = 10_000
+
+TopKey = tuple[str, str, str | None, int]  # site, window, section, n
+
+
+@dataclass(slots=True)
+class Entry:
+    body: bytes
+    etag: str
+    doc: dict[str, Any]
+    expires: float
+
+
+class TopCache:
+    """~1 s of memory per list, and one Redis query however many requests miss at once."""
+
+    def __init__(self, ttl: float, clock: Callable[[], float]) -> None:
+        self._ttl = ttl
+        self._clock = clock
+        self._entries: dict[TopKey, Entry] = {}
+        self._inflight: dict[TopKey, asyncio.Future[Entry]] = {}
+
+    async def get(self, key: TopKey, compute: Callable[[], Awaitable[dict[str, Any]]]) -> Entry:
+        now = self._clock()
+        entry = self._entries.get(key)
+        if entry is not None and entry.expires > now:
+            return entry
+        if (pending := self._inflight.get(key)) is not None:
+            return await asyncio.shield(pending)
+        future: asyncio.Future[Entry] = asyncio.get_running_loop().create_future()
+        future.add_done_callback(lambda f: f.cancelled() or f.exception())
+        self._inflight[key] = future
+        try:
+            doc = await compute()
+            body = orjson.dumps(doc)
+            entry = Entry(
+                body, f'"{hashlib.blake2b(body, digest_size=12).hexdigest()}"', doc, now + self._ttl
+            )
+            if len(self._entries) >= _MAX_ENTRIES:
+                self._entries = {k: e for k, e in self._entries.items() if e.expires > now}
+            self._entries[key] = entry
+            future.set_result(entry)
+            return entry
+        except BaseException as e:
+            future.set_exception(e)
+            raise
+        finally:
+            del self._inflight[key]
+
+    def forget(self, site: str) -> None:
+        """A catalog write: the site's lists are recomputed on their next read."""
+        self._entries = {k: e for k, e in self._entries.items() if k[0] != site}
+
+
+def parse_top_query(query: Any, sites: set[str] | Any, site: str) -> TopKey:
+    if site not in sites:
+        raise ApiError(404, "unknown_site", "no such site")
+    raw_n = query.get("n", "10")
+    if not raw_n.isdigit() or not 1 <= int(raw_n) <= MAX_N:
+        raise ApiError(400, "bad_n", f"n: an integer from 1 to {MAX_N}")
+    window = query.get("window", "hot")
+    if window not in WINDOWS:
+        raise ApiError(400, "bad_window", f"window: one of {', '.join(WINDOWS)}")
+    section = query.get("section") or None
+    if section is not None and not is_section(section):
+        raise ApiError(400, "bad_section", "section: 1-32 of a-z, 0-9, '_' and '-'")
+    return site, window, section, int(raw_n)
+
+
+async def compute_top(store: Store, settings: Settings, key: TopKey, now: float) -> dict[str, Any]:
+    site, window, section, n = key
+    landmark, rows = await store.top(site, section, window, n, now, MAX_SCAN)
+    half_life = settings.sites[site].half_life
+    items = []
+    for rank, row in enumerate(rows, 1):
+        if window == "hot":
+            views: float | int = round(decayed(row.score, landmark or now, now, half_life), 3)
+        else:
+            views = int(row.score)
+        items.append(
+            {
+                "rank": rank,
+                "id": row.id,
+                "title": row.title,
+                "url": row.url,
+                "section": row.section or None,
+                "summary": row.summary or None,
+                "image": row.image or None,
+                "published_at": row.published_at or None,
+                "views": views,
+            }
+        )
+    return {
+        "site": site,
+        "window": window,
+        "section": section,
+        "n": n,
+        "computed_at": datetime.fromtimestamp(now, UTC)
+        .isoformat(timespec="seconds")
+        .replace("+00:00", "Z"),
+        "items": items,
+    }
+
+
+def cached_response(
+    request: web.Request, entry: Entry, settings: Settings, body: bytes, content_type: str
+) -> web.Response:
+    headers = {
+        "ETag": entry.etag,
+        "Cache-Control": f"public, max-age={settings.max_age}, "
+        f"stale-while-revalidate={settings.stale_while_revalidate}",
+        "Access-Control-Allow-Origin": "*",
+    }
+    inm = request.headers.get("If-None-Match", "")
+    if entry.etag in (t.strip().removeprefix("W/") for t in inm.split(",")) or inm == "*":
+        return web.Response(status=304, headers=headers)
+    return web.Response(body=body, content_type=content_type, headers=headers)

@@ -1,0 +1,190 @@
+"""The only module that speaks Redis: rankings, buckets, catalog. Key names come from `keys`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from importlib.resources import files
+from typing import Any, cast
+
+import orjson
+from redis.asyncio import Redis
+from redis.asyncio.cluster import RedisCluster
+from redis.commands.core import AsyncScript
+
+from ranker import keys
+from ranker.aggregate import Batch
+from ranker.config import Settings
+from ranker.windows import window_buckets
+
+AnyRedis = Redis | RedisCluster
+
+FLUSH_MARKER_TTL = 86400  # a retried batch is recognised for a day
+ITEM_FIELDS = ("title", "url", "section", "summary", "image", "published_at", "hidden")
+_TOP_FIELDS = ("title", "url", "section", "summary", "image", "published_at")
+
+
+def _lua(name: str) -> str:
+    return files("ranker").joinpath("lua", f"{name}.lua").read_text(encoding="utf-8")
+
+
+@dataclass(frozen=True, slots=True)
+class Ranked:
+    id: str
+    score: float
+    title: str
+    url: str
+    section: str
+    summary: str
+    image: str
+    published_at: str
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogChange:
+    stream_id: str
+    op: str  # "add" or "del"
+    id: str
+    version: int
+
+
+class Store:
+    def __init__(self, redis: AnyRedis, settings: Settings) -> None:
+        self.redis = redis
+        self._retention = (
+            settings.minute_retention,
+            settings.hour_retention,
+            settings.day_retention,
+        )
+        self._union_ttl_ms = int(settings.window_cache * 1000)
+        self._flush = self._script("flush")
+        self._rebase = self._script("rebase")
+        self._top = self._script("top")
+        self._put = self._script("catalog_put")
+        self._delete = self._script("catalog_delete")
+        self._hide = self._script("catalog_hide")
+
+    def _script(self, name: str) -> AsyncScript:
+        return self.redis.register_script(_lua(name))
+
+    # -- rankings -----------------------------------------------------------------------
+
+    async def flush(self, batch: Batch, batch_id: str) -> tuple[bool, float]:
+        """Apply a batch at most once (retries with the same id are no-ops).
+
+        Returns whether this call applied it, and the site's landmark.
+        """
+        site = batch.site
+        applied, landmark = await self._flush(
+            keys=[keys.meta(site), keys.flushed(site, batch_id), keys.scopes(site)],
+            args=[
+                repr(batch.ref),
+                repr(batch.half_life),
+                keys.prefix(site),
+                *(int(r) for r in self._retention),
+                FLUSH_MARKER_TTL,
+                orjson.dumps(batch.rows()),
+            ],
+        )
+        return bool(applied), float(landmark)
+
+    async def rebase(
+        self, site: str, new_landmark: int, half_life: float, min_move: float, prune: float
+    ) -> float:
+        """Move the landmark to `new_landmark` if it lags by `min_move` s; the landmark after."""
+        landmark = await self._rebase(
+            keys=[keys.meta(site), keys.scopes(site)],
+            args=[new_landmark, repr(half_life), keys.prefix(site), repr(min_move), repr(prune)],
+        )
+        return float(landmark)
+
+    async def landmark(self, site: str) -> float | None:
+        value = await self.redis.hget(keys.meta(site), "landmark")
+        return None if value is None else float(value)
+
+    async def top(
+        self, site: str, section: str | None, window: str, n: int, now: float, max_scan: int
+    ) -> tuple[float | None, list[Ranked]]:
+        """The top `n` visible items of a window (ties by id), and the landmark for `hot`."""
+        scope = section or "all"
+        ranking_keys = [keys.meta(site)]
+        if window == "hot":
+            ranking_keys.append(keys.hot(site, scope))
+        elif window == "all":
+            ranking_keys.append(keys.total(site, scope))
+        else:
+            resolution, starts = window_buckets(window, now)
+            ranking_keys.append(keys.window(site, scope, window, starts[0]))
+            ranking_keys += [keys.bucket(site, scope, resolution, s) for s in starts]
+        reply = await self._top(
+            keys=ranking_keys,
+            args=[n, keys.prefix(site), section or "", self._union_ttl_ms, max_scan],
+        )
+        landmark = None if reply[0] is None else float(reply[0])
+        rows = [Ranked(r[0], float(r[1]), *r[2:8]) for r in reply[1:]]
+        rows.sort(key=lambda r: (-r.score, r.id))
+        return landmark, rows[:n]
+
+    async def total(self, site: str, item_id: str, scope: str = "all") -> float:
+        return await self.redis.zscore(keys.total(site, scope), item_id) or 0.0
+
+    # -- catalog ------------------------------------------------------------------------
+
+    def _catalog_keys(self, site: str, item_id: str) -> list[str]:
+        return [
+            keys.item(site, item_id),
+            keys.items(site),
+            keys.meta(site),
+            keys.catalog_log(site),
+        ]
+
+    async def put_items(self, site: str, entries: Iterable[tuple[str, Mapping[str, str]]]) -> int:
+        """Create or replace catalog entries in one pipeline; the number that were new."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for item_id, fields in entries:
+                flat = [v for kv in fields.items() for v in kv]
+                await self._put(
+                    keys=self._catalog_keys(site, item_id),
+                    args=[item_id, *flat],
+                    client=cast(Redis, pipe),
+                )
+            replies = await pipe.execute()
+        return sum(int(r) for r in replies)
+
+    async def get_item(self, site: str, item_id: str) -> dict[str, str] | None:
+        fields = await self.redis.hgetall(keys.item(site, item_id))
+        return cast(dict[str, str], fields) or None
+
+    async def delete_item(self, site: str, item_id: str) -> bool:
+        deleted = await self._delete(
+            keys=self._catalog_keys(site, item_id), args=[item_id, keys.prefix(site)]
+        )
+        return bool(deleted)
+
+    async def set_hidden(self, site: str, item_id: str, hidden: bool) -> bool:
+        """Hide or show an existing entry; False when there is no such entry."""
+        found = await self._hide(keys=[keys.item(site, item_id)], args=["1" if hidden else "0"])
+        return bool(found)
+
+    async def list_items(self, site: str, cursor: int, count: int) -> tuple[int, list[str]]:
+        next_cursor, ids = await self.redis.sscan(keys.items(site), cursor, count=count)
+        return int(next_cursor), sorted(cast(list[str], ids))
+
+    async def catalog_snapshot(self, site: str) -> tuple[int, set[str], str]:
+        """(version, every catalogued id, last log entry id), read atomically."""
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hget(keys.meta(site), "catver")
+            pipe.smembers(keys.items(site))
+            pipe.xrevrange(keys.catalog_log(site), count=1)
+            version, ids, last = await pipe.execute()
+        return int(version or 0), set(ids), (last[0][0] if last else "0-0")
+
+    async def catalog_version(self, site: str) -> int:
+        return int(await self.redis.hget(keys.meta(site), "catver") or 0)
+
+    async def catalog_changes(self, site: str, after: str) -> list[CatalogChange]:
+        entries = cast(
+            list[tuple[str, dict[str, Any]]],
+            await self.redis.xrange(keys.catalog_log(site), min=f"({after}", max="+"),
+        )
+        return [CatalogChange(sid, f["op"], f["id"], int(f["v"])) for sid, f in entries]

@@ -1,0 +1,119 @@
+"""Input syntax shared by every endpoint: site, item id and section names, catalog entries."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+from ranker.config import SITE_RE
+
+ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
+SECTION_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
+
+MAX_TITLE = 300
+MAX_SUMMARY = 1000
+MAX_URL = 2048
+CATALOG_FIELDS = ("title", "url", "section", "summary", "image", "published_at", "hidden")
+
+
+class InvalidInput(ValueError):
+    """The message names the field and what is wrong with it."""
+
+
+def is_site(value: object) -> bool:
+    return isinstance(value, str) and SITE_RE.match(value) is not None
+
+
+def is_item_id(value: object) -> bool:
+    return isinstance(value, str) and ID_RE.match(value) is not None
+
+
+def is_section(value: object) -> bool:
+    # "all" names the site-wide scope, so it cannot also be a section.
+    return isinstance(value, str) and value != "all" and SECTION_RE.match(value) is not None
+
+
+def _text(doc: dict[str, Any], name: str, limit: int, required: bool) -> str:
+    value = doc.get(name)
+    if value is None:
+        if required:
+            raise InvalidInput(f"{name}: required")
+        return ""
+    if not isinstance(value, str):
+        raise InvalidInput(f"{name}: expected a string")
+    value = value.strip()
+    if required and not value:
+        raise InvalidInput(f"{name}: must not be empty")
+    if len(value) > limit:
+        raise InvalidInput(f"{name}: longer than {limit} characters")
+    if _CONTROL_RE.search(value):
+        raise InvalidInput(f"{name}: contains control characters")
+    return value
+
+
+def _link(doc: dict[str, Any], name: str, required: bool) -> str:
+    value = _text(doc, name, MAX_URL, required)
+    # Absolute http(s) or a path on the publisher's own site; never javascript: or data:.
+    if value and not (
+        value.startswith(("https://", "http://")) or (value[0] == "/" and value[1:2] != "/")
+    ):
+        raise InvalidInput(f"{name}: expected an http(s) URL or a path starting with /")
+    if any(c.isspace() for c in value):
+        raise InvalidInput(f"{name}: must not contain whitespace")
+    return value
+
+
+def _timestamp(value: object) -> str:
+    if value is None:
+        return ""
+    try:
+        if isinstance(value, bool):
+            raise TypeError
+        if isinstance(value, int | float):
+            when = datetime.fromtimestamp(value, UTC)
+        elif isinstance(value, str):
+            when = datetime.fromisoformat(value)
+            if when.tzinfo is None:
+                when = when.replace(tzinfo=UTC)
+        else:
+            raise TypeError
+    except (TypeError, ValueError, OverflowError, OSError):
+        raise InvalidInput(
+            "published_at: expected ISO-8601 (2026-11-26T08:00:00Z) or unix seconds"
+        ) from None
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def catalog_entry(doc: object) -> dict[str, str]:
+    """A validated catalog entry as the hash stored in Redis (hidden as "1"/"0")."""
+    if not isinstance(doc, dict):
+        raise InvalidInput("expected a JSON object")
+    unknown = sorted(set(doc) - set(CATALOG_FIELDS) - {"id"})
+    if unknown:
+        raise InvalidInput(f"unknown field(s): {', '.join(unknown)}")
+    section = doc.get("section")
+    if section not in (None, "") and not is_section(section):
+        raise InvalidInput("section: 1-32 of a-z, 0-9, '_' and '-', and not 'all'")
+    hidden = doc.get("hidden", False)
+    if not isinstance(hidden, bool):
+        raise InvalidInput("hidden: expected true or false")
+    return {
+        "title": _text(doc, "title", MAX_TITLE, required=True),
+        "url": _link(doc, "url", required=True),
+        "section": section or "",
+        "summary": _text(doc, "summary", MAX_SUMMARY, required=False),
+        "image": _link(doc, "image", required=False),
+        "published_at": _timestamp(doc.get("published_at")),
+        "hidden": "1" if hidden else "0",
+    }
+
+
+def public_entry(item_id: str, stored: dict[str, str]) -> dict[str, Any]:
+    """A stored catalog hash as the API shows it."""
+    return {
+        "id": item_id,
+        **{k: stored.get(k, "") for k in CATALOG_FIELDS if k != "hidden"},
+        "hidden": stored.get("hidden") == "1",
+    }
