@@ -55,24 +55,21 @@ async def _read_capped(request: web.Request, cap: int) -> bytes:
 
 async def hit(request: web.Request) -> web.Response:
     """POST /v1/hit: {"site": ..., "id": ...} as JSON or text/plain (sendBeacon)."""
-    if request.content_type not in _ACCEPTED_TYPES:
-        raise ApiError(
-            415,
-            "unsupported_media_type",
-            "send the beacon as application/json or text/plain",
-            _CORS,
-        )
-    body = await _read_capped(request, request.app[SETTINGS].max_body)
     try:
-        doc: Any = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        raise ApiError(400, "bad_json", "the body is not valid JSON", _CORS) from None
-    if not isinstance(doc, dict):
-        raise ApiError(400, "bad_beacon", "the body must be a JSON object", _CORS)
-    try:
+        if request.content_type not in _ACCEPTED_TYPES:
+            raise ApiError(
+                415, "unsupported_media_type", "send the beacon as application/json or text/plain"
+            )
+        body = await _read_capped(request, request.app[SETTINGS].max_body)
+        try:
+            doc: Any = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            raise ApiError(400, "bad_json", "the body is not valid JSON") from None
+        if not isinstance(doc, dict):
+            raise ApiError(400, "bad_beacon", "the body must be a JSON object")
         _count(request, doc.get("site"), doc.get("id"))
     except ApiError as e:
-        e.headers.update(_CORS)
+        e.headers.update(_CORS)  # so the page's script may read why
         raise
     return web.Response(status=204, headers=_CORS)
 

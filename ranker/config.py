@@ -12,9 +12,9 @@ from typing import Any
 
 from ranker.windows import window_span
 
-SITE_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
+SITE_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")  # used with fullmatch
 
-_DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+_DURATION_RE = re.compile(r"\s*([0-9]+(?:\.[0-9]+)?)\s*(ms|s|m|h|d)?\s*")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
 
 
@@ -28,7 +28,7 @@ def parse_duration(value: object, name: str) -> float:
         raise ConfigError(f"{name}: expected a duration like '6h', got {value!r}")
     if isinstance(value, int | float):
         seconds = float(value)
-    elif isinstance(value, str) and (m := _DURATION_RE.match(value)):
+    elif isinstance(value, str) and (m := _DURATION_RE.fullmatch(value)):
         seconds = float(m.group(1)) * _UNITS[m.group(2)]
     else:
         raise ConfigError(f"{name}: expected a duration like '6h', '30m' or '250ms', got {value!r}")
@@ -151,7 +151,7 @@ def _unknown(name: str, choices: set[str] | dict[str, Any]) -> str:
 
 def _parse_site(name: str, table: object, unknown: list[str]) -> Site:
     where = f"sites.{name}"
-    if not SITE_RE.match(name):
+    if not SITE_RE.fullmatch(name):
         raise ConfigError(f"{where}: a site name is 1-32 of a-z, 0-9, '_' and '-'")
     if not isinstance(table, dict):
         raise ConfigError(f"{where}: expected a table")

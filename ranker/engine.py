@@ -148,14 +148,15 @@ class EmbeddedEngine:
         raise EngineError(f"embedded engine did not start; its log ends:\n{tail}")
 
     def _ping(self) -> bool:
+        family, address = (
+            (socket.AF_INET, ("127.0.0.1", self.port))
+            if self.port
+            else (socket.AF_UNIX, str(self.socket_path))
+        )
         try:
-            if self.port:
-                conn = socket.create_connection(("127.0.0.1", self.port), timeout=0.5)
-            else:
-                conn = socket.socket(socket.AF_UNIX)
+            with socket.socket(family) as conn:
                 conn.settimeout(0.5)
-                conn.connect(str(self.socket_path))
-            with conn:
+                conn.connect(address)
                 conn.sendall(b"PING\r\n")
                 return conn.recv(64).startswith(b"+PONG")
         except OSError:

@@ -51,7 +51,9 @@ class Flusher:
         self._in_flight: dict[str, tuple[str, Batch]] = {}
         self._ids = (f"{secrets.token_hex(6)}-{n}" for n in itertools.count())
         self._wake = asyncio.Event()
-        self.flushed_views = 0  # views this process has seen applied
+        self._lock = asyncio.Lock()  # one flush at a time: the tick, a nudge or shutdown
+        self.flushed_views = 0  # views this process has written
+        self.dropped_views = 0  # views of items deleted before they were written
         self.failures = 0  # consecutive failed flushes
 
     @property
@@ -73,6 +75,10 @@ class Flusher:
 
     async def flush(self) -> bool:
         """Write every site's waiting views; True when nothing is left unwritten."""
+        async with self._lock:
+            return await self._flush_all()
+
+    async def _flush_all(self) -> bool:
         ok = True
         for site in dict.fromkeys([*self._in_flight, *self._aggregator.sites()]):
             if site in self._in_flight and not await self._send(site):
@@ -88,13 +94,15 @@ class Flusher:
     async def _send(self, site: str) -> bool:
         batch_id, batch = self._in_flight[site]
         try:
-            applied, landmark = await self._store.flush(batch, batch_id)
+            applied, landmark, dropped = await self._store.flush(batch, batch_id)
         except (RedisError, OSError) as e:
             if self.failures == 0:
                 log.warning("flush of %s failed, will retry: %s", site, e)
             return False
         del self._in_flight[site]
-        self.flushed_views += batch.views
+        if applied:
+            self.flushed_views += batch.views - dropped
+            self.dropped_views += dropped
         half_life = self._half_lives[site]
         now = self._clock()
         if now - landmark >= self._rebase_after * half_life:

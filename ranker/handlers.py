@@ -11,7 +11,7 @@ from aiohttp import web
 from ranker.appkeys import CATALOG, CLOCK, FLUSHER, SETTINGS, STORE, TOP_CACHE
 from ranker.errors import ApiError
 from ranker.query import cached_response, compute_top, parse_top_query
-from ranker.validate import InvalidInput, catalog_entry, is_item_id, public_entry
+from ranker.validate import NUMBER_RE, InvalidInput, catalog_entry, is_item_id, public_entry
 
 MAX_IMPORT_BYTES = 16 * 1024 * 1024
 MAX_IMPORT_ERRORS = 100
@@ -40,7 +40,8 @@ def authorize(request: web.Request) -> str:
             {"WWW-Authenticate": 'Bearer realm="ranker"'},
         )
     expected = request.app[SETTINGS].sites[site].token
-    if not hmac.compare_digest(token.strip().encode(), expected.encode()):
+    # aiohttp keeps undecodable header bytes as surrogates; compare bytes, never fail.
+    if not hmac.compare_digest(token.strip().encode("utf-8", "surrogateescape"), expected.encode()):
         raise ApiError(403, "forbidden", "wrong token for this site")
     return site
 
@@ -81,6 +82,7 @@ async def health(request: web.Request) -> web.Response:
         "status": "ok" if flusher.failures == 0 else "degraded",
         "pending_views": flusher.pending_views,
         "flushed_views": flusher.flushed_views,
+        "dropped_views": flusher.dropped_views,
     }
     return json_response(doc, 200 if flusher.failures == 0 else 503)
 
@@ -112,6 +114,8 @@ async def patch_item(request: web.Request) -> web.Response:
     doc = await _json_body(request)
     if not isinstance(doc, dict):
         raise ApiError(422, "invalid_item", "expected a JSON object")
+    if doc.get("id", item_id) != item_id:
+        raise ApiError(400, "id_mismatch", "the body's id differs from the path's")
     store = request.app[STORE]
     if set(doc) == {"hidden"} and isinstance(doc["hidden"], bool):
         found = await store.set_hidden(site, item_id, doc["hidden"])
@@ -147,7 +151,7 @@ async def get_item(request: web.Request) -> web.Response:
 async def delete_item(request: web.Request) -> web.Response:
     site = authorize(request)
     item_id = _item_id(request)
-    if not await request.app[STORE].delete_item(site, item_id):
+    if not await request.app[STORE].delete_item(site, item_id, request.app[CLOCK]()):
         raise ApiError(404, "unknown_item", "no catalogued item with this id")
     request.app[CATALOG].note_deleted(site, item_id)
     request.app[TOP_CACHE].forget(site)
@@ -158,7 +162,12 @@ async def list_items(request: web.Request) -> web.Response:
     """GET /v1/sites/{site}/items?cursor=&count=: catalogued ids, a page at a time."""
     site = authorize(request)
     cursor, count = request.query.get("cursor", "0"), request.query.get("count", "1000")
-    if not cursor.isdigit() or not count.isdigit() or not 1 <= int(count) <= 10_000:
+    if (
+        not NUMBER_RE.fullmatch(cursor)
+        or int(cursor) >= 2**64
+        or not NUMBER_RE.fullmatch(count)
+        or not 1 <= int(count) <= 10_000
+    ):
         raise ApiError(400, "bad_page", "cursor: a number from a previous page; count: 1-10000")
     next_cursor, ids = await request.app[STORE].list_items(site, int(cursor), int(count))
     return json_response({"ids": ids, "cursor": str(next_cursor) if next_cursor else None})

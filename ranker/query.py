@@ -16,7 +16,7 @@ from ranker.config import Settings
 from ranker.decay import decayed
 from ranker.errors import ApiError
 from ranker.store import Store
-from ranker.validate import is_section
+from ranker.validate import NUMBER_RE, is_section
 from ranker.windows import WINDOWS
 
 MAX_N = 100
@@ -41,6 +41,8 @@ class TopCache:
         self._ttl = ttl
         self._clock = clock
         self._entries: dict[TopKey, Entry] = {}
+        # Bumped by a catalog write, so a list computed across the write is not kept.
+        self._generation: dict[str, int] = {}
         self._inflight: dict[TopKey, asyncio.Future[Entry]] = {}
 
     async def get(self, key: TopKey, compute: Callable[[], Awaitable[dict[str, Any]]]) -> Entry:
@@ -53,6 +55,7 @@ class TopCache:
         future: asyncio.Future[Entry] = asyncio.get_running_loop().create_future()
         future.add_done_callback(lambda f: f.cancelled() or f.exception())
         self._inflight[key] = future
+        generation = self._generation.get(key[0], 0)
         try:
             doc = await compute()
             body = orjson.dumps(doc)
@@ -61,7 +64,8 @@ class TopCache:
             )
             if len(self._entries) >= _MAX_ENTRIES:
                 self._entries = {k: e for k, e in self._entries.items() if e.expires > now}
-            self._entries[key] = entry
+            if self._generation.get(key[0], 0) == generation:
+                self._entries[key] = entry
             future.set_result(entry)
             return entry
         except BaseException as e:
@@ -72,6 +76,7 @@ class TopCache:
 
     def forget(self, site: str) -> None:
         """A catalog write: the site's lists are recomputed on their next read."""
+        self._generation[site] = self._generation.get(site, 0) + 1
         self._entries = {k: e for k, e in self._entries.items() if k[0] != site}
 
 
@@ -79,7 +84,7 @@ def parse_top_query(query: Any, sites: set[str] | Any, site: str) -> TopKey:
     if site not in sites:
         raise ApiError(404, "unknown_site", "no such site")
     raw_n = query.get("n", "10")
-    if not raw_n.isdigit() or not 1 <= int(raw_n) <= MAX_N:
+    if not NUMBER_RE.fullmatch(raw_n) or not 1 <= int(raw_n) <= MAX_N:
         raise ApiError(400, "bad_n", f"n: an integer from 1 to {MAX_N}")
     window = query.get("window", "hot")
     if window not in WINDOWS:

@@ -69,13 +69,14 @@ class Store:
 
     # -- rankings -----------------------------------------------------------------------
 
-    async def flush(self, batch: Batch, batch_id: str) -> tuple[bool, float]:
+    async def flush(self, batch: Batch, batch_id: str) -> tuple[bool, float, int]:
         """Apply a batch at most once (retries with the same id are no-ops).
 
-        Returns whether this call applied it, and the site's landmark.
+        Returns whether this call applied it, the site's landmark, and how many views it
+        dropped because their item was deleted meanwhile.
         """
         site = batch.site
-        applied, landmark = await self._flush(
+        applied, landmark, dropped = await self._flush(
             keys=[keys.meta(site), keys.flushed(site, batch_id), keys.scopes(site)],
             args=[
                 repr(batch.ref),
@@ -86,7 +87,7 @@ class Store:
                 orjson.dumps(batch.rows()),
             ],
         )
-        return bool(applied), float(landmark)
+        return bool(applied), float(landmark), int(dropped)
 
     async def rebase(
         self, site: str, new_landmark: int, half_life: float, min_move: float, prune: float
@@ -155,9 +156,11 @@ class Store:
         fields = await self.redis.hgetall(keys.item(site, item_id))
         return cast(dict[str, str], fields) or None
 
-    async def delete_item(self, site: str, item_id: str) -> bool:
+    async def delete_item(self, site: str, item_id: str, now: float) -> bool:
+        """Delete an entry and all its counts; False when there was no such entry."""
         deleted = await self._delete(
-            keys=self._catalog_keys(site, item_id), args=[item_id, keys.prefix(site)]
+            keys=[*self._catalog_keys(site, item_id), keys.scopes(site)],
+            args=[item_id, keys.prefix(site), int(now), *(int(r) for r in self._retention)],
         )
         return bool(deleted)
 

@@ -5,11 +5,14 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from ranker.config import SITE_RE
 
-ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
-SECTION_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
+# Patterns are used with fullmatch: "$" would also accept a trailing newline.
+ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}")
+SECTION_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
+NUMBER_RE = re.compile(r"[0-9]{1,20}")  # ASCII digits only: str.isdigit() accepts "²"
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 
 MAX_TITLE = 300
@@ -23,16 +26,16 @@ class InvalidInput(ValueError):
 
 
 def is_site(value: object) -> bool:
-    return isinstance(value, str) and SITE_RE.match(value) is not None
+    return isinstance(value, str) and SITE_RE.fullmatch(value) is not None
 
 
 def is_item_id(value: object) -> bool:
-    return isinstance(value, str) and ID_RE.match(value) is not None
+    return isinstance(value, str) and ID_RE.fullmatch(value) is not None
 
 
 def is_section(value: object) -> bool:
     # "all" names the site-wide scope, so it cannot also be a section.
-    return isinstance(value, str) and value != "all" and SECTION_RE.match(value) is not None
+    return isinstance(value, str) and value != "all" and SECTION_RE.fullmatch(value) is not None
 
 
 def _text(doc: dict[str, Any], name: str, limit: int, required: bool) -> str:
@@ -56,13 +59,19 @@ def _text(doc: dict[str, Any], name: str, limit: int, required: bool) -> str:
 def _link(doc: dict[str, Any], name: str, required: bool) -> str:
     value = _text(doc, name, MAX_URL, required)
     # Absolute http(s) or a path on the publisher's own site; never javascript: or data:.
-    if value and not (
-        value.startswith(("https://", "http://")) or (value[0] == "/" and value[1:2] != "/")
-    ):
+    if value and not (_is_web_url(value) or (value[0] == "/" and value[1:2] != "/")):
         raise InvalidInput(f"{name}: expected an http(s) URL or a path starting with /")
     if any(c.isspace() for c in value):
         raise InvalidInput(f"{name}: must not contain whitespace")
     return value
+
+
+def _is_web_url(value: str) -> bool:
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        return False
+    return parts.scheme.lower() in ("http", "https") and bool(parts.hostname)
 
 
 def _timestamp(value: object) -> str:
@@ -79,11 +88,14 @@ def _timestamp(value: object) -> str:
                 when = when.replace(tzinfo=UTC)
         else:
             raise TypeError
+        when = when.astimezone(UTC)
     except (TypeError, ValueError, OverflowError, OSError):
         raise InvalidInput(
             "published_at: expected ISO-8601 (2026-11-26T08:00:00Z) or unix seconds"
         ) from None
-    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    if not 1900 <= when.year <= 9999:
+        raise InvalidInput("published_at: a year from 1900 to 9999")
+    return when.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def catalog_entry(doc: object) -> dict[str, str]:

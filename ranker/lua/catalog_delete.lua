@@ -1,17 +1,27 @@
--- Remove one catalog entry and its decayed and all-time scores; logged for collectors.
--- Bucket counts are left to expire with their buckets (no public list shows an
--- uncatalogued id).
--- KEYS[1] item hash, KEYS[2] catalogued-ids set, KEYS[3] meta hash, KEYS[4] catalog log
--- ARGV[1] id, ARGV[2] key prefix
+-- Remove one catalog entry and every count of it: decayed, all-time and bucketed, in every
+-- section it was ever counted under, so an id created again starts from zero.
+-- KEYS[1] item hash, KEYS[2] catalogued-ids set, KEYS[3] meta hash, KEYS[4] catalog log,
+-- KEYS[5] scopes set
+-- ARGV[1] id, ARGV[2] key prefix, ARGV[3] now (unix s),
+-- ARGV[4..6] retention (s) after a minute/hour/day bucket ends
 -- Returns 1 when the id existed, else 0.
-local section = redis.call('HGET', KEYS[1], 'section')
 redis.call('DEL', KEYS[1])
 if redis.call('SREM', KEYS[2], ARGV[1]) == 0 then return 0 end
-local scopes = {'all'}
-if section and section ~= '' then scopes[2] = section end
+local id, p, now = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local scopes = redis.call('SMEMBERS', KEYS[5])
+scopes[#scopes + 1] = 'all'
+local sizes = {minute = 60, hour = 3600, day = 86400}
+local retention = {minute = tonumber(ARGV[4]), hour = tonumber(ARGV[5]), day = tonumber(ARGV[6])}
 for _, scope in ipairs(scopes) do
-  redis.call('ZREM', ARGV[2] .. 'hot:' .. scope, ARGV[1])
-  redis.call('ZREM', ARGV[2] .. 'tot:' .. scope, ARGV[1])
+  redis.call('ZREM', p .. 'hot:' .. scope, id)
+  redis.call('ZREM', p .. 'tot:' .. scope, id)
+  -- Every bucket still alive: from the one holding `now` back through the retention.
+  for res, size in pairs(sizes) do
+    local newest = now - (now % size)
+    for start = newest, newest - retention[res] - size, -size do
+      redis.call('ZREM', p .. 'b:' .. scope .. ':' .. res .. ':' .. string.format('%d', start), id)
+    end
+  end
 end
 local v = redis.call('HINCRBY', KEYS[3], 'catver', 1)
 redis.call('XADD', KEYS[4], 'MAXLEN', '~', 10000, '*', 'op', 'del', 'id', ARGV[1], 'v', v)

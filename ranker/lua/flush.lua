@@ -3,9 +3,11 @@
 -- ARGV[1] batch reference time, ARGV[2] half-life (s), ARGV[3] key prefix "rk:{site}:"
 -- ARGV[4..6] retention (s) after a minute/hour/day bucket ends, ARGV[7] marker TTL (s)
 -- ARGV[8] JSON [[id, weight relative to ref, [[minute, views], ...]], ...]
--- Returns {applied (1/0), landmark}.
+-- Views of an id deleted from the catalog since they were accepted are dropped, as the
+-- deletion dropped its earlier counts.
+-- Returns {applied (1/0), landmark, views dropped}.
 if not redis.call('SET', KEYS[2], '1', 'NX', 'EX', ARGV[7]) then
-  return {0, redis.call('HGET', KEYS[1], 'landmark')}
+  return {0, redis.call('HGET', KEYS[1], 'landmark'), 0}
 end
 local ref = tonumber(ARGV[1])
 local half_life = tonumber(ARGV[2])
@@ -21,14 +23,11 @@ local factor = 2 ^ ((ref - tonumber(landmark)) / half_life)
 local sizes = {minute = 60, hour = 3600, day = 86400}
 local retention = {minute = tonumber(ARGV[4]), hour = tonumber(ARGV[5]), day = tonumber(ARGV[6])}
 local expiry = {}  -- bucket key -> unix time it expires
+local dropped = 0
 for _, row in ipairs(cjson.decode(ARGV[8])) do
   local id, w, minutes = row[1], row[2], row[3]
-  local scopes = {'all'}
+  -- Every catalog entry has a section field ('' for none): nil means no entry.
   local section = redis.call('HGET', p .. 'item:' .. id, 'section')
-  if section and section ~= '' then
-    scopes[2] = section
-    redis.call('SADD', KEYS[3], section)
-  end
   local views = 0
   local per_bucket = {}  -- "res:start" -> views
   local expires = {}     -- "res:start" -> unix time
@@ -41,17 +40,26 @@ for _, row in ipairs(cjson.decode(ARGV[8])) do
       expires[suffix] = start + size + retention[res]
     end
   end
-  for _, scope in ipairs(scopes) do
-    redis.call('ZINCRBY', p .. 'hot:' .. scope, w * factor, id)
-    redis.call('ZINCRBY', p .. 'tot:' .. scope, views, id)
-    for suffix, n in pairs(per_bucket) do
-      local key = p .. 'b:' .. scope .. ':' .. suffix
-      redis.call('ZINCRBY', key, n, id)
-      expiry[key] = expires[suffix]
+  if not section then
+    dropped = dropped + views
+  else
+    local scopes = {'all'}
+    if section ~= '' then
+      scopes[2] = section
+      redis.call('SADD', KEYS[3], section)
+    end
+    for _, scope in ipairs(scopes) do
+      redis.call('ZINCRBY', p .. 'hot:' .. scope, w * factor, id)
+      redis.call('ZINCRBY', p .. 'tot:' .. scope, views, id)
+      for suffix, n in pairs(per_bucket) do
+        local key = p .. 'b:' .. scope .. ':' .. suffix
+        redis.call('ZINCRBY', key, n, id)
+        expiry[key] = expires[suffix]
+      end
     end
   end
 end
 for key, at in pairs(expiry) do
   redis.call('EXPIREAT', key, string.format('%d', at))
 end
-return {1, landmark}
+return {1, landmark, dropped}

@@ -1,0 +1,406 @@
+"""The public read: GET /v1/sites/{site}/top."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+from redis.asyncio import Redis
+
+from tests.conftest import FakeClock, auth, flush, hit, put_item
+
+ALL_WINDOWS = ("hot", "1h", "24h", "7d", "30d", "all")
+
+
+async def top(client: TestClient[Any, Any], query: str = "", site: str = "news") -> Any:
+    response = await client.get(f"/v1/sites/{site}/top?{query}")
+    assert response.status == 200, await response.text()
+    return await response.json()
+
+
+async def ids(client: TestClient[Any, Any], query: str = "") -> list[str]:
+    return [item["id"] for item in (await top(client, query))["items"]]
+
+
+async def views(client: TestClient[Any, Any], query: str = "") -> dict[str, Any]:
+    return {item["id"]: item["views"] for item in (await top(client, query))["items"]}
+
+
+async def hits(client: TestClient[Any, Any], item_id: str, count: int) -> None:
+    for _ in range(count):
+        assert await hit(client, item_id) == 204
+
+
+async def evalsha_calls(redis: Redis) -> int:
+    stats = await redis.info("commandstats")
+    return int(stats.get("cmdstat_evalsha", {}).get("calls", 0))
+
+
+# -- shape --------------------------------------------------------------------------------
+
+
+async def test_response_shape(client: TestClient[Any, Any], clock: FakeClock) -> None:
+    await put_item(
+        client,
+        "a",
+        section="tech",
+        summary="A summary",
+        image="https://img.example/a.jpg",
+        published_at="2026-11-26T08:00:00+01:00",
+    )
+    await put_item(client, "b")
+    await hits(client, "a", 2)
+    await hits(client, "b", 1)
+    await flush(client)
+    doc = await top(client, "window=all&n=5")
+    computed_at = datetime.fromtimestamp(clock.now, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert doc == {
+        "site": "news",
+        "window": "all",
+        "section": None,
+        "n": 5,
+        "computed_at": computed_at,
+        "items": [
+            {
+                "rank": 1,
+                "id": "a",
+                "title": "Story a",
+                "url": "https://example.com/a",
+                "section": "tech",
+                "summary": "A summary",
+                "image": "https://img.example/a.jpg",
+                "published_at": "2026-11-26T07:00:00Z",
+                "views": 2,
+            },
+            {
+                "rank": 2,
+                "id": "b",
+                "title": "Story b",
+                "url": "https://example.com/b",
+                "section": None,
+                "summary": None,
+                "image": None,
+                "published_at": None,
+                "views": 1,
+            },
+        ],
+    }
+
+
+async def test_defaults_are_hot_and_ten(client: TestClient[Any, Any]) -> None:
+    doc = await top(client)
+    assert (doc["window"], doc["n"], doc["section"], doc["items"]) == ("hot", 10, None, [])
+
+
+async def test_hot_views_decay_with_the_half_life(
+    client: TestClient[Any, Any], clock: FakeClock
+) -> None:
+    await put_item(client, "a")
+    await hits(client, "a", 4)
+    await flush(client)
+    [now] = (await top(client, "window=hot"))["items"]
+    assert now["views"] == pytest.approx(4.0, abs=1e-3)
+    clock.advance(3600)  # one half-life of "news"
+    [later] = (await top(client, "window=hot"))["items"]
+    assert isinstance(later["views"], float)
+    assert later["views"] == pytest.approx(2.0, abs=1e-3)
+    for window in ("24h", "7d", "all"):
+        [exact] = (await top(client, f"window={window}"))["items"]
+        assert exact["views"] == 4 and type(exact["views"]) is int, window
+
+
+async def test_hot_prefers_recent_views(client: TestClient[Any, Any], clock: FakeClock) -> None:
+    await put_item(client, "old")
+    await put_item(client, "new")
+    await hits(client, "old", 3)
+    clock.advance(2 * 3600)
+    await hits(client, "new", 1)
+    await flush(client)
+    got = await views(client, "window=hot")
+    assert list(got) == ["new", "old"]
+    assert got["old"] == pytest.approx(0.75, abs=1e-3)
+    assert got["new"] == pytest.approx(1.0, abs=1e-3)
+    assert await ids(client, "window=all") == ["old", "new"]
+
+
+async def test_sites_are_separate(client: TestClient[Any, Any]) -> None:
+    await put_item(client, "a")
+    await put_item(client, "b", site="other", token="other-token")
+    await hits(client, "a", 1)
+    assert await hit(client, "b", site="other") == 204
+    await flush(client)
+    assert await ids(client, "window=all") == ["a"]
+    doc = await top(client, "window=all", site="other")
+    assert [it["id"] for it in doc["items"]] == ["b"]
+
+
+# -- order and limits ---------------------------------------------------------------------
+
+
+async def test_order_by_views_then_id(client: TestClient[Any, Any]) -> None:
+    for item_id, count in (("b", 2), ("a", 2), ("c", 2), ("d", 3), ("e", 1)):
+        await put_item(client, item_id)
+        await hits(client, item_id, count)
+    await flush(client)
+    for window in ALL_WINDOWS:
+        doc = await top(client, f"window={window}")
+        assert [it["id"] for it in doc["items"]] == ["d", "a", "b", "c", "e"], window
+        assert [it["rank"] for it in doc["items"]] == [1, 2, 3, 4, 5]
+
+
+async def test_ties_across_the_cut_are_broken_by_id(client: TestClient[Any, Any]) -> None:
+    for item_id in ("b", "e", "a", "d", "c"):
+        await put_item(client, item_id)
+        await hits(client, item_id, 1)
+    await flush(client)
+    for window in ALL_WINDOWS:
+        assert await ids(client, f"window={window}&n=2") == ["a", "b"], window
+
+
+async def test_n_limits_the_list(client: TestClient[Any, Any]) -> None:
+    for i in range(5):
+        await put_item(client, f"i{i}")
+        await hits(client, f"i{i}", i + 1)
+    await flush(client)
+    doc = await top(client, "window=all&n=3")
+    assert doc["n"] == 3
+    assert [(it["rank"], it["id"]) for it in doc["items"]] == [(1, "i4"), (2, "i3"), (3, "i2")]
+    assert len((await top(client, "window=all&n=100"))["items"]) == 5
+
+
+async def test_section_filter(client: TestClient[Any, Any]) -> None:
+    await put_item(client, "a", section="tech")
+    await put_item(client, "b", section="sport")
+    await put_item(client, "c", section="tech")
+    await put_item(client, "d")
+    for item_id, count in (("a", 1), ("b", 5), ("c", 2), ("d", 9)):
+        await hits(client, item_id, count)
+    await flush(client)
+    for window in ALL_WINDOWS:
+        doc = await top(client, f"window={window}&section=tech")
+        assert doc["section"] == "tech"
+        assert [(it["id"], it["section"]) for it in doc["items"]] == [
+            ("c", "tech"),
+            ("a", "tech"),
+        ], window
+        assert await ids(client, f"window={window}&section=sport") == ["b"]
+        assert await ids(client, f"window={window}") == ["d", "b", "c", "a"]
+
+
+async def test_item_moved_to_another_section(
+    client: TestClient[Any, Any], clock: FakeClock
+) -> None:
+    await put_item(client, "a", section="tech")
+    await put_item(client, "b", section="tech")
+    await hits(client, "a", 2)
+    await hits(client, "b", 1)
+    await flush(client)
+    assert await ids(client, "window=all&section=tech") == ["a", "b"]
+    await put_item(client, "a", section="sport")
+    for window in ALL_WINDOWS:  # the PUT forgot the cached lists
+        assert await ids(client, f"window={window}&section=tech") == ["b"], window
+    await hits(client, "a", 1)
+    await flush(client)
+    clock.advance(1.1)
+    for window in ALL_WINDOWS:
+        assert await ids(client, f"window={window}&section=sport") == ["a"], window
+        assert await ids(client, f"window={window}&section=tech") == ["b"], window
+
+
+# -- visibility ---------------------------------------------------------------------------
+
+
+async def _hide(client: TestClient[Any, Any], item_id: str, hidden: bool, how: str) -> None:
+    path = f"/v1/sites/news/items/{item_id}"
+    if how == "patch":
+        response = await client.patch(path, json={"hidden": hidden}, headers=auth())
+    else:
+        body = {"title": f"Story {item_id}", "url": f"https://example.com/{item_id}"}
+        response = await client.put(path, json={**body, "hidden": hidden}, headers=auth())
+    assert response.status == 200, await response.text()
+    assert (await response.json())["hidden"] is hidden
+
+
+@pytest.mark.parametrize("how", ["patch", "put"])
+async def test_hidden_item_leaves_every_window_at_once(
+    client: TestClient[Any, Any], how: str
+) -> None:
+    await put_item(client, "a")
+    await put_item(client, "b")
+    await hits(client, "a", 2)
+    await hits(client, "b", 1)
+    await flush(client)
+    for window in ALL_WINDOWS:  # fill the in-process cache
+        assert await ids(client, f"window={window}") == ["a", "b"]
+    await _hide(client, "a", True, how)
+    for window in ALL_WINDOWS:
+        assert await ids(client, f"window={window}") == ["b"], window
+        assert await ids(client, f"window={window}&n=1") == ["b"], window
+    await _hide(client, "a", False, how)
+    for window in ALL_WINDOWS:
+        assert await views(client, f"window={window}") == pytest.approx({"a": 2, "b": 1})
+
+
+async def test_deleted_item_leaves_every_window_at_once(client: TestClient[Any, Any]) -> None:
+    await put_item(client, "a")
+    await put_item(client, "b")
+    await hits(client, "a", 2)
+    await hits(client, "b", 1)
+    await flush(client)
+    for window in ALL_WINDOWS:
+        assert await ids(client, f"window={window}") == ["a", "b"]
+    response = await client.delete("/v1/sites/news/items/a", headers=auth())
+    assert response.status == 204
+    for window in ALL_WINDOWS:
+        assert await ids(client, f"window={window}") == ["b"], window
+
+
+# -- validation ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("query", "code"),
+    [
+        ("n=0", "bad_n"),
+        ("n=101", "bad_n"),
+        ("n=abc", "bad_n"),
+        ("n=", "bad_n"),
+        ("n=-1", "bad_n"),
+        ("n=1.5", "bad_n"),
+        ("n=%C2%B2", "bad_n"),  # "²" is a digit to str.isdigit, not to int()
+        pytest.param("n=" + "1" * 5000, "bad_n", id="n=5000-digits"),  # past int()'s limit
+        ("window=2h", "bad_window"),
+        ("window=HOT", "bad_window"),
+        ("window=", "bad_window"),
+        ("section=Bad%20Section", "bad_section"),
+        ("section=all", "bad_section"),
+        ("section=" + "x" * 33, "bad_section"),
+        ("section=tech%0A", "bad_section"),
+    ],
+)
+async def test_bad_query_is_400(client: TestClient[Any, Any], query: str, code: str) -> None:
+    response = await client.get(f"/v1/sites/news/top?{query}")
+    assert response.status == 400
+    assert response.content_type == "application/json"
+    assert (await response.json())["error"] == code
+
+
+@pytest.mark.parametrize("site", ["nope", "NEWS", "news%0A"])
+async def test_unknown_site_is_404(client: TestClient[Any, Any], site: str) -> None:
+    response = await client.get(f"/v1/sites/{site}/top")
+    assert response.status == 404
+    assert response.content_type == "application/json"
+    assert (await response.json())["error"] == "unknown_site"
+
+
+async def test_n_at_the_limits(client: TestClient[Any, Any]) -> None:
+    assert (await top(client, "n=1"))["n"] == 1
+    assert (await top(client, "n=100"))["n"] == 100
+
+
+# -- HTTP caching -------------------------------------------------------------------------
+
+
+async def test_etag_and_cache_headers(client: TestClient[Any, Any], clock: FakeClock) -> None:
+    await put_item(client, "a")
+    await hits(client, "a", 1)
+    await flush(client)
+    response = await client.get("/v1/sites/news/top?window=all")
+    assert response.status == 200
+    etag = response.headers["ETag"]
+    assert etag.startswith('"') and etag.endswith('"')
+    cache_control = response.headers["Cache-Control"]
+    for part in ("public", "max-age=", "stale-while-revalidate="):
+        assert part in cache_control
+    assert response.headers["Access-Control-Allow-Origin"] == "*"
+    for inm in (etag, f"W/{etag}", f'"other", {etag}'):
+        again = await client.get("/v1/sites/news/top?window=all", headers={"If-None-Match": inm})
+        assert again.status == 304, inm
+        assert await again.read() == b""
+        assert again.headers["ETag"] == etag
+    stale = await client.get("/v1/sites/news/top?window=all", headers={"If-None-Match": '"x"'})
+    assert stale.status == 200
+    # New content, new tag.
+    await hits(client, "a", 1)
+    await flush(client)
+    clock.advance(1.1)
+    changed = await client.get("/v1/sites/news/top?window=all", headers={"If-None-Match": etag})
+    assert changed.status == 200
+    assert changed.headers["ETag"] != etag
+    assert (await changed.json())["items"][0]["views"] == 2
+
+
+# -- in-process cache ---------------------------------------------------------------------
+
+
+async def test_cache_holds_a_list_for_cache_ttl(
+    client: TestClient[Any, Any], clock: FakeClock
+) -> None:
+    await put_item(client, "a")
+    await hits(client, "a", 1)
+    await flush(client)
+    assert await views(client, "window=all") == {"a": 1}
+    await hits(client, "a", 2)
+    await flush(client)
+    clock.advance(0.9)
+    assert await views(client, "window=all") == {"a": 1}
+    clock.advance(0.2)
+    assert await views(client, "window=all") == {"a": 3}
+
+
+async def test_concurrent_misses_cost_one_query(
+    client: TestClient[Any, Any], redis: Redis, clock: FakeClock
+) -> None:
+    await put_item(client, "a")
+    await hits(client, "a", 1)
+    await flush(client)
+    await top(client, "window=all")  # the script is loaded and the list cached
+    clock.advance(1.1)
+    before = await evalsha_calls(redis)
+    responses = await asyncio.gather(
+        *(client.get("/v1/sites/news/top?window=all") for _ in range(50))
+    )
+    assert [r.status for r in responses] == [200] * 50
+    bodies = {await r.read() for r in responses}
+    assert len(bodies) == 1
+    assert await evalsha_calls(redis) - before == 1
+
+
+# -- exact windows ------------------------------------------------------------------------
+
+
+async def test_windows_follow_the_clock(client: TestClient[Any, Any], clock: FakeClock) -> None:
+    await put_item(client, "a")
+    await hits(client, "a", 3)
+    await flush(client)
+    for window in ALL_WINDOWS:
+        assert await ids(client, f"window={window}") == ["a"], window
+    clock.advance(2 * 3600)
+    assert await ids(client, "window=1h") == []
+    for window in ("24h", "7d", "30d", "all"):
+        assert await views(client, f"window={window}") == {"a": 3}, window
+    clock.advance(2 * 86400)
+    for window in ("1h", "24h"):
+        assert await ids(client, f"window={window}") == [], window
+    for window in ("7d", "30d", "all"):
+        assert await views(client, f"window={window}") == {"a": 3}, window
+    clock.advance(8 * 86400)
+    assert await ids(client, "window=7d") == []
+    assert await views(client, "window=30d") == {"a": 3}
+    assert await views(client, "window=all") == {"a": 3}
+
+
+async def test_window_counts_only_its_own_views(
+    client: TestClient[Any, Any], clock: FakeClock
+) -> None:
+    await put_item(client, "a")
+    await hits(client, "a", 5)
+    clock.advance(3 * 3600)
+    await hits(client, "a", 2)
+    await flush(client)
+    assert await views(client, "window=1h") == {"a": 2}
+    assert await views(client, "window=24h") == {"a": 7}
+    assert await views(client, "window=all") == {"a": 7}
