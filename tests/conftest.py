@@ -97,12 +97,14 @@ def auth(token: str = TOKEN) -> dict[str, str]:
 
 
 async def put_item(
-    client: TestClient[Any, Any], item_id: str, site: str = "news", token: str = TOKEN,
+    client: TestClient[Any, Any],
+    item_id: str,
+    site: str = "news",
+    token: str = TOKEN,
     **fields: Any,
 ) -> None:
     body = {"title": f"Story {item_id}", "url": f"https://example.com/{item_id}", **fields}
-    response = await client.put(f"/v1/sites/{site}/items/{item_id}", json=body,
-                                headers=auth(token))
+    response = await client.put(f"/v1/sites/{site}/items/{item_id}", json=body, headers=auth(token))
     assert response.status in (200, 201), await response.text()
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from redis.asyncio import Redis
@@ -28,22 +29,36 @@ PRUNED = 1e-5  # comfortably above the rebase prune threshold (1e-6 views)
 # millionth of the re-added views; otherwise scores agree to rounding.
 HOT_REL = 2e-6
 
-hyp = settings(max_examples=40, deadline=None,
-               suppress_health_check=[HealthCheck.function_scoped_fixture])
+hyp = settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 
 
 class Harness:
     """The write path (aggregator + flusher) and the read path (store.top) on one site."""
 
-    def __init__(self, redis: Redis, base: Settings, clock: FakeClock, half_life: float,
-                 rebase_after: float = 24.0) -> None:
+    def __init__(
+        self,
+        redis: Redis,
+        base: Settings,
+        clock: FakeClock,
+        half_life: float,
+        rebase_after: float = 24.0,
+    ) -> None:
         site = replace(base.sites[SITE], half_life=half_life)
         self.settings = replace(base, sites={SITE: site}, rebase_after=rebase_after)
         self.clock = clock
         self.store = Store(redis, self.settings)
         self.aggregator = Aggregator({SITE: half_life})
-        self.flusher = Flusher(self.store, self.aggregator, {SITE: half_life}, clock,
-                               interval=1.0, max_pending=10**9, rebase_after=rebase_after)
+        self.flusher = Flusher(
+            self.store,
+            self.aggregator,
+            {SITE: half_life},
+            clock,
+            interval=1.0,
+            max_pending=10**9,
+            rebase_after=rebase_after,
+        )
         self.reference = Reference(half_life)
         self.half_life = half_life
 
@@ -52,10 +67,18 @@ class Harness:
 
     async def catalog(self) -> None:
         await self.store.redis.flushall()
-        await self.store.put_items(SITE, [
-            (item, catalog_entry({"title": item, "url": f"/{item}", "section": self.section(item)}))
-            for item in ITEMS
-        ])
+        await self.store.put_items(
+            SITE,
+            [
+                (
+                    item,
+                    catalog_entry(
+                        {"title": item, "url": f"/{item}", "section": self.section(item)}
+                    ),
+                )
+                for item in ITEMS
+            ],
+        )
 
     def view(self, item: str) -> None:
         self.aggregator.add(SITE, item, self.clock())
@@ -70,8 +93,9 @@ class Harness:
         assert landmark is not None or not rows
         return [(r.id, decayed(r.score, landmark or now, now, self.half_life)) for r in rows]
 
-    async def window(self, name: str, n: int, section: str | None = None) -> list[
-            tuple[str, float]]:
+    async def window(
+        self, name: str, n: int, section: str | None = None
+    ) -> list[tuple[str, float]]:
         _, rows = await self.store.top(SITE, section, name, n, self.clock(), 5000)
         return [(r.id, r.score) for r in rows]
 
@@ -82,15 +106,20 @@ def _visible(ranking: list[tuple[str, float]]) -> list[tuple[str, float]]:
 
 events_strategy = st.lists(
     st.tuples(st.sampled_from(ITEMS), st.integers(0, 900), st.booleans()),
-    min_size=1, max_size=60,
+    min_size=1,
+    max_size=60,
 )
 
 
 @hyp
-@given(events=events_strategy, n=st.integers(1, 8),
-       half_life=st.sampled_from([60.0, 900.0, 3600.0]))
+@given(
+    events=events_strategy, n=st.integers(1, 8), half_life=st.sampled_from([60.0, 900.0, 3600.0])
+)
 async def test_i1_hot_ranking_equals_reference(
-    redis: Redis, settings: Settings, events: list[tuple[str, int, bool]], n: int,
+    redis: Redis,
+    settings: Settings,
+    events: list[tuple[str, int, bool]],
+    n: int,
     half_life: float,
 ) -> None:
     h = Harness(redis, settings, FakeClock(), half_life)
@@ -102,11 +131,15 @@ async def test_i1_hot_ranking_equals_reference(
             await h.flush()
     await h.flush()
     now = h.clock()
-    assert_same_ranking(_visible(await h.hot(n)),
-                        _visible(ranked(h.reference.hot(now), n)), rel=HOT_REL)
+    assert_same_ranking(
+        _visible(await h.hot(n)), _visible(ranked(h.reference.hot(now), n)), rel=HOT_REL
+    )
     for section in SECTIONS:
-        assert_same_ranking(_visible(await h.hot(n, section)),
-                            _visible(ranked(h.reference.hot(now, section), n)), rel=HOT_REL)
+        assert_same_ranking(
+            _visible(await h.hot(n, section)),
+            _visible(ranked(h.reference.hot(now, section), n)),
+            rel=HOT_REL,
+        )
 
 
 async def test_i1_ties_are_broken_by_id(redis: Redis, settings: Settings) -> None:
@@ -119,10 +152,16 @@ async def test_i1_ties_are_broken_by_id(redis: Redis, settings: Settings) -> Non
     assert [i for i, _ in await h.window("1h", 2)] == ["story-1", "story-3"]
 
 
-@settings(max_examples=15, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(steps=st.lists(st.tuples(st.lists(st.sampled_from(ITEMS), min_size=1, max_size=6),
-                                st.integers(1, 40)), min_size=20, max_size=60))
+@settings(
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    steps=st.lists(
+        st.tuples(st.lists(st.sampled_from(ITEMS), min_size=1, max_size=6), st.integers(1, 40)),
+        min_size=20,
+        max_size=60,
+    )
+)
 async def test_i2_rebases_over_hundreds_of_half_lives(
     redis: Redis, settings: Settings, steps: list[tuple[list[str], int]]
 ) -> None:
@@ -138,11 +177,12 @@ async def test_i2_rebases_over_hundreds_of_half_lives(
         await h.flush()
         landmarks.add(await h.store.landmark(SITE))
         now = h.clock()
-        assert_same_ranking(_visible(await h.hot(8)),
-                            _visible(ranked(h.reference.hot(now), 8)), rel=HOT_REL)
+        assert_same_ranking(
+            _visible(await h.hot(8)), _visible(ranked(h.reference.hot(now), 8)), rel=HOT_REL
+        )
         # Scores stay bounded: the landmark is never more than a few half-lives behind.
         raw = await redis.zrange(keys.hot(SITE, "all"), 0, -1, withscores=True)
-        assert all(score <= 2.0 ** 4 * len(h.reference.events) for _, score in raw)
+        assert all(score <= 2.0**4 * len(h.reference.events) for _, score in raw)
     assert len(landmarks) >= len(steps) // 2
 
 
@@ -181,11 +221,41 @@ async def test_i2_a_racing_rebase_is_applied_once(redis: Redis, settings: Settin
     assert abs((await h.hot(1))[0][1] - 2.0**-10) < 1e-15
 
 
+# Gaps that land near bucket and window edges as well as anywhere in a month.
+gaps = st.one_of(
+    st.integers(0, 120),
+    st.sampled_from(
+        [
+            59,
+            60,
+            61,
+            3540,
+            3599,
+            3600,
+            3601,
+            82800,
+            86399,
+            86400,
+            86401,
+            6 * 86400 + 82800,
+            7 * 86400,
+            29 * 86400 + 3600,
+            30 * 86400,
+        ]
+    ),
+    st.integers(0, 4 * 86400),
+)
+
+
 @hyp
-@given(events=st.lists(st.tuples(st.sampled_from(ITEMS), st.integers(0, 4 * 86400),
-                                 st.integers(1, 3), st.booleans()),
-                       min_size=1, max_size=40),
-       tail=st.integers(0, 3 * 86400))
+@given(
+    events=st.lists(
+        st.tuples(st.sampled_from(ITEMS), gaps, st.integers(1, 3), st.booleans()),
+        min_size=1,
+        max_size=40,
+    ),
+    tail=st.one_of(gaps, st.integers(0, 3 * 86400)),
+)
 async def test_i4_windows_equal_reference_at_bucket_granularity(
     redis: Redis, settings: Settings, events: list[tuple[str, int, int, bool]], tail: int
 ) -> None:
@@ -208,9 +278,30 @@ async def test_i4_windows_equal_reference_at_bucket_granularity(
             ), (name, section)
 
 
-async def test_i3_buckets_and_totals_conserve_every_view(
-    redis: Redis, settings: Settings
+@pytest.mark.parametrize(
+    ("window", "size", "buckets"),
+    [("1h", 60, 60), ("24h", 3600, 24), ("7d", 3600, 168), ("30d", 86400, 30)],
+)
+async def test_i4_window_edges(
+    redis: Redis, settings: Settings, window: str, size: int, buckets: int
 ) -> None:
+    """A view stays in its window while its bucket is one of the newest `buckets`."""
+    clock = FakeClock()
+    clock.now = clock.now // size * size + size - 1  # the last second of a bucket
+    h = Harness(redis, settings, clock, 3600.0)
+    await h.catalog()
+    h.view("story-1")
+    await h.flush()
+    h.clock.advance(1 + (buckets - 2) * size)  # the newest bucket is now its last one
+    assert await h.window(window, 3) == [("story-1", 1.0)]
+    h.clock.advance(size - 1)
+    assert await h.window(window, 3) == [("story-1", 1.0)]
+    h.clock.advance(1)
+    assert await h.window(window, 3) == []
+    assert await h.window("all", 3) == [("story-1", 1.0)]
+
+
+async def test_i3_buckets_and_totals_conserve_every_view(redis: Redis, settings: Settings) -> None:
     h = Harness(redis, settings, FakeClock(), 3600.0)
     await h.catalog()
     accepted = 0

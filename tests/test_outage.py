@@ -1,0 +1,176 @@
+"""I3 through trouble: a Redis outage and restart, the hard cap, and SIGTERM. Nothing the
+collector accepted (answered 2xx) may go uncounted."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+import orjson
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+from redis.asyncio import Redis
+
+from ranker import keys
+from ranker.app import create_app
+from ranker.appkeys import FLUSHER
+from ranker.engine import EmbeddedEngine
+from tests.conftest import TOKEN, FakeClock, auth, hit, make_settings, put_item
+
+
+@pytest.fixture
+async def own_engine(tmp_path: Path) -> AsyncIterator[EmbeddedEngine]:
+    """An engine this test may stop and start: persisted, like the embedded default."""
+    server = EmbeddedEngine(tmp_path / "engine", persist=True)
+    await asyncio.to_thread(server.start)
+    yield server
+    await asyncio.to_thread(server.stop)
+
+
+async def _totals(url: str, site: str = "news") -> dict[str, float]:
+    async with Redis.from_url(url, decode_responses=True) as r:
+        return dict(await r.zrange(keys.total(site, "all"), 0, -1, withscores=True))
+
+
+async def test_views_accepted_during_an_outage_are_counted_after_it(
+    own_engine: EmbeddedEngine,
+) -> None:
+    clock = FakeClock()
+    app = create_app(make_settings(own_engine.url), clock=clock)
+    async with TestClient(TestServer(app, host="127.0.0.1")) as client:
+        for item in ("a", "b"):
+            await put_item(client, item)
+        accepted = {"a": 0, "b": 0}
+        for _ in range(3):
+            assert await hit(client, "a") == 204
+            accepted["a"] += 1
+        assert await app[FLUSHER].flush()
+
+        await asyncio.to_thread(own_engine.stop)
+        for k in range(10):
+            clock.advance(45)
+            item = "ab"[k % 2]
+            assert await hit(client, item) == 204
+            accepted[item] += 1
+            assert not await app[FLUSHER].flush()  # in flight, kept, retried unchanged
+        health = await client.get("/healthz")
+        assert health.status == 503
+        assert (await health.json())["pending_views"] == 10
+
+        await asyncio.to_thread(own_engine.start)
+        assert await app[FLUSHER].flush()
+        assert (await (await client.get("/healthz")).json())["pending_views"] == 0
+    assert await _totals(own_engine.url) == accepted
+
+
+async def test_past_the_hard_cap_beacons_are_refused_not_lost(
+    own_engine: EmbeddedEngine,
+) -> None:
+    clock = FakeClock()
+    app = create_app(make_settings(own_engine.url, max_pending=3), clock=clock)
+    async with TestClient(TestServer(app, host="127.0.0.1")) as client:
+        await put_item(client, "a")
+        await asyncio.to_thread(own_engine.stop)
+        statuses = []
+        for _ in range(6):
+            clock.advance(60)  # each view a new minute: a new pending key
+            response = await client.post("/v1/hit", json={"site": "news", "id": "a"})
+            statuses.append(response.status)
+            if response.status == 503:
+                assert response.headers["Retry-After"]
+                assert (await response.json())["error"] == "overloaded"
+        assert statuses == [204, 204, 204, 503, 503, 503]
+        await asyncio.to_thread(own_engine.start)
+        assert await app[FLUSHER].flush()
+        assert await hit(client, "a") == 204
+        await app[FLUSHER].flush()
+    assert await _totals(own_engine.url) == {"a": 4.0}
+
+
+async def test_rankings_survive_an_engine_restart(own_engine: EmbeddedEngine) -> None:
+    clock = FakeClock()
+    settings = make_settings(own_engine.url)
+    async with TestClient(TestServer(create_app(settings, clock=clock))) as client:
+        await put_item(client, "a")
+        await put_item(client, "b")
+        for item in "abb":
+            await hit(client, item)
+        await client.app[FLUSHER].flush()
+        before = await (await client.get("/v1/sites/news/top?window=hot")).json()
+    await asyncio.to_thread(own_engine.stop)
+    await asyncio.to_thread(own_engine.start)
+    async with TestClient(TestServer(create_app(settings, clock=clock))) as client:
+        after = await (await client.get("/v1/sites/news/top?window=hot")).json()
+        assert await hit(client, "a") == 204  # the new process learned the catalog
+    assert after["items"] == before["items"]
+    assert [i["id"] for i in after["items"]] == ["b", "a"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def test_sigterm_flushes_everything_accepted(
+    engine: EmbeddedEngine, redis: Redis, tmp_path: Path
+) -> None:
+    """A real `ranker serve` process: beacons, then SIGTERM before the next flush tick."""
+    config = tmp_path / "ranker.toml"
+    config.write_text(
+        f'[collector]\nflush_interval = "1h"\n[sites.news]\nhalf_life = "1h"\ntoken = "{TOKEN}"\n'
+    )
+    port = _free_port()
+    env = {**os.environ, "REDIS_URL": engine.url, "RANKER_PORT": str(port)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ranker", "serve", "--config", str(config)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        async with aiohttp.ClientSession() as session:
+            for _ in range(200):  # until it listens (bounded: ~10 s)
+                try:
+                    async with session.get(base + "/healthz") as r:
+                        if r.status == 200:
+                            break
+                except aiohttp.ClientConnectionError:
+                    await asyncio.sleep(0.05)
+            else:
+                pytest.fail("ranker serve did not start")
+            for item in ("x", "y"):
+                async with session.put(
+                    f"{base}/v1/sites/news/items/{item}",
+                    json={"title": item, "url": f"/{item}"},
+                    headers=auth(),
+                ) as r:
+                    assert r.status == 201
+            accepted = 0
+            for k in range(150):
+                beacon = {"site": "news", "id": "y" if k % 3 == 0 else "x"}
+                async with session.post(
+                    base + "/v1/hit",
+                    data=orjson.dumps(beacon),
+                    headers={"Content-Type": "text/plain"},
+                ) as r:
+                    accepted += r.status == 204
+        assert accepted == 150
+        proc.send_signal(signal.SIGTERM)
+        assert await asyncio.to_thread(proc.wait, 20) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        assert proc.stdout is not None
+        proc.stdout.close()
+    totals = dict(await redis.zrange(keys.total("news", "all"), 0, -1, withscores=True))
+    assert totals == {"x": 100.0, "y": 50.0}
