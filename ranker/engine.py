@@ -120,7 +120,7 @@ class EmbeddedEngine:
             "--daemonize",
             "no",
             "--logfile",
-            "engine.log",
+            str(self.data_dir / "engine.log"),
             *self.extra_args,
         ]
         self._proc = subprocess.Popen(
