@@ -12,6 +12,9 @@ from dataclasses import dataclass, field
 
 from ranker.decay import weight
 
+# Half-lives a batch's weights may span before its reference time moves (2^1024 overflows).
+MAX_SPAN = 256.0
+
 
 @dataclass(slots=True)
 class Batch:
@@ -24,6 +27,11 @@ class Batch:
     keys: int = 0  # distinct (id, minute) pairs
 
     def add(self, item: str, t: float, count: int = 1) -> None:
+        if t - self.ref > MAX_SPAN * self.half_life:
+            # A batch held through a long outage: move the reference up before 2^x overflows.
+            scale = weight(self.ref, t, self.half_life)
+            self.weights = {k: w * scale for k, w in self.weights.items()}
+            self.ref = t
         self.weights[item] = self.weights.get(item, 0.0) + count * weight(
             t, self.ref, self.half_life
         )

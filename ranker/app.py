@@ -13,7 +13,16 @@ from redis.asyncio import Redis
 
 from ranker import collect, demo, handlers
 from ranker.aggregate import Aggregator
-from ranker.appkeys import AGGREGATOR, CATALOG, CLOCK, FLUSHER, SETTINGS, STORE, TOP_CACHE
+from ranker.appkeys import (
+    AGGREGATOR,
+    CATALOG,
+    CLOCK,
+    FLUSHER,
+    REDIS_URL,
+    SETTINGS,
+    STORE,
+    TOP_CACHE,
+)
 from ranker.catalog import CatalogIndex
 from ranker.config import Settings
 from ranker.engine import EmbeddedEngine
@@ -24,7 +33,6 @@ from ranker.store import Store
 
 log = logging.getLogger("ranker")
 
-REDIS_URL = web.AppKey("REDIS_URL", str)
 DRAIN_TIMEOUT = 10.0
 
 
@@ -36,12 +44,14 @@ async def engine_ctx(app: web.Application) -> AsyncIterator[None]:
         yield
         return
     engine = EmbeddedEngine(settings.data_dir)
-    app[REDIS_URL] = await asyncio.to_thread(engine.start)
+    # Started from the loop's own thread (see engine._die_with_parent): a short block at
+    # start-up, before anything is served.
+    app[REDIS_URL] = engine.start()
     log.info("embedded engine on %s, data in %s", app[REDIS_URL], settings.data_dir)
     try:
         yield
     finally:
-        await asyncio.to_thread(engine.stop)
+        engine.stop()
 
 
 async def store_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -75,11 +85,8 @@ async def flusher_ctx(app: web.Application) -> AsyncIterator[None]:
     flusher = app[FLUSHER] = Flusher(
         app[STORE],
         aggregator,
-        half_lives,
-        app[CLOCK],
         interval=settings.flush_interval,
         max_pending=settings.max_pending,
-        rebase_after=settings.rebase_after,
     )
     task = asyncio.create_task(flusher.run())
     yield

@@ -16,6 +16,7 @@ from ranker.store import Store
 Clock = Callable[[], float]
 
 SETTINGS = web.AppKey("SETTINGS", Settings)
+REDIS_URL = web.AppKey("REDIS_URL", str)  # the configured server, or the embedded one
 CLOCK: web.AppKey[Clock] = web.AppKey("CLOCK")
 STORE = web.AppKey("STORE", Store)
 AGGREGATOR = web.AppKey("AGGREGATOR", Aggregator)

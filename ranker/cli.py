@@ -146,6 +146,9 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
     base = _base_url(args)
     ids = asyncio.run(_catalog_ids(base, args.site, _token(args, args.site)))
+    if not ids:
+        print(f"ranker: site {args.site!r} has no catalogued stories to view", file=sys.stderr)
+        return 1
     result = asyncio.run(
         simulate(
             base,

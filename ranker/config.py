@@ -81,7 +81,7 @@ def _str(v: object, name: str) -> str:
 def _int(v: object, name: str) -> int:
     if isinstance(v, int) and not isinstance(v, bool):
         return v
-    if isinstance(v, str) and v.strip().isdigit():
+    if isinstance(v, str) and re.fullmatch(r"\s*[0-9]{1,9}\s*", v):  # ASCII digits only
         return int(v)
     raise ConfigError(f"{name}: expected an integer, got {v!r}")
 

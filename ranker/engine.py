@@ -46,7 +46,9 @@ def find_server_binary() -> str:
 
 
 def _die_with_parent() -> None:
-    # Linux: the server gets SIGTERM if Ranker dies without stopping it.
+    # Linux: the server gets SIGTERM if Ranker dies without stopping it. The signal follows
+    # the *thread* that started the server, so start it from a long-lived thread (the main
+    # one), never from a worker pool.
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
@@ -96,42 +98,45 @@ class EmbeddedEngine:
             self._lock.close()
             self._lock = None
             raise EngineError(f"{self.data_dir} is in use by another Ranker engine") from None
-        self.socket_path.unlink(missing_ok=True)
+        try:
+            self.socket_path.unlink(missing_ok=True)
+            self._proc = subprocess.Popen(
+                self._command(),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                preexec_fn=_die_with_parent,
+            )
+        except OSError as e:
+            self._release()
+            raise EngineError(f"cannot run the engine: {e}") from None
+        except BaseException:
+            self._release()
+            raise
+        self._wait_ready(timeout)
+        return self.url
+
+    def _command(self) -> list[str]:
         persistence = (
             ["--appendonly", "yes", "--appendfsync", "everysec"]
             if self.persist
             else ["--appendonly", "no"]
         )
-        args = [
+        # fmt: off
+        return [
             self.binary or find_server_binary(),
-            "--port",
-            str(self.port),
-            "--bind",
-            "127.0.0.1",
-            "--unixsocket",
-            str(self.socket_path),
-            "--unixsocketperm",
-            "700",
-            "--dir",
-            str(self.data_dir),
-            "--save",
-            "",
+            "--port", str(self.port),
+            "--bind", "127.0.0.1",
+            "--unixsocket", str(self.socket_path),
+            "--unixsocketperm", "700",
+            "--dir", str(self.data_dir),
+            "--logfile", str(self.data_dir / "engine.log"),
+            "--save", "",  # no RDB snapshots: the AOF is the persistence
             *persistence,
-            "--daemonize",
-            "no",
-            "--logfile",
-            str(self.data_dir / "engine.log"),
+            "--daemonize", "no",
             *self.extra_args,
         ]
-        self._proc = subprocess.Popen(
-            args,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            preexec_fn=_die_with_parent,
-        )
-        self._wait_ready(timeout)
-        return self.url
+        # fmt: on
 
     def _wait_ready(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout

@@ -14,7 +14,6 @@ import itertools
 import logging
 import secrets
 import time
-from collections.abc import Callable, Mapping
 
 from redis.exceptions import RedisError
 
@@ -23,9 +22,6 @@ from ranker.store import Store
 
 log = logging.getLogger("ranker.flusher")
 
-# A hot-ranking member whose decayed count falls below this leaves the ranking at the next
-# rebase: a single view 20 half-lives ago.
-PRUNE_BELOW = 1e-6
 MAX_BACKOFF = 5.0
 
 
@@ -34,20 +30,14 @@ class Flusher:
         self,
         store: Store,
         aggregator: Aggregator,
-        half_lives: Mapping[str, float],
-        clock: Callable[[], float],
         *,
         interval: float,
         max_pending: int,
-        rebase_after: float,
     ) -> None:
         self._store = store
         self._aggregator = aggregator
-        self._half_lives = dict(half_lives)
-        self._clock = clock
         self._interval = interval
         self._max_pending = max_pending
-        self._rebase_after = rebase_after
         self._in_flight: dict[str, tuple[str, Batch]] = {}
         self._ids = (f"{secrets.token_hex(6)}-{n}" for n in itertools.count())
         self._wake = asyncio.Event()
@@ -103,13 +93,6 @@ class Flusher:
         if applied:
             self.flushed_views += batch.views - dropped
             self.dropped_views += dropped
-        half_life = self._half_lives[site]
-        now = self._clock()
-        if now - landmark >= self._rebase_after * half_life:
-            with contextlib.suppress(RedisError, OSError):  # retried after the next flush
-                await self._store.rebase(
-                    site, int(now), half_life, self._rebase_after * half_life, PRUNE_BELOW
-                )
         return True
 
     async def run(self) -> None:

@@ -24,6 +24,11 @@ ITEM_FIELDS = ("title", "url", "section", "summary", "image", "published_at", "h
 _TOP_FIELDS = ("title", "url", "section", "summary", "image", "published_at")
 
 
+# A hot-ranking member whose decayed count falls below this leaves the ranking at the next
+# rebase: a single view 20 half-lives ago.
+PRUNE_BELOW = 1e-6
+
+
 def _lua(name: str) -> str:
     return files("ranker").joinpath("lua", f"{name}.lua").read_text(encoding="utf-8")
 
@@ -57,15 +62,17 @@ class Store:
             settings.day_retention,
         )
         self._union_ttl_ms = int(settings.window_cache * 1000)
-        self._flush = self._script("flush")
-        self._rebase = self._script("rebase")
+        self._rebase_after = settings.rebase_after
+        self._flush = self._script("lib_rebase", "flush")
+        self._rebase = self._script("lib_rebase", "rebase")
         self._top = self._script("top")
         self._put = self._script("catalog_put")
         self._delete = self._script("catalog_delete")
         self._hide = self._script("catalog_hide")
 
-    def _script(self, name: str) -> AsyncScript:
-        return self.redis.register_script(_lua(name))
+    def _script(self, *names: str) -> AsyncScript:
+        """One script from the named files, concatenated (a library, then the body)."""
+        return self.redis.register_script("\n".join(_lua(name) for name in names))
 
     # -- rankings -----------------------------------------------------------------------
 
@@ -85,12 +92,19 @@ class Store:
                 *(int(r) for r in self._retention),
                 FLUSH_MARKER_TTL,
                 orjson.dumps(batch.rows()),
+                repr(self._rebase_after),
+                repr(PRUNE_BELOW),
             ],
         )
         return bool(applied), float(landmark), int(dropped)
 
     async def rebase(
-        self, site: str, new_landmark: int, half_life: float, min_move: float, prune: float
+        self,
+        site: str,
+        new_landmark: int,
+        half_life: float,
+        min_move: float,
+        prune: float = PRUNE_BELOW,
     ) -> float:
         """Move the landmark to `new_landmark` if it lags by `min_move` s; the landmark after."""
         landmark = await self._rebase(

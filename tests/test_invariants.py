@@ -50,15 +50,7 @@ class Harness:
         self.clock = clock
         self.store = Store(redis, self.settings)
         self.aggregator = Aggregator({SITE: half_life})
-        self.flusher = Flusher(
-            self.store,
-            self.aggregator,
-            {SITE: half_life},
-            clock,
-            interval=1.0,
-            max_pending=10**9,
-            rebase_after=rebase_after,
-        )
+        self.flusher = Flusher(self.store, self.aggregator, interval=1.0, max_pending=10**9)
         self.reference = Reference(half_life)
         self.half_life = half_life
 
@@ -339,3 +331,19 @@ async def test_i3_a_retried_batch_is_counted_once(redis: Redis, settings: Settin
     assert (await h.store.flush(batch, "batch-1"))[0] is True
     assert (await h.store.flush(batch, "batch-1"))[0] is False
     assert await h.store.total(SITE, "story-2") == 2
+
+
+async def test_a_site_idle_for_thousands_of_half_lives_ranks_correctly(
+    redis: Redis, settings: Settings
+) -> None:
+    """The landmark may lag far behind after idleness; the next flush must not overflow."""
+    h = Harness(redis, settings, FakeClock(), 60.0)
+    await h.catalog()
+    h.view("story-1")
+    h.view("story-1")
+    await h.flush()
+    h.clock.advance(10_000 * 60.0)
+    h.view("story-2")
+    await h.flush()
+    assert await h.hot(3) == [("story-2", 1.0)]  # story-1 decayed to nothing and was pruned
+    assert await h.store.landmark(SITE) == h.clock()

@@ -3,6 +3,9 @@
 -- ARGV[1] batch reference time, ARGV[2] half-life (s), ARGV[3] key prefix "rk:{site}:"
 -- ARGV[4..6] retention (s) after a minute/hour/day bucket ends, ARGV[7] marker TTL (s)
 -- ARGV[8] JSON [[id, weight relative to ref, [[minute, views], ...]], ...]
+-- ARGV[9] rebase after (half-lives), ARGV[10] prune threshold (views)
+-- When the landmark lags the batch by `rebase after` half-lives it is moved first
+-- (lib_rebase.lua), so however long a site was idle the conversion factor stays finite.
 -- Views of an id deleted from the catalog since they were accepted are dropped, as the
 -- deletion dropped its earlier counts.
 -- Returns {applied (1/0), landmark, views dropped}.
@@ -12,14 +15,17 @@ end
 local ref = tonumber(ARGV[1])
 local half_life = tonumber(ARGV[2])
 local p = ARGV[3]
-local landmark = redis.call('HGET', KEYS[1], 'landmark')
+local landmark = tonumber(redis.call('HGET', KEYS[1], 'landmark'))
 if not landmark then
-  landmark = tostring(math.floor(ref))
-  redis.call('HSET', KEYS[1], 'landmark', landmark)
+  landmark = math.floor(ref)
+  redis.call('HSET', KEYS[1], 'landmark', string.format('%d', landmark))
+elseif ref - landmark >= tonumber(ARGV[9]) * half_life then
+  rebase(KEYS[1], KEYS[3], p, landmark, math.floor(ref), half_life, ARGV[10])
+  landmark = math.floor(ref)
 end
 -- The weight conversion uses the stored landmark, read inside this script, so a rebase
 -- that races this batch cannot mis-scale it.
-local factor = 2 ^ ((ref - tonumber(landmark)) / half_life)
+local factor = 2 ^ ((ref - landmark) / half_life)
 local sizes = {minute = 60, hour = 3600, day = 86400}
 local retention = {minute = tonumber(ARGV[4]), hour = tonumber(ARGV[5]), day = tonumber(ARGV[6])}
 local expiry = {}  -- bucket key -> unix time it expires
@@ -62,4 +68,4 @@ end
 for key, at in pairs(expiry) do
   redis.call('EXPIREAT', key, string.format('%d', at))
 end
-return {1, landmark, dropped}
+return {1, string.format('%d', landmark), dropped}

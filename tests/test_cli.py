@@ -1,0 +1,417 @@
+"""The `ranker` command against a real server on loopback, its table format, and Zipf draws."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import socket
+from collections import Counter
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from ranker.app import create_app
+from ranker.cli import format_table, main
+from ranker.config import Settings
+from ranker.simulate import Zipf
+from tests.conftest import TOKEN, FakeClock, auth, flush, hit, put_item
+
+Served = tuple[TestClient[Any, Any], str]
+
+
+@pytest.fixture
+async def served(settings: Settings, clock: FakeClock) -> AsyncIterator[Served]:
+    """The app on a free loopback port, and the URL the CLI is given."""
+    app = create_app(settings, clock=clock)
+    async with TestClient(TestServer(app, host="127.0.0.1")) as client:
+        yield client, f"http://127.0.0.1:{client.server.port}"
+
+
+async def ranker(*argv: str) -> int:
+    # main() calls asyncio.run itself, so it runs in a thread while this loop serves the app.
+    return await asyncio.to_thread(main, list(argv))
+
+
+async def views_total(client: TestClient[Any, Any], item_id: str) -> int:
+    response = await client.get(f"/v1/sites/news/items/{item_id}", headers=auth())
+    assert response.status == 200, await response.text()
+    return int((await response.json())["views_total"])
+
+
+def table_rows(output: str) -> list[list[str]]:
+    """The data rows of a printed table, each split into its columns (the title last).
+
+    Only for tables whose rows all have a section: an empty one would shift the columns."""
+    lines = output.strip().splitlines()
+    assert lines[1].split() == ["#", "views", "section", "title"]
+    return [line.split(maxsplit=3) for line in lines[2:]]
+
+
+# -- format_table --------------------------------------------------------------------------
+
+
+def item(rank: int, views: float, section: str | None, title: str) -> dict[str, Any]:
+    return {"rank": rank, "views": views, "section": section, "title": title, "id": f"i{rank}"}
+
+
+def test_format_table_hot() -> None:
+    doc = {
+        "site": "news",
+        "window": "hot",
+        "section": None,
+        "computed_at": "2024-05-01T12:00:00Z",
+        "items": [item(1, 1234.56, "tech", "Big story"), item(2, 3.0, None, "Small story")],
+    }
+    assert format_table(doc).splitlines() == [
+        "news: most viewed, window hot, at 2024-05-01T12:00:00Z",
+        "#    views  section  title",
+        "1  1,234.6  tech     Big story",
+        "2      3.0           Small story",
+    ]
+
+
+def test_format_table_counts_use_thousands_separators() -> None:
+    doc = {
+        "site": "news",
+        "window": "30d",
+        "section": "sport",
+        "computed_at": "2024-05-01T12:00:00Z",
+        "items": [item(1, 1234567, "sport", "Final"), item(2, 999, "sport", "Semi")],
+    }
+    assert format_table(doc).splitlines() == [
+        "news / sport: most viewed, window 30d, at 2024-05-01T12:00:00Z",
+        "#      views  section  title",
+        "1  1,234,567  sport    Final",
+        "2        999  sport    Semi",
+    ]
+
+
+def test_format_table_aligns_two_digit_ranks() -> None:
+    doc = {
+        "site": "news",
+        "window": "all",
+        "section": None,
+        "computed_at": "2024-05-01T12:00:00Z",
+        "items": [item(r, 100 - r, "s" * r, f"Title {r}") for r in range(1, 13)],
+    }
+    lines = format_table(doc).splitlines()
+    assert len(lines) == 14
+    assert lines[2].startswith(" 1  ")
+    assert lines[-1].startswith("12  ")
+    # Every title starts in the same column.
+    assert len({line.index("Title") for line in lines[2:]}) == 1
+
+
+def test_format_table_without_items_is_a_header() -> None:
+    doc: dict[str, Any] = {
+        "site": "news",
+        "window": "1h",
+        "section": None,
+        "computed_at": "x",
+        "items": [],
+    }
+    assert format_table(doc).splitlines() == [
+        "news: most viewed, window 1h, at x",
+        "#  views  section  title",
+    ]
+
+
+# -- catalog import ------------------------------------------------------------------------
+
+
+def jsonl(*entries: dict[str, Any] | str) -> bytes:
+    lines = [e if isinstance(e, str) else orjson.dumps(e).decode() for e in entries]
+    return ("\n".join(lines) + "\n").encode()
+
+
+@pytest.mark.parametrize("chunk", [1000, 2, 1])
+async def test_catalog_import_reports_bad_lines_and_imports_the_rest(
+    served: Served, tmp_path: Path, capsys: pytest.CaptureFixture[str], chunk: int
+) -> None:
+    client, url = served
+    path = tmp_path / "items.jsonl"
+    path.write_bytes(
+        jsonl(
+            {"id": "s1", "title": "One", "url": "https://example.com/1", "section": "tech"},
+            {"id": "s2", "title": "Two", "url": "/2"},
+            {"id": "s3", "url": "https://example.com/3"},  # no title
+            {"id": "s4", "title": "Four", "url": "https://example.com/4"},
+        )
+    )
+    code = await ranker(
+        "catalog",
+        "import",
+        str(path),
+        "--site",
+        "news",
+        "--url",
+        url,
+        "--token",
+        TOKEN,
+        "--chunk",
+        str(chunk),
+    )
+    out, err = capsys.readouterr()
+    assert code == 1
+    assert f"{path}:3:" in err
+    assert "title" in err
+    assert f"{path}:1:" not in err
+    assert "imported 3" in out
+    assert "1 line(s) refused" in out
+    for item_id in ("s1", "s2", "s4"):
+        response = await client.get(f"/v1/sites/news/items/{item_id}", headers=auth())
+        assert response.status == 200
+    response = await client.get("/v1/sites/news/items/s1", headers=auth())
+    assert (await response.json())["title"] == "One"
+    response = await client.get("/v1/sites/news/items/s3", headers=auth())
+    assert response.status == 404
+
+
+async def test_catalog_import_numbers_lines_across_chunks_and_blank_lines(
+    served: Served, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, url = served
+    path = tmp_path / "items.jsonl"
+    good = {"title": "T", "url": "/t"}
+    path.write_bytes(
+        jsonl(
+            {"id": "a", **good},
+            "",
+            {"id": "b", **good},
+            "not json",  # line 4
+            {"id": "c", **good},
+            {"id": "bad id!", **good},  # line 6
+            {"id": "d", **good},
+        )
+    )
+    code = await ranker(
+        "catalog",
+        "import",
+        str(path),
+        "--site",
+        "news",
+        "--url",
+        url,
+        "--token",
+        TOKEN,
+        "--chunk",
+        "3",
+    )
+    out, err = capsys.readouterr()
+    assert code == 1
+    refused = sorted(line.split(": ")[0] for line in err.strip().splitlines())
+    assert refused == [f"{path}:4", f"{path}:6"]
+    assert "imported 4 (4 new), 2 line(s) refused" in out
+
+
+async def test_a_clean_catalog_import_exits_0_and_counts_new_entries(
+    served: Served, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    client, url = served
+    await put_item(client, "old")
+    path = tmp_path / "items.jsonl"
+    path.write_bytes(
+        jsonl(
+            {"id": "old", "title": "Old", "url": "/o"}, {"id": "new", "title": "New", "url": "/n"}
+        )
+    )
+    argv = ("catalog", "import", str(path), "--site", "news", "--url", url, "--token", TOKEN)
+    assert await ranker(*argv) == 0
+    out, err = capsys.readouterr()
+    assert "imported 2 (1 new), 0 line(s) refused" in out
+    assert err == ""
+
+
+async def test_catalog_import_with_a_wrong_token_fails(
+    served: Served, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    client, url = served
+    path = tmp_path / "items.jsonl"
+    path.write_bytes(jsonl({"id": "x", "title": "X", "url": "/x"}))
+    with pytest.raises(SystemExit) as info:
+        await ranker(
+            "catalog", "import", str(path), "--site", "news", "--url", url, "--token", "wrong"
+        )
+    assert info.value.code not in (0, None)
+    assert "403" in str(info.value.code)
+    response = await client.get("/v1/sites/news/items/x", headers=auth())
+    assert response.status == 404
+
+
+# -- simulate ------------------------------------------------------------------------------
+
+
+async def test_simulate_sends_bounded_views_that_are_all_counted(
+    served: Served, capsys: pytest.CaptureFixture[str]
+) -> None:
+    client, url = served
+    ids = [f"z{i}" for i in range(12)]
+    for item_id in ids:
+        await put_item(client, item_id, section="tech")
+    code = await ranker(
+        "simulate",
+        "--url",
+        url,
+        "--site",
+        "news",
+        "--token",
+        TOKEN,
+        "--count",
+        "200",
+        "--rate",
+        "2000",
+        "--duration",
+        "10",
+        "--seed",
+        "3",
+    )
+    out, _ = capsys.readouterr()
+    assert code == 0
+    assert "sent 200, counted 200" in out
+    assert "refused 0, failed 0" in out
+    await flush(client)
+    totals = {item_id: await views_total(client, item_id) for item_id in ids}
+    assert sum(totals.values()) == 200
+    # Zipf-distributed: the most viewed story got far more than an even share.
+    assert max(totals.values()) > 2 * 200 / len(ids)
+
+    assert await ranker("top", "news", "--url", url, "--window", "all", "-n", "3") == 0
+    out, _ = capsys.readouterr()
+    rows = table_rows(out)
+    assert [row[0] for row in rows] == ["1", "2", "3"]
+    shown = [int(row[1].replace(",", "")) for row in rows]
+    assert shown == sorted(totals.values(), reverse=True)[:3]
+    for row in rows:  # each row's title is that of an item with the views shown
+        title = row[-1]
+        assert title.startswith("Story z")
+        assert totals[title.removeprefix("Story ")] == int(row[1].replace(",", ""))
+
+
+async def test_simulate_without_a_catalog_exits_with_a_message(
+    served: Served, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, url = served
+    argv = ("simulate", "--url", url, "--site", "news", "--token", TOKEN, "--count", "5")
+    try:
+        code: int | str | None = await ranker(*argv)
+        message = capsys.readouterr().err
+    except SystemExit as e:
+        code, message = e.code, str(e.code)
+    assert code not in (0, None)
+    assert message.strip()
+
+
+# -- top -----------------------------------------------------------------------------------
+
+
+async def test_top_prints_rows_in_order_of_views(
+    served: Served, capsys: pytest.CaptureFixture[str]
+) -> None:
+    client, url = served
+    counts = {"b2": 3, "a1": 5, "d4": 1, "c3": 2}
+    for item_id, n in counts.items():
+        await put_item(client, item_id, section="tech" if item_id < "c" else "sport")
+        for _ in range(n):
+            assert await hit(client, item_id) == 204
+    await flush(client)
+
+    assert await ranker("top", "news", "--url", url, "--window", "all", "-n", "3") == 0
+    out, _ = capsys.readouterr()
+    lines = out.strip().splitlines()
+    assert lines[0].startswith("news: most viewed, window all, at ")
+    assert table_rows(out) == [
+        ["1", "5", "tech", "Story a1"],
+        ["2", "3", "tech", "Story b2"],
+        ["3", "2", "sport", "Story c3"],
+    ]
+
+    # The default window is "hot": decayed views, shown with one decimal.
+    assert await ranker("top", "news", "--url", url) == 0
+    out, _ = capsys.readouterr()
+    assert "window hot" in out.splitlines()[0]
+    assert [row[:2] for row in table_rows(out)] == [
+        ["1", "5.0"],
+        ["2", "3.0"],
+        ["3", "2.0"],
+        ["4", "1.0"],
+    ]
+
+    assert await ranker("top", "news", "--url", url, "--window", "all", "--section", "sport") == 0
+    out, _ = capsys.readouterr()
+    assert out.splitlines()[0].startswith("news / sport: most viewed, window all")
+    assert [row[3] for row in table_rows(out)] == ["Story c3", "Story d4"]
+
+
+async def test_top_of_an_unknown_site_exits_with_a_message(served: Served) -> None:
+    _, url = served
+    with pytest.raises(SystemExit) as info:
+        await ranker("top", "nosuchsite", "--url", url)
+    assert info.value.code not in (0, None)
+    assert "404" in str(info.value.code)
+    assert "no such site" in str(info.value.code)
+
+
+async def test_top_with_a_bad_window_exits_with_a_message(served: Served) -> None:
+    _, url = served
+    with pytest.raises(SystemExit) as info:
+        await ranker("top", "news", "--url", url, "--window", "2h")
+    assert "400" in str(info.value.code)
+    assert "window" in str(info.value.code)
+
+
+async def test_top_against_nothing_listening_exits_1(capsys: pytest.CaptureFixture[str]) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    assert await ranker("top", "news", "--url", f"http://127.0.0.1:{port}") == 1
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.startswith("ranker: ")
+
+
+# -- Zipf ----------------------------------------------------------------------------------
+
+
+def test_zipf_draws_rank_0_about_one_in_h100() -> None:
+    draws = 20_000
+    zipf = Zipf(100, 1.0, random.Random(7))
+    counts = Counter(zipf.draw() for _ in range(draws))
+    h100 = sum(1 / k for k in range(1, 101))
+    assert abs(counts[0] / draws - 1 / h100) < 0.02  # ~19.3 %
+    assert abs(counts[1] / draws - 1 / (2 * h100)) < 0.02
+    assert counts[0] > counts[1] > counts[2]
+    assert set(counts) <= set(range(100))
+    assert sum(counts.values()) == draws
+
+
+def test_zipf_with_a_steeper_exponent_concentrates_on_rank_0() -> None:
+    draws = 20_000
+    zipf = Zipf(100, 2.0, random.Random(11))
+    counts = Counter(zipf.draw() for _ in range(draws))
+    zeta = sum(1 / k**2 for k in range(1, 101))
+    assert abs(counts[0] / draws - 1 / zeta) < 0.02  # ~60.9 %
+    assert counts[0] > counts[1] > counts[2] > counts[3]
+
+
+def test_zipf_with_exponent_0_is_uniform() -> None:
+    draws = 20_000
+    zipf = Zipf(4, 0.0, random.Random(5))
+    counts = Counter(zipf.draw() for _ in range(draws))
+    assert set(counts) == {0, 1, 2, 3}
+    for rank in range(4):
+        assert abs(counts[rank] / draws - 0.25) < 0.02
+
+
+def test_zipf_is_reproducible_from_its_seed() -> None:
+    first = Zipf(50, 1.0, random.Random(3))
+    second = Zipf(50, 1.0, random.Random(3))
+    assert [first.draw() for _ in range(500)] == [second.draw() for _ in range(500)]
+
+
+def test_zipf_over_one_rank_always_draws_it() -> None:
+    zipf = Zipf(1, 1.0, random.Random(0))
+    assert {zipf.draw() for _ in range(100)} == {0}
