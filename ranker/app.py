@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Callable
 from aiohttp import web
 from redis.asyncio import Redis
 
-from ranker import collect, demo, handlers
+from ranker import assets, collect, demo, editors, handlers
 from ranker.aggregate import Aggregator
 from ranker.appkeys import (
     AGGREGATOR,
@@ -108,6 +108,11 @@ def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) ->
     app.router.add_route("OPTIONS", "/v1/hit", collect.hit_preflight)
     app.router.add_get("/v1/hit.gif", collect.hit_gif)
     app.router.add_get(site + "/top", handlers.top)
+    app.router.add_get(site + "/top.html", handlers.top_html)
+    app.router.add_get(site + "/sections", editors.sections)
+    app.router.add_get(site + "/rising", editors.rising)
+    app.router.add_get(site + "/series", editors.series)
+    app.router.add_get(item + "/series", editors.item_series)
     app.router.add_get(site + "/items", handlers.list_items)
     app.router.add_post(site + "/items", handlers.import_items)
     app.router.add_put(item, handlers.put_item)
@@ -115,6 +120,8 @@ def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) ->
     app.router.add_get(item, handlers.get_item)
     app.router.add_delete(item, handlers.delete_item)
     app.router.add_get("/healthz", handlers.health)
+    app.router.add_get("/dashboard", editors.dashboard)
+    assets.add_routes(app.router)
     if settings.demo:
         demo.setup(app)
     return app

@@ -1,4 +1,4 @@
-"""The `ranker` command: serve, demo, top, simulate, catalog import."""
+"""The `ranker` command: serve, demo, top, trends, simulate, catalog import."""
 
 from __future__ import annotations
 
@@ -127,6 +127,49 @@ def cmd_top(args: argparse.Namespace) -> int:
     return 0
 
 
+def format_rising(doc: dict[str, Any]) -> str:
+    """The rising list as a fixed-width table for the terminal."""
+    rows = [("#", "rise", f"views {doc['short_window']}", "per hour", "section", "title")]
+    for it in doc["items"]:
+        rows.append(
+            (
+                str(it["rank"]),
+                f"x{it['ratio']:.1f}",
+                f"{it['views_short']:,}",
+                f"{it['rate_short']:,.0f}",
+                it["section"] or "",
+                it["title"],
+            )
+        )
+    widths = [max(len(r[i]) for r in rows) for i in range(5)]
+    lines = [
+        "  ".join(f"{c:>{w}}" for c, w in zip(r[:4], widths, strict=False))
+        + f"  {r[4]:<{widths[4]}}  {r[5]}"
+        for r in rows
+    ]
+    scope = f" / {doc['section']}" if doc["section"] else ""
+    header = (
+        f"{doc['site']}{scope}: rising, last {doc['short_window']} against the "
+        f"{doc['baseline_window']} before (at least {doc['min_views']} views), "
+        f"at {doc['computed_at']}"
+    )
+    if not doc["items"]:
+        return f"{header}\nnothing is rising right now"
+    return "\n".join([header, *lines])
+
+
+def cmd_trends(args: argparse.Namespace) -> int:
+    params = {"n": str(args.n)}
+    if args.section:
+        params["section"] = args.section
+    headers = {"Authorization": f"Bearer {_token(args, args.site)}"}
+    doc = asyncio.run(
+        _get_json(f"{_base_url(args)}/v1/sites/{args.site}/rising", params=params, headers=headers)
+    )
+    print(format_rising(doc))
+    return 0
+
+
 async def _catalog_ids(base: str, site: str, token: str) -> list[str]:
     ids: list[str] = []
     cursor: str | None = "0"
@@ -233,6 +276,13 @@ def build_parser() -> argparse.ArgumentParser:
     top.add_argument("--section")
     top.add_argument("-n", type=int, default=10)
     top.set_defaults(func=cmd_top)
+
+    trends = client(sub.add_parser("trends", help="print a site's rising stories"))
+    trends.add_argument("site")
+    trends.add_argument("--section")
+    trends.add_argument("--token", help="the site's token (default: from the config)")
+    trends.add_argument("-n", type=int, default=10)
+    trends.set_defaults(func=cmd_trends)
 
     sim = client(sub.add_parser("simulate", help="send bounded Zipf-distributed views"))
     sim.add_argument("--site", default="demo")

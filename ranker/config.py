@@ -67,6 +67,7 @@ class Settings:
     day_retention: float = 35 * 86400.0
     # Rebase the decay landmark once it lags the clock by this many half-lives.
     rebase_after: float = 24.0
+    rising_min_views: int = 10  # short-window views a story needs before it can "rise"
     demo: bool = False  # serve the demo site's pages (set by `ranker demo`)
     demo_rate: float = 0.0  # simulated demo views per second
 
@@ -134,6 +135,7 @@ _TABLES: dict[str, dict[str, tuple[str, _Parser]]] = {
         "day": ("day_retention", parse_duration),
     },
     "decay": {"rebase_after": ("rebase_after", _number)},
+    "trends": {"rising_min_views": ("rising_min_views", _positive_int)},
 }
 _SITE_KEYS = {"half_life", "token", "title"}
 _ENV = {

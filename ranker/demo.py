@@ -1,55 +1,112 @@
-"""Demo mode: a sample news site with a few hundred stories, simulated readers, and at `/`
-an article page with a Most Viewed box, so a newcomer sees the list move within seconds."""
+"""Demo mode: a sample newspaper with a few hundred stories, simulated readers, and at `/`
+an article page that embeds beacon.js and widget.js exactly as a publisher would."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import AsyncIterator
+from datetime import datetime
+from html import escape
 from importlib.resources import files
+from string import Template
 
 from aiohttp import web
 
-from ranker.appkeys import CATALOG, SETTINGS, STORE
-from ranker.demo_stories import demo_stories
-from ranker.errors import ApiError
-from ranker.handlers import json_response
+from ranker.appkeys import CATALOG, CLOCK, SETTINGS, STORE, TOP_CACHE
+from ranker.demo_stories import SECTIONS, demo_stories
+from ranker.query import compute_top
 from ranker.simulate import simulate
-from ranker.validate import catalog_entry, is_item_id, public_entry
+from ranker.validate import catalog_entry, is_item_id
 
 log = logging.getLogger("ranker.demo")
 
 SITE = "demo"
 STORIES = 300
+_BODY = (
+    "This is a sample article on Ranker's demo site; the newspaper, its places and its "
+    "people are invented. Simulated readers are opening stories right now, and every page "
+    "view sends one beacon to Ranker's collector.",
+    "Watch the Most Viewed box beside this text: it is Ranker's widget, reading the same "
+    "list any publisher's page would embed, and it refreshes every few seconds. Every few "
+    "seconds a lesser story breaks and starts to climb.",
+    "Open another story from the list to count a view of it yourself, or look at the "
+    "editors' dashboard for the rising stories and views over time.",
+)
+
+
+@functools.cache
+def _stories() -> tuple[dict[str, str], ...]:
+    return tuple(demo_stories(STORIES))
+
+
+@functools.cache
+def _nav() -> str:
+    first: dict[str, str] = {}
+    for story in _stories():
+        first.setdefault(story["section"], story["id"])
+    return "\n".join(
+        f'<a href="/?story={escape(first[s])}">{escape(s.capitalize())}</a>'
+        for s in SECTIONS
+        if s in first
+    )
+
+
+async def _story_id(request: web.Request) -> str | None:
+    """The requested story, else the story at the top of the hot list right now."""
+    app = request.app
+    wanted = request.query.get("story", "")
+    if is_item_id(wanted):
+        stored = await app[STORE].get_item(SITE, wanted)
+        if stored and stored.get("hidden") != "1":
+            return wanted
+    key = (SITE, "hot", None, 1)
+    entry = await app[TOP_CACHE].get(
+        key, lambda: compute_top(app[STORE], app[SETTINGS], key, app[CLOCK]())
+    )
+    items = entry.doc["items"]
+    return str(items[0]["id"]) if items else None
 
 
 async def page(request: web.Request) -> web.Response:
-    html = files("ranker").joinpath("static", "demo.html").read_bytes()
-    return web.Response(body=html, content_type="text/html", charset="utf-8")
-
-
-async def story(request: web.Request) -> web.Response:
-    """GET /demo/story/{id}: a demo story's public catalog fields, for the article page."""
-    item_id = request.match_info["id"]
-    stored = await request.app[STORE].get_item(SITE, item_id) if is_item_id(item_id) else None
-    if stored is None or stored.get("hidden") == "1":
-        raise ApiError(404, "unknown_item", "no such story")
-    return json_response(public_entry(item_id, stored))
+    """GET / and /?story=ID: a server-rendered sample article."""
+    story_id = await _story_id(request) or _stories()[0]["id"]
+    stored = await request.app[STORE].get_item(SITE, story_id) or {}
+    published = ""
+    if stored.get("published_at"):
+        when = datetime.fromisoformat(stored["published_at"])
+        published = f"{when.day} {when:%B %Y, %H:%M}"
+    section = stored.get("section", "")
+    paragraphs = [stored.get("summary", ""), *_BODY]
+    template = Template(files("ranker").joinpath("static", "demo.html").read_text("utf-8"))
+    html = template.safe_substitute(
+        site=SITE,
+        id=escape(story_id),
+        title=escape(stored.get("title", "")),
+        summary=escape(stored.get("summary", "")),
+        section=escape(section),
+        section_label=escape(section.capitalize()),
+        published=escape(published),
+        nav=_nav(),
+        paragraphs="\n".join(f"<p>{escape(p)}</p>" for p in paragraphs if p),
+    )
+    return web.Response(text=html, content_type="text/html", headers={"Cache-Control": "no-store"})
 
 
 async def demo_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     store, catalog = app[STORE], app[CATALOG]
     if catalog.size(SITE) == 0:
-        entries = [(s["id"], catalog_entry(s)) for s in demo_stories(STORIES)]
+        entries = [(s["id"], catalog_entry(s)) for s in _stories()]
         await store.put_items(SITE, entries)
         for item_id, _ in entries:
             catalog.note_added(SITE, item_id)
         log.info("demo: catalogued %d sample stories", len(entries))
     task = None
     if settings.demo_rate > 0:
-        ids = [s["id"] for s in demo_stories(STORIES)]
+        ids = [s["id"] for s in _stories()]
         task = asyncio.create_task(_readers(settings.host, settings.port, ids, settings.demo_rate))
     yield
     if task is not None:
@@ -73,5 +130,4 @@ def setup(app: web.Application) -> None:
     if SITE not in app[SETTINGS].sites:
         raise ValueError(f"demo mode needs a site named {SITE!r}")
     app.router.add_get("/", page)
-    app.router.add_get("/demo/story/{id}", story)
     app.cleanup_ctx.append(demo_ctx)

@@ -10,7 +10,7 @@ from aiohttp import web
 
 from ranker.appkeys import CATALOG, CLOCK, FLUSHER, SETTINGS, STORE, TOP_CACHE
 from ranker.errors import ApiError
-from ranker.query import cached_response, compute_top, parse_top_query
+from ranker.query import cached_response, compute_top, item_ranks, parse_top_query
 from ranker.validate import NUMBER_RE, InvalidInput, catalog_entry, is_item_id, public_entry
 
 MAX_IMPORT_BYTES = 16 * 1024 * 1024
@@ -73,7 +73,19 @@ async def top(request: web.Request) -> web.Response:
     entry = await app[TOP_CACHE].get(
         key, lambda: compute_top(app[STORE], settings, key, app[CLOCK]())
     )
-    return cached_response(request, entry, settings, entry.body, "application/json")
+    return cached_response(request, settings, entry.body, entry.etag, "application/json")
+
+
+async def top_html(request: web.Request) -> web.Response:
+    """GET /v1/sites/{site}/top.html?n=&window=&section=: the list as an HTML fragment."""
+    app = request.app
+    settings = app[SETTINGS]
+    key = parse_top_query(request.query, settings.sites, request.match_info["site"])
+    entry = await app[TOP_CACHE].get(
+        key, lambda: compute_top(app[STORE], settings, key, app[CLOCK]())
+    )
+    body, etag = entry.fragment()
+    return cached_response(request, settings, body, etag, "text/html", "utf-8")
 
 
 async def health(request: web.Request) -> web.Response:
@@ -143,8 +155,14 @@ async def get_item(request: web.Request) -> web.Response:
     stored = await store.get_item(site, item_id)
     if stored is None:
         raise ApiError(404, "unknown_item", "no catalogued item with this id")
+    app = request.app
+    ranks = await item_ranks(app[TOP_CACHE], store, app[SETTINGS], site, item_id, app[CLOCK]())
     return json_response(
-        {**public_entry(item_id, stored), "views_total": int(await store.total(site, item_id))}
+        {
+            **public_entry(item_id, stored),
+            "views_total": int(await store.total(site, item_id)),
+            "ranks": ranks,
+        }
     )
 
 
@@ -159,8 +177,26 @@ async def delete_item(request: web.Request) -> web.Response:
 
 
 async def list_items(request: web.Request) -> web.Response:
-    """GET /v1/sites/{site}/items?cursor=&count=: catalogued ids, a page at a time."""
+    """GET /v1/sites/{site}/items?cursor=&count=: catalogued ids, a page at a time.
+
+    With `hidden=true`: the hidden entries (id, title, url, section), so editors find them.
+    """
     site = authorize(request)
+    if request.query.get("hidden") == "true":
+        hidden = await request.app[STORE].hidden_items(site)
+        return json_response(
+            {
+                "items": [
+                    {
+                        "id": i,
+                        "title": e.get("title", ""),
+                        "url": e.get("url", ""),
+                        "section": e.get("section") or None,
+                    }
+                    for i, e in hidden
+                ]
+            }
+        )
     cursor, count = request.query.get("cursor", "0"), request.query.get("count", "1000")
     if (
         not NUMBER_RE.fullmatch(cursor)

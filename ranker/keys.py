@@ -48,6 +48,16 @@ def items(site: str) -> str:
     return f"rk:{{{site}}}:items"
 
 
+def hidden(site: str) -> str:
+    """SET of catalogued ids that are hidden from every list, so editors can find them."""
+    return f"rk:{{{site}}}:hidden"
+
+
+def rising_tmp(site: str, scope: str, part: str) -> str:
+    """ZSET: a scratch union for the rising list, deleted by the script that makes it."""
+    return f"rk:{{{site}}}:tmp:rising:{scope}:{part}"
+
+
 def catalog_log(site: str) -> str:
     """STREAM of catalog additions/deletions (op, id, v), capped near 10k entries: lets
     collectors follow the catalog without reloading it."""

@@ -7,6 +7,7 @@ import hashlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from html import escape
 from typing import Any
 
 import orjson
@@ -20,6 +21,7 @@ from ranker.validate import NUMBER_RE, is_section
 from ranker.windows import WINDOWS
 
 MAX_N = 100
+RANK_DEPTH = MAX_N  # ranks deeper than this are reported as null
 MAX_SCAN = 5000  # ranked members one query may look through for visible, catalogued ones
 _MAX_ENTRIES = 10_000
 
@@ -32,6 +34,36 @@ class Entry:
     etag: str
     doc: dict[str, Any]
     expires: float
+    html: bytes = b""  # the same list as an HTML fragment, rendered on first ask
+    html_etag: str = ""
+
+    def fragment(self) -> tuple[bytes, str]:
+        if not self.html_etag:
+            self.html = render_fragment(self.doc)
+            self.html_etag = _etag(self.html)
+        return self.html, self.html_etag
+
+
+def _etag(body: bytes) -> str:
+    return f'"{hashlib.blake2b(body, digest_size=12).hexdigest()}"'
+
+
+def render_fragment(doc: dict[str, Any]) -> bytes:
+    """An escaped `<ol>` of the list, for server-side includes and edge caches."""
+    attrs = f' data-site="{escape(doc["site"])}" data-window="{escape(doc["window"])}"'
+    if doc["section"]:
+        attrs += f' data-section="{escape(doc["section"])}"'
+    rows = []
+    for it in doc["items"]:
+        views = it["views"]
+        shown = f"{views:,.0f}" if isinstance(views, float) else f"{views:,}"
+        rows.append(
+            f'<li class="ranker-item" data-id="{escape(it["id"])}">'
+            f'<a class="ranker-link" href="{escape(it["url"])}">{escape(it["title"])}</a> '
+            f'<span class="ranker-views">{shown}</span></li>'
+        )
+    items = "\n".join(rows)
+    return f'<ol class="ranker-list" aria-label="Most viewed"{attrs}>\n{items}\n</ol>\n'.encode()
 
 
 class TopCache:
@@ -59,9 +91,7 @@ class TopCache:
         try:
             doc = await compute()
             body = orjson.dumps(doc)
-            entry = Entry(
-                body, f'"{hashlib.blake2b(body, digest_size=12).hexdigest()}"', doc, now + self._ttl
-            )
+            entry = Entry(body, _etag(body), doc, now + self._ttl)
             if len(self._entries) >= _MAX_ENTRIES:
                 self._entries = {k: e for k, e in self._entries.items() if e.expires > now}
             if self._generation.get(key[0], 0) == generation:
@@ -131,15 +161,36 @@ async def compute_top(store: Store, settings: Settings, key: TopKey, now: float)
 
 
 def cached_response(
-    request: web.Request, entry: Entry, settings: Settings, body: bytes, content_type: str
+    request: web.Request,
+    settings: Settings,
+    body: bytes,
+    etag: str,
+    content_type: str,
+    charset: str | None = None,
 ) -> web.Response:
     headers = {
-        "ETag": entry.etag,
+        "ETag": etag,
         "Cache-Control": f"public, max-age={settings.max_age}, "
         f"stale-while-revalidate={settings.stale_while_revalidate}",
         "Access-Control-Allow-Origin": "*",
     }
     inm = request.headers.get("If-None-Match", "")
-    if entry.etag in (t.strip().removeprefix("W/") for t in inm.split(",")) or inm == "*":
+    if etag in (t.strip().removeprefix("W/") for t in inm.split(",")) or inm == "*":
         return web.Response(status=304, headers=headers)
-    return web.Response(body=body, content_type=content_type, headers=headers)
+    return web.Response(body=body, content_type=content_type, charset=charset, headers=headers)
+
+
+async def item_ranks(
+    cache: TopCache, store: Store, settings: Settings, site: str, item_id: str, now: float
+) -> dict[str, int | None]:
+    """The item's rank among visible stories in each window (None past RANK_DEPTH)."""
+    out: dict[str, int | None] = {}
+    for window in WINDOWS:
+        key: TopKey = (site, window, None, RANK_DEPTH)
+
+        async def compute(key: TopKey = key) -> dict[str, Any]:
+            return await compute_top(store, settings, key, now)
+
+        entry = await cache.get(key, compute)
+        out[window] = next((it["rank"] for it in entry.doc["items"] if it["id"] == item_id), None)
+    return out

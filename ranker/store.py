@@ -69,6 +69,7 @@ class Store:
         self._put = self._script("catalog_put")
         self._delete = self._script("catalog_delete")
         self._hide = self._script("catalog_hide")
+        self._rising = self._script("rising")
 
     def _script(self, *names: str) -> AsyncScript:
         """One script from the named files, concatenated (a library, then the body)."""
@@ -140,6 +141,50 @@ class Store:
         rows.sort(key=lambda r: (-r.score, r.id))
         return landmark, rows[:n]
 
+    async def series(
+        self, site: str, ids: list[str], resolution: str, starts: list[int], scope: str = "all"
+    ) -> dict[str, list[int]]:
+        """Views per bucket for each id, in the order of `starts`."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for start in starts:
+                pipe.zmscore(keys.bucket(site, scope, resolution, start), ids)
+            replies = await pipe.execute()
+        return {item_id: [int(reply[i] or 0) for reply in replies] for i, item_id in enumerate(ids)}
+
+    async def rising_candidates(
+        self,
+        site: str,
+        section: str | None,
+        short: list[int],
+        baseline: list[int],
+        min_views: int,
+        limit: int = 500,
+    ) -> list[tuple[str, int, int, str, str, str]]:
+        """(id, short-window views, baseline views, title, url, section) of visible ids with
+        at least `min_views` in the short window."""
+        scope = section or "all"
+        reply = await self._rising(
+            keys=[
+                keys.rising_tmp(site, scope, "short"),
+                keys.rising_tmp(site, scope, "baseline"),
+                *(keys.bucket(site, scope, "minute", s) for s in short),
+                *(keys.bucket(site, scope, "minute", s) for s in baseline),
+            ],
+            args=[len(short), min_views, keys.prefix(site), section or "", limit],
+        )
+        return [(r[0], int(float(r[1])), int(float(r[2])), r[3], r[4], r[5]) for r in reply]
+
+    async def sections(self, site: str) -> list[str]:
+        return sorted(cast(set[str], await self.redis.smembers(keys.scopes(site))))
+
+    async def hidden_items(self, site: str, limit: int = 500) -> list[tuple[str, dict[str, str]]]:
+        ids = sorted(cast(set[str], await self.redis.smembers(keys.hidden(site))))[:limit]
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for item_id in ids:
+                pipe.hgetall(keys.item(site, item_id))
+            entries = await pipe.execute()
+        return [(i, e) for i, e in zip(ids, entries, strict=True) if e]
+
     async def total(self, site: str, item_id: str, scope: str = "all") -> float:
         return await self.redis.zscore(keys.total(site, scope), item_id) or 0.0
 
@@ -151,6 +196,7 @@ class Store:
             keys.items(site),
             keys.meta(site),
             keys.catalog_log(site),
+            keys.hidden(site),
         ]
 
     async def put_items(self, site: str, entries: Iterable[tuple[str, Mapping[str, str]]]) -> int:
@@ -180,7 +226,10 @@ class Store:
 
     async def set_hidden(self, site: str, item_id: str, hidden: bool) -> bool:
         """Hide or show an existing entry; False when there is no such entry."""
-        found = await self._hide(keys=[keys.item(site, item_id)], args=["1" if hidden else "0"])
+        found = await self._hide(
+            keys=[keys.item(site, item_id), keys.hidden(site)],
+            args=[item_id, "1" if hidden else "0"],
+        )
         return bool(found)
 
     async def list_items(self, site: str, cursor: int, count: int) -> tuple[int, list[str]]:

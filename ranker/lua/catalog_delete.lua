@@ -1,14 +1,15 @@
 -- Remove one catalog entry and every count of it: decayed, all-time and bucketed, in every
 -- section it was ever counted under, so an id created again starts from zero.
 -- KEYS[1] item hash, KEYS[2] catalogued-ids set, KEYS[3] meta hash, KEYS[4] catalog log,
--- KEYS[5] scopes set
+-- KEYS[5] hidden-ids set, KEYS[6] scopes set
 -- ARGV[1] id, ARGV[2] key prefix, ARGV[3] now (unix s),
 -- ARGV[4..6] retention (s) after a minute/hour/day bucket ends
 -- Returns 1 when the id existed, else 0.
 redis.call('DEL', KEYS[1])
+redis.call('SREM', KEYS[5], ARGV[1])
 if redis.call('SREM', KEYS[2], ARGV[1]) == 0 then return 0 end
 local id, p, now = ARGV[1], ARGV[2], tonumber(ARGV[3])
-local scopes = redis.call('SMEMBERS', KEYS[5])
+local scopes = redis.call('SMEMBERS', KEYS[6])
 scopes[#scopes + 1] = 'all'
 local sizes = {minute = 60, hour = 3600, day = 86400}
 local retention = {minute = tonumber(ARGV[4]), hour = tonumber(ARGV[5]), day = tonumber(ARGV[6])}

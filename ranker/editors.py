@@ -1,0 +1,145 @@
+"""The editors' side: the dashboard page and the trend APIs behind it (rising stories,
+views over time). Everything but the page shell needs the site's token."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import UTC, datetime
+from html import escape
+from importlib.resources import files
+
+from aiohttp import web
+
+from ranker.appkeys import CLOCK, SETTINGS, STORE
+from ranker.errors import ApiError
+from ranker.handlers import authorize, json_response
+from ranker.trends import rank_rising, rising_buckets
+from ranker.validate import NUMBER_RE, is_item_id, is_section, is_site
+from ranker.windows import BUCKET_SECONDS, Resolution, bucket_start
+
+MAX_SERIES_IDS = 100
+
+
+def _iso(t: float) -> str:
+    return datetime.fromtimestamp(t, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _int_param(request: web.Request, name: str, default: int, low: int, high: int) -> int:
+    raw = request.query.get(name, str(default))
+    if not NUMBER_RE.fullmatch(raw) or not low <= int(raw) <= high:
+        raise ApiError(400, f"bad_{name}", f"{name}: an integer from {low} to {high}")
+    return int(raw)
+
+
+def _section(request: web.Request) -> str | None:
+    section = request.query.get("section") or None
+    if section is not None and not is_section(section):
+        raise ApiError(400, "bad_section", "section: 1-32 of a-z, 0-9, '_' and '-'")
+    return section
+
+
+def _buckets(request: web.Request, now: float) -> tuple[Resolution, list[int]]:
+    """The `res` and `n` query parameters as bucket starts, oldest first."""
+    res = request.query.get("res", "minute")
+    if res not in BUCKET_SECONDS:
+        raise ApiError(400, "bad_res", "res: minute, hour or day")
+    resolution: Resolution = res
+    settings = request.app[SETTINGS]
+    retention = {
+        "minute": settings.minute_retention,
+        "hour": settings.hour_retention,
+        "day": settings.day_retention,
+    }[resolution]
+    size = BUCKET_SECONDS[resolution]
+    n = _int_param(request, "n", 60, 1, int(retention // size))
+    newest = bucket_start(now, resolution)
+    return resolution, [newest - size * i for i in range(n - 1, -1, -1)]
+
+
+async def rising(request: web.Request) -> web.Response:
+    """GET /v1/sites/{site}/rising?n=&section="""
+    site = authorize(request)
+    n = _int_param(request, "n", 10, 1, 100)
+    section = _section(request)
+    app = request.app
+    now = app[CLOCK]()
+    min_views = app[SETTINGS].rising_min_views
+    short, baseline = rising_buckets(now)
+    candidates = await app[STORE].rising_candidates(site, section, short, baseline, min_views)
+    ranked = rank_rising(candidates, now, min_views, n)
+    return json_response(
+        {
+            "site": site,
+            "section": section,
+            "computed_at": _iso(now),
+            "short_window": f"{len(short)}m",
+            "baseline_window": f"{len(baseline) // 60}h",
+            "min_views": min_views,
+            "items": [{"rank": k, **asdict(r)} for k, r in enumerate(ranked, 1)],
+        }
+    )
+
+
+async def series(request: web.Request) -> web.Response:
+    """GET /v1/sites/{site}/series?ids=a,b&res=minute&n=60: views per bucket for sparklines."""
+    site = authorize(request)
+    ids = [i for i in request.query.get("ids", "").split(",") if i]
+    if not ids or len(ids) > MAX_SERIES_IDS or not all(is_item_id(i) for i in ids):
+        raise ApiError(400, "bad_ids", f"ids: 1-{MAX_SERIES_IDS} comma-separated item ids")
+    resolution, starts = _buckets(request, request.app[CLOCK]())
+    counts = await request.app[STORE].series(site, ids, resolution, starts)
+    return json_response(
+        {
+            "res": resolution,
+            "step": BUCKET_SECONDS[resolution],
+            "start": starts[0],
+            "series": counts,
+        }
+    )
+
+
+async def item_series(request: web.Request) -> web.Response:
+    """GET /v1/sites/{site}/items/{id}/series?res=minute&n=60"""
+    site = authorize(request)
+    item_id = request.match_info["id"]
+    if not is_item_id(item_id):
+        raise ApiError(400, "bad_id", "id: 1-128 of A-Z, a-z, 0-9, '_', '.', ':' and '-'")
+    resolution, starts = _buckets(request, request.app[CLOCK]())
+    counts = (await request.app[STORE].series(site, [item_id], resolution, starts))[item_id]
+    return json_response(
+        {
+            "id": item_id,
+            "res": resolution,
+            "step": BUCKET_SECONDS[resolution],
+            "start": starts[0],
+            "points": [[s, c] for s, c in zip(starts, counts, strict=True)],
+        }
+    )
+
+
+async def sections(request: web.Request) -> web.Response:
+    """GET /v1/sites/{site}/sections: the sections that have rankings (public)."""
+    site = request.match_info["site"]
+    if site not in request.app[SETTINGS].sites:
+        raise ApiError(404, "unknown_site", "no such site")
+    response = json_response({"sections": await request.app[STORE].sections(site)})
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    return response
+
+
+async def dashboard(request: web.Request) -> web.Response:
+    """GET /dashboard?site=: the page shell; its data comes from the token-checked APIs."""
+    settings = request.app[SETTINGS]
+    site = request.query.get("site", "")
+    if not is_site(site) or site not in settings.sites:
+        site = next(iter(settings.sites), "")
+    token = settings.sites[site].token if settings.demo and site == "demo" else ""
+    html = files("ranker").joinpath("static", "dashboard.html").read_text(encoding="utf-8")
+    html = html.replace('data-site=""', f'data-site="{escape(site)}"', 1).replace(
+        'data-token=""', f'data-token="{escape(token)}"', 1
+    )
+    return web.Response(
+        text=html,
+        content_type="text/html",
+        headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"},
+    )

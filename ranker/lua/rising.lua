@@ -1,0 +1,28 @@
+-- Candidates for the rising list: visible, catalogued ids with at least `min_views` views
+-- in the short window, with their views there and in the baseline window before it.
+-- KEYS[1], KEYS[2] scratch keys for the two unions (deleted before returning),
+-- KEYS[3 .. 2+ARGV[1]] the short window's buckets, the rest the baseline's buckets.
+-- ARGV[1] number of short buckets, ARGV[2] min views, ARGV[3] key prefix,
+-- ARGV[4] section ('' for all), ARGV[5] most candidates to consider.
+-- Returns {{id, short views, baseline views, title, url, section}, ...}.
+local n_short, min_views, p, want = tonumber(ARGV[1]), ARGV[2], ARGV[3], ARGV[4]
+local short, base = {}, {}
+for i = 3, 2 + n_short do short[#short + 1] = KEYS[i] end
+for i = 3 + n_short, #KEYS do base[#base + 1] = KEYS[i] end
+redis.call('ZUNIONSTORE', KEYS[1], #short, unpack(short))
+local candidates = redis.call('ZRANGE', KEYS[1], '+inf', min_views, 'BYSCORE', 'REV',
+  'LIMIT', 0, tonumber(ARGV[5]), 'WITHSCORES')
+local out = {}
+if #candidates > 0 then
+  redis.call('ZUNIONSTORE', KEYS[2], #base, unpack(base))
+  for i = 1, #candidates, 2 do
+    local id = candidates[i]
+    local f = redis.call('HMGET', p .. 'item:' .. id, 'title', 'url', 'section', 'hidden')
+    if f[1] and f[4] ~= '1' and (want == '' or f[3] == want) then
+      out[#out + 1] = {id, candidates[i + 1], redis.call('ZSCORE', KEYS[2], id) or '0',
+        f[1], f[2] or '', f[3] or ''}
+    end
+  end
+end
+redis.call('DEL', KEYS[1], KEYS[2])
+return out

@@ -1,0 +1,43 @@
+/* Ranker beacon: one view per page view and SPA route. Never throws. */
+((w, d, H) => {
+try {
+  const r = w.ranker = w.ranker || {};
+  if (r.view) return; // embedded twice: count once
+  let s = d.currentScript || {}, // null after this first run
+    a = s.dataset || {},
+    meta = k => (d.querySelector(`meta[name="ranker:${k}"]`) || {}).content,
+    here = () => location.href.split("#")[0],
+    site = a.site || meta("site"),
+    ep = a.endpoint || (s.src ? new URL(s.src).origin : ""),
+    ms = a.engaged * 1e3 || 0,
+    last = here(), pend, left, t0, tm,
+    send = id => {
+      try {
+        const u = ep + "/v1/hit", body = JSON.stringify({site, id});
+        // text/plain needs no CORS preflight
+        if (!site || !id || navigator.sendBeacon && navigator.sendBeacon(u, new Blob([body], {type: "text/plain"}))) return;
+        fetch(u, {method: "POST", body, keepalive: true, headers: {"Content-Type": "text/plain"},
+          credentials: "omit", mode: "no-cors"}).catch(() => {});
+      } catch (e) {}
+    },
+    // Count once shown (not prerendering) and, with data-engaged, visible that long in total
+    tick = () => {
+      clearTimeout(tm);
+      if (t0) left -= Date.now() - t0, t0 = 0;
+      if (pend == null || d.prerendering) return;
+      if (left <= 0) send(pend), pend = null;
+      else if (d.visibilityState == "visible") t0 = Date.now(), tm = setTimeout(tick, left);
+    },
+    count = id => { pend = id; left = ms; t0 = 0; tick() },
+    // SPAs set the meta after pushState: read it a tick later
+    route = () => setTimeout(() => { if (here() != last) last = here(), count(meta("id") || a.id) });
+  for (const e of ["visibilitychange", "prerenderingchange"]) d.addEventListener(e, tick);
+  w.addEventListener("popstate", route);
+  for (const k of ["pushState", "replaceState"]) {
+    const o = H[k];
+    H[k] = function (...x) { const v = o.apply(this, x); route(); return v };
+  }
+  r.view = id => send(id || meta("id") || a.id);
+  count(a.id || meta("id"));
+} catch (e) {}
+})(window, document, history);

@@ -1,0 +1,60 @@
+"""What editors watch besides the top lists: the rising list, defined here as pure
+arithmetic over minute buckets (time passed in)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ranker.windows import bucket_start
+
+SHORT_MINUTES = 10  # the current minute (partly elapsed) and the 9 before it
+BASELINE_MINUTES = 120  # the two hours before the short window
+
+
+def rising_buckets(now: float) -> tuple[list[int], list[int]]:
+    """Minute-bucket starts of the short window and of the baseline before it."""
+    newest = bucket_start(now, "minute")
+    short = [newest - 60 * i for i in range(SHORT_MINUTES)]
+    baseline = [short[-1] - 60 * (i + 1) for i in range(BASELINE_MINUTES)]
+    return short, baseline
+
+
+@dataclass(frozen=True, slots=True)
+class Rising:
+    id: str
+    title: str
+    url: str
+    section: str
+    views_short: int
+    views_baseline: int
+    rate_short: float  # views per hour
+    rate_baseline: float  # views per hour
+    ratio: float
+
+
+def rank_rising(
+    candidates: list[tuple[str, int, int, str, str, str]], now: float, min_views: int, n: int
+) -> list[Rising]:
+    """Stories whose hourly rate in the short window beats the baseline's.
+
+    The baseline rate is floored at `min_views` per baseline window, so a story nobody
+    read before needs real traffic now to rise, and one reader cannot make it rise at all
+    (fewer than `min_views` short-window views never qualify).
+    """
+    elapsed = (SHORT_MINUTES - 1) * 60 + (now - bucket_start(now, "minute")) + 1
+    floor = min_views / (BASELINE_MINUTES / 60)
+    out = []
+    for item_id, short, baseline, title, url, section in candidates:
+        if short < min_views:
+            continue
+        rate_short = short * 3600 / elapsed
+        rate_baseline = baseline / (BASELINE_MINUTES / 60)
+        ratio = rate_short / max(rate_baseline, floor)
+        if ratio > 1.0:
+            out.append(
+                Rising(
+                    item_id, title, url, section, short, baseline, rate_short, rate_baseline, ratio
+                )
+            )
+    out.sort(key=lambda r: (-r.ratio, -r.views_short, r.id))
+    return out[:n]

@@ -1,0 +1,251 @@
+"""The editors' APIs and the publisher-facing fragment: top.html, rising, series, ranks,
+sections, hidden stories, the dashboard shell and the static assets."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from ranker.app import create_app
+from ranker.cli import format_rising
+from ranker.config import Settings, Site
+from ranker.trends import BASELINE_MINUTES, SHORT_MINUTES, rank_rising, rising_buckets
+from tests.conftest import FakeClock, auth, flush, hit, put_item
+
+Client = TestClient[Any, Any]
+
+
+async def test_top_html_is_an_escaped_fragment_with_the_json_caching(client: Client) -> None:
+    await put_item(
+        client, "x1", title='<script>alert(1)</script> & "quotes"', url="/a?b=1&c=2", section="tech"
+    )
+    await put_item(client, "x2", title="Second")
+    for item in ("x1", "x1", "x2"):
+        assert await hit(client, item) == 204
+    await flush(client)
+    response = await client.get("/v1/sites/news/top.html?n=5&window=all")
+    assert response.status == 200
+    assert response.content_type == "text/html" and response.charset == "utf-8"
+    html = await response.text()
+    assert "<script>" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; &quot;quotes&quot;" in html
+    assert 'href="/a?b=1&amp;c=2"' in html
+    assert html.index('data-id="x1"') < html.index('data-id="x2"')
+    assert '<span class="ranker-views">2</span>' in html
+    assert "public, max-age=" in response.headers["Cache-Control"]
+    assert response.headers["Access-Control-Allow-Origin"] == "*"
+    etag = response.headers["ETag"]
+    json_etag = (await client.get("/v1/sites/news/top?n=5&window=all")).headers["ETag"]
+    assert etag != json_etag
+    again = await client.get(
+        "/v1/sites/news/top.html?n=5&window=all", headers={"If-None-Match": etag}
+    )
+    assert again.status == 304 and await again.read() == b""
+
+
+@pytest.mark.parametrize("query", ["n=0", "window=2h", "section=Bad%20Section"])
+async def test_top_html_refuses_what_top_refuses(client: Client, query: str) -> None:
+    response = await client.get(f"/v1/sites/news/top.html?{query}")
+    assert response.status == 400
+    assert (await response.json())["error"].startswith("bad_")
+
+
+def test_rising_needs_a_rate_above_baseline_and_a_traffic_floor() -> None:
+    now = 1_800_000_030.0  # 30 s into a minute: the short window is 9.5 minutes old
+    rows = [
+        ("steady", 30, 360, "Steady", "/s", "news"),  # 189/h now vs 180/h before
+        ("breaking", 40, 10, "Breaking", "/b", "news"),  # from nothing to 253/h
+        ("lonely", 9, 0, "One reader", "/l", "news"),  # under the floor of 10
+        ("surging", 60, 120, "Surging", "/u", "tech"),  # 379/h vs 60/h
+    ]
+    ranked = rank_rising(rows, now, min_views=10, n=10)
+    assert [r.id for r in ranked] == ["breaking", "surging", "steady"]
+    breaking = ranked[0]
+    assert breaking.rate_short == pytest.approx(40 * 3600 / 571)
+    assert breaking.rate_baseline == pytest.approx(5.0)
+    assert breaking.ratio == pytest.approx(breaking.rate_short / 5.0)  # floored baseline
+    assert rank_rising(rows, now, min_views=10, n=1)[0].id == "breaking"
+
+
+def test_rising_windows_are_adjacent_minute_buckets() -> None:
+    short, baseline = rising_buckets(1_800_000_030.0)
+    assert short[0] == 1_800_000_000 and len(short) == SHORT_MINUTES
+    assert len(baseline) == BASELINE_MINUTES and baseline[0] == short[-1] - 60
+    assert all(a - b == 60 for a, b in zip(short + baseline, (short + baseline)[1:], strict=False))
+
+
+async def test_rising_api_finds_a_breaking_story(client: Client, clock: FakeClock) -> None:
+    for item in ("old", "new", "one"):
+        await put_item(client, item, section="politics")
+    for _ in range(60):  # two hours of steady reading of "old"
+        assert await hit(client, "old") == 204
+        clock.advance(120)
+    for _ in range(25):  # the last few minutes: "new" breaks, "old" keeps its pace
+        assert await hit(client, "new") == 204
+    for _ in range(3):
+        assert await hit(client, "old") == 204
+    assert await hit(client, "one") == 204
+    await flush(client)
+    response = await client.get("/v1/sites/news/rising?n=5", headers=auth())
+    assert response.status == 200
+    doc = await response.json()
+    assert [it["id"] for it in doc["items"]] == ["new"]
+    assert doc["items"][0]["views_short"] == 25 and doc["items"][0]["views_baseline"] == 0
+    assert doc["min_views"] == 10 and doc["short_window"] == "10m"
+    section = await (await client.get("/v1/sites/news/rising?section=tech", headers=auth())).json()
+    assert section["items"] == []
+    assert "new" in format_rising(doc) and "x" in format_rising(doc)
+
+
+@pytest.mark.parametrize("path", ["/rising", "/series?ids=a", "/items/a/series"])
+async def test_editor_apis_need_the_token(client: Client, path: str) -> None:
+    assert (await client.get(f"/v1/sites/news{path}")).status == 401
+    assert (await client.get(f"/v1/sites/news{path}", headers=auth("nope"))).status == 403
+
+
+async def test_series_counts_views_per_bucket(client: Client, clock: FakeClock) -> None:
+    await put_item(client, "s1")
+    await put_item(client, "s2")
+    clock.now = clock.now // 60 * 60  # the start of a minute
+    for minute in range(5):
+        for _ in range(minute):
+            assert await hit(client, "s1") == 204
+        clock.advance(60)
+    assert await hit(client, "s2") == 204
+    await flush(client)
+    single = await (
+        await client.get("/v1/sites/news/items/s1/series?res=minute&n=6", headers=auth())
+    ).json()
+    assert [c for _, c in single["points"]] == [0, 1, 2, 3, 4, 0]
+    assert single["points"][-1][0] == int(clock.now) // 60 * 60 and single["step"] == 60
+    batch = await (
+        await client.get("/v1/sites/news/series?ids=s1,s2,nope&res=hour&n=2", headers=auth())
+    ).json()
+    hour_total = {k: sum(v) for k, v in batch["series"].items()}
+    assert hour_total == {"s1": 10, "s2": 1, "nope": 0}
+    assert batch["step"] == 3600 and len(batch["series"]["s1"]) == 2
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "ids=",
+        "ids=a&res=week",
+        "ids=a&n=0",
+        "ids=a&n=181",
+        "ids=a&res=day&n=36",
+        "ids=a,b%20c",
+        "ids=" + ",".join(f"i{k}" for k in range(101)),
+    ],
+)
+async def test_series_refuses_bad_parameters(client: Client, query: str) -> None:
+    response = await client.get(f"/v1/sites/news/series?{query}", headers=auth())
+    assert response.status == 400
+    assert (await response.json())["error"].startswith("bad_")
+
+
+async def test_an_item_knows_its_rank_in_every_window(client: Client, clock: FakeClock) -> None:
+    for item in ("r1", "r2"):
+        await put_item(client, item)
+    assert await hit(client, "r2") == 204
+    clock.advance(2 * 86400)
+    assert await hit(client, "r1") == 204
+    await flush(client)
+    doc = await (await client.get("/v1/sites/news/items/r2", headers=auth())).json()
+    # r2 is older, so behind r1 when hot, missing from the short windows, and behind
+    # r1 on the id tie-break where both have one view.
+    assert doc["ranks"] == {"hot": 2, "1h": None, "24h": None, "7d": 2, "30d": 2, "all": 2}
+    assert doc["views_total"] == 1
+
+
+async def test_hidden_stories_can_be_listed_and_unhidden(client: Client) -> None:
+    await put_item(client, "h1", section="tech")
+    await put_item(client, "h2", hidden=True)
+    await client.patch("/v1/sites/news/items/h1", json={"hidden": True}, headers=auth())
+    listing = await (await client.get("/v1/sites/news/items?hidden=true", headers=auth())).json()
+    assert [i["id"] for i in listing["items"]] == ["h1", "h2"]
+    assert listing["items"][0]["section"] == "tech"
+    await client.patch("/v1/sites/news/items/h1", json={"hidden": False}, headers=auth())
+    await put_item(client, "h2")  # replaced without hidden
+    await put_item(client, "h3", hidden=True)
+    await client.delete("/v1/sites/news/items/h3", headers=auth())
+    listing = await (await client.get("/v1/sites/news/items?hidden=true", headers=auth())).json()
+    assert listing["items"] == []
+
+
+async def test_sections_are_public(client: Client) -> None:
+    await put_item(client, "a", section="sport")
+    await put_item(client, "b", section="culture")
+    for item in "ab":
+        await hit(client, item)
+    await flush(client)
+    response = await client.get("/v1/sites/news/sections")
+    assert response.status == 200 and response.headers["Access-Control-Allow-Origin"] == "*"
+    assert (await response.json()) == {"sections": ["culture", "sport"]}
+    assert (await client.get("/v1/sites/nope/sections")).status == 404
+
+
+async def test_the_dashboard_shell_names_the_site_and_no_token(client: Client) -> None:
+    response = await client.get("/dashboard?site=other")
+    assert response.status == 200 and response.content_type == "text/html"
+    html = await response.text()
+    assert 'data-site="other"' in html and 'data-token=""' in html
+    assert response.headers["Cache-Control"] == "no-store"
+    fallback = await (await client.get('/dashboard?site="><script>')).text()
+    assert 'data-site="news"' in fallback and '<script>"' not in fallback
+
+
+@pytest.mark.parametrize(
+    ("path", "content_type"),
+    [
+        ("/beacon.js", "application/javascript"),
+        ("/widget.js", "application/javascript"),
+        ("/widget.css", "text/css"),
+        ("/dashboard.js", "application/javascript"),
+        ("/dashboard.css", "text/css"),
+    ],
+)
+async def test_assets_are_served_with_validators(
+    client: Client, path: str, content_type: str
+) -> None:
+    response = await client.get(path)
+    assert response.status == 200 and response.content_type == content_type
+    assert len(await response.read()) > 100
+    again = await client.get(path, headers={"If-None-Match": response.headers["ETag"]})
+    assert again.status == 304
+
+
+async def test_beacon_js_stays_small(client: Client) -> None:
+    assert len(await (await client.get("/beacon.js")).read()) < 2048
+
+
+@pytest.fixture
+async def demo_client(settings: Settings, clock: FakeClock) -> Any:
+    sites = {**settings.sites, "demo": Site("demo", half_life=600.0, token="demo-token")}
+    app = create_app(replace(settings, sites=sites, demo=True), clock=clock)
+    async with TestClient(TestServer(app, host="127.0.0.1")) as test_client:
+        yield test_client
+
+
+async def test_the_demo_page_is_rendered_on_the_server_and_escaped(demo_client: Client) -> None:
+    await put_item(
+        demo_client,
+        "evil",
+        site="demo",
+        token="demo-token",
+        title="<img src=x onerror=alert(1)>",
+        section="tech",
+        summary="<b>bold</b>",
+    )
+    html = await (await demo_client.get("/?story=evil")).text()
+    assert "<img src=x" not in html and "&lt;img src=x onerror=alert(1)&gt;" in html
+    assert '<meta name="ranker:id" content="evil">' in html
+    assert 'src="/beacon.js"' in html and 'src="/widget.js"' in html
+    assert "&lt;b&gt;bold&lt;/b&gt;" in html
+    unknown = await demo_client.get("/?story=no-such-story")
+    assert unknown.status == 200  # falls back to a catalogued story
+    dashboard = await (await demo_client.get("/dashboard?site=demo")).text()
+    assert 'data-token="demo-token"' in dashboard
