@@ -173,7 +173,7 @@ async def test_body_may_repeat_the_path_id(client: TestClient[Any, Any]) -> None
     assert response.status == 201
 
 
-async def test_get_shows_views_total(client: TestClient[Any, Any]) -> None:
+async def test_get_shows_views_total(client: TestClient[Any, Any], clock: FakeClock) -> None:
     await put_item(client, "a", section="tech")
     response = await client.get(ITEM, headers=auth())
     assert response.status == 200
@@ -187,12 +187,15 @@ async def test_get_shows_views_total(client: TestClient[Any, Any]) -> None:
         "published_at": "",
         "hidden": False,
         "views_total": 0,
+        "ranks": dict.fromkeys(("hot", "1h", "24h", "7d", "30d", "all")),
     }
     for _ in range(3):
         assert await hit(client, "a") == 204
     await flush(client)
+    clock.advance(1.1)  # past the list cache that ranks are read from
     doc = await (await client.get(ITEM, headers=auth())).json()
     assert doc["views_total"] == 3
+    assert doc["ranks"] == dict.fromkeys(("hot", "1h", "24h", "7d", "30d", "all"), 1)
 
 
 async def test_delete(client: TestClient[Any, Any], redis: Redis) -> None:
@@ -258,7 +261,7 @@ async def test_patch_merges(client: TestClient[Any, Any]) -> None:
     }
     assert await response.json() == expected
     got = await (await client.get(ITEM, headers=auth())).json()
-    assert {k: v for k, v in got.items() if k != "views_total"} == expected
+    assert {k: v for k, v in got.items() if k not in ("views_total", "ranks")} == expected
 
 
 async def test_patch_with_invalid_field_changes_nothing(
