@@ -10,7 +10,7 @@ from aiohttp import web
 
 from ranker.appkeys import CATALOG, CLOCK, FLUSHER, SETTINGS, STORE, TOP_CACHE
 from ranker.errors import ApiError
-from ranker.query import cached_response, compute_top, item_ranks, parse_top_query
+from ranker.query import Entry, cached_response, compute_top, item_ranks, parse_top_query
 from ranker.validate import NUMBER_RE, InvalidInput, catalog_entry, is_item_id, public_entry
 
 MAX_IMPORT_BYTES = 16 * 1024 * 1024
@@ -65,27 +65,27 @@ async def _json_body(request: web.Request) -> Any:
 # -- public read ------------------------------------------------------------------------
 
 
-async def top(request: web.Request) -> web.Response:
-    """GET /v1/sites/{site}/top?n=&window=&section="""
+async def _top_entry(request: web.Request) -> Entry:
     app = request.app
     settings = app[SETTINGS]
     key = parse_top_query(request.query, settings.sites, request.match_info["site"])
-    entry = await app[TOP_CACHE].get(
+    return await app[TOP_CACHE].get(
         key, lambda: compute_top(app[STORE], settings, key, app[CLOCK]())
     )
-    return cached_response(request, settings, entry.body, entry.etag, "application/json")
+
+
+async def top(request: web.Request) -> web.Response:
+    """GET /v1/sites/{site}/top?n=&window=&section="""
+    entry = await _top_entry(request)
+    return cached_response(
+        request, request.app[SETTINGS], entry.body, entry.etag, "application/json"
+    )
 
 
 async def top_html(request: web.Request) -> web.Response:
     """GET /v1/sites/{site}/top.html?n=&window=&section=: the list as an HTML fragment."""
-    app = request.app
-    settings = app[SETTINGS]
-    key = parse_top_query(request.query, settings.sites, request.match_info["site"])
-    entry = await app[TOP_CACHE].get(
-        key, lambda: compute_top(app[STORE], settings, key, app[CLOCK]())
-    )
-    body, etag = entry.fragment()
-    return cached_response(request, settings, body, etag, "text/html", "utf-8")
+    body, etag = (await _top_entry(request)).fragment()
+    return cached_response(request, request.app[SETTINGS], body, etag, "text/html", "utf-8")
 
 
 async def health(request: web.Request) -> web.Response:
