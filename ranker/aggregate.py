@@ -60,6 +60,7 @@ class Aggregator:
     def __init__(self, half_lives: Mapping[str, float]) -> None:
         self._half_lives = dict(half_lives)
         self._open: dict[str, Batch] = {}
+        self.accepted = 0  # views added since start: the 2xx answers the collector gave
 
     @property
     def pending_keys(self) -> int:
@@ -70,6 +71,7 @@ class Aggregator:
         return sum(b.views for b in self._open.values())
 
     def add(self, site: str, item: str, t: float) -> None:
+        self.accepted += 1
         batch = self._open.get(site)
         if batch is None:
             batch = self._open[site] = Batch(site, self._half_lives[site], ref=t)

@@ -20,35 +20,15 @@ from ranker.config import ConfigError, Settings, Site, load_settings
 DEMO_TOKEN = "demo-token"
 
 
-def _new_loop() -> asyncio.AbstractEventLoop:
-    try:
-        import uvloop
-    except ImportError:
-        return asyncio.new_event_loop()
-    loop: asyncio.AbstractEventLoop = uvloop.new_event_loop()
-    return loop
-
-
-def _serve(settings: Settings) -> int:
-    from aiohttp import web
-
-    from ranker.app import create_app
+def _serve(settings: Settings, workers: int = 1) -> int:
+    from ranker.serve import run
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     if not settings.sites:
         print("ranker: no sites configured; add a [sites.NAME] table", file=sys.stderr)
         return 2
-    app = create_app(settings)
     print(f"ranker: serving http://{settings.host}:{settings.port}/", flush=True)
-    web.run_app(
-        app,
-        host=settings.host,
-        port=settings.port,
-        print=None,
-        access_log=None,
-        loop=_new_loop(),
-        shutdown_timeout=15,
-    )
+    run(settings, workers)
     return 0
 
 
@@ -62,7 +42,7 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    return _serve(_settings(args))
+    return _serve(_settings(args), args.workers)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -262,6 +242,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve = with_config(sub.add_parser("serve", help="run the collector and API"))
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="processes sharing the port (SO_REUSEPORT) and one Redis",
+    )
     serve.set_defaults(func=cmd_serve)
 
     demo = with_config(sub.add_parser("demo", help="serve a demo site with simulated readers"))

@@ -8,7 +8,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from ranker.appkeys import CATALOG, CLOCK, FLUSHER, SETTINGS, STORE, TOP_CACHE
+from ranker.appkeys import AGGREGATOR, CATALOG, CLOCK, FLUSHER, SETTINGS, STORE, TOP_CACHE
 from ranker.errors import ApiError
 from ranker.query import Entry, cached_response, compute_top, item_ranks, parse_top_query
 from ranker.validate import NUMBER_RE, InvalidInput, catalog_entry, is_item_id, public_entry
@@ -91,6 +91,7 @@ async def top_html(request: web.Request) -> web.Response:
 async def health(request: web.Request) -> web.Response:
     flusher = request.app[FLUSHER]
     doc = {
+        "accepted_views": request.app[AGGREGATOR].accepted,
         "status": "ok" if flusher.failures == 0 else "degraded",
         "pending_views": flusher.pending_views,
         "flushed_views": flusher.flushed_views,

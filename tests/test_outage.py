@@ -22,7 +22,9 @@ from ranker import keys
 from ranker.app import create_app
 from ranker.appkeys import FLUSHER
 from ranker.engine import EmbeddedEngine
-from tests.conftest import TOKEN, FakeClock, auth, hit, make_settings, put_item
+from ranker.store import Store
+from ranker.validate import catalog_entry
+from tests.conftest import TOKEN, FakeClock, hit, make_settings, put_item
 
 
 @pytest.fixture
@@ -119,10 +121,16 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+@pytest.mark.parametrize("workers", [1, 2])
 async def test_sigterm_flushes_everything_accepted(
-    engine: EmbeddedEngine, redis: Redis, tmp_path: Path
+    engine: EmbeddedEngine, redis: Redis, tmp_path: Path, workers: int
 ) -> None:
-    """A real `ranker serve` process: beacons, then SIGTERM before the next flush tick."""
+    """A real `ranker serve` (one process, or two sharing the port): beacons, then SIGTERM
+    before the next flush tick."""
+    store = Store(redis, make_settings(engine.url))
+    await store.put_items(
+        "news", [(i, catalog_entry({"title": i, "url": f"/{i}"})) for i in ("x", "y")]
+    )
     config = tmp_path / "ranker.toml"
     config.write_text(
         f'[collector]\nflush_interval = "1h"\n[sites.news]\nhalf_life = "1h"\ntoken = "{TOKEN}"\n'
@@ -130,14 +138,26 @@ async def test_sigterm_flushes_everything_accepted(
     port = _free_port()
     env = {**os.environ, "REDIS_URL": engine.url, "RANKER_PORT": str(port)}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "ranker", "serve", "--config", str(config)],
+        [
+            sys.executable,
+            "-m",
+            "ranker",
+            "serve",
+            "--config",
+            str(config),
+            "--workers",
+            str(workers),
+        ],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        async with aiohttp.ClientSession() as session:
+        # A new connection per request, so SO_REUSEPORT spreads them over the workers.
+        async with aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(force_close=True)
+        ) as session:
             for _ in range(200):  # until it listens (bounded: ~10 s)
                 try:
                     async with session.get(base + "/healthz") as r:
@@ -147,13 +167,6 @@ async def test_sigterm_flushes_everything_accepted(
                     await asyncio.sleep(0.05)
             else:
                 pytest.fail("ranker serve did not start")
-            for item in ("x", "y"):
-                async with session.put(
-                    f"{base}/v1/sites/news/items/{item}",
-                    json={"title": item, "url": f"/{item}"},
-                    headers=auth(),
-                ) as r:
-                    assert r.status == 201
             accepted = 0
             for k in range(150):
                 beacon = {"site": "news", "id": "y" if k % 3 == 0 else "x"}

@@ -1,0 +1,83 @@
+"""Running the server: one process, or several sharing the port (SO_REUSEPORT) and one
+Redis. With several, the parent owns the embedded engine and the workers' lifetimes."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing
+import signal
+from dataclasses import replace
+from types import FrameType
+
+from aiohttp import web
+
+from ranker.app import create_app
+from ranker.config import Settings
+from ranker.engine import EmbeddedEngine
+
+log = logging.getLogger("ranker")
+
+
+def _new_loop() -> asyncio.AbstractEventLoop:
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.new_event_loop()
+    loop: asyncio.AbstractEventLoop = uvloop.new_event_loop()
+    return loop
+
+
+def run_worker(settings: Settings, reuse_port: bool = False) -> None:
+    """Serve until SIGTERM/SIGINT; on the way out, everything accepted is flushed."""
+    web.run_app(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        reuse_port=reuse_port or None,
+        print=None,
+        access_log=None,
+        loop=_new_loop(),
+        shutdown_timeout=15,
+    )
+
+
+def run(settings: Settings, workers: int = 1) -> None:
+    if workers <= 1:
+        run_worker(settings)
+        return
+    engine = None
+    if not settings.redis_url:
+        # One engine for all workers, started here so it outlives each of them.
+        engine = EmbeddedEngine(settings.data_dir)
+        settings = replace(settings, redis_url=engine.start())
+        log.info("embedded engine on %s, data in %s", settings.redis_url, settings.data_dir)
+    context = multiprocessing.get_context("fork")
+    processes = [
+        context.Process(
+            target=run_worker,
+            # Demo readers come from one worker only.
+            args=(settings if i == 0 else replace(settings, demo_rate=0.0), True),
+            name=f"ranker-worker-{i}",
+        )
+        for i in range(workers)
+    ]
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        for process in processes:
+            if process.is_alive():
+                process.terminate()  # SIGTERM: each worker flushes, then exits
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        for process in processes:
+            process.start()
+        for process in processes:
+            try:
+                process.join()
+            except KeyboardInterrupt:  # Ctrl-C reached the workers too; wait for them
+                process.join()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        if engine is not None:
+            engine.stop()
