@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+import os
 from typing import Any
 
 import orjson
@@ -91,6 +92,7 @@ async def top_html(request: web.Request) -> web.Response:
 async def health(request: web.Request) -> web.Response:
     flusher = request.app[FLUSHER]
     doc = {
+        "pid": os.getpid(),  # which worker answered, when several share the port
         "accepted_views": request.app[AGGREGATOR].accepted,
         "status": "ok" if flusher.failures == 0 else "degraded",
         "pending_views": flusher.pending_views,

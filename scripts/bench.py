@@ -1,0 +1,621 @@
+"""Ranker's benchmark: the collector and the top endpoint against bare aiohttp and the naive
+one-ZINCRBY-per-request design, interleaved in one run on loopback, with wrk.
+
+Scenarios (each one server process on uvloop, one wrk with the same threads/connections):
+  A  bare aiohttp: read the body, answer 204 (the ceiling)
+  B  naive: parse the JSON, one `await redis.zincrby` per request
+  C  Ranker's collector, production configuration
+  C2 Ranker's collector with --workers 2
+  E  bare aiohttp answering cached top-10 JSON bytes
+  F  Ranker's top endpoint
+Beacons are Zipf(s=1.0) over the catalogued stories, with varied user agents and client
+addresses. Prints a table and writes JSON; `--quick` checks only that every scenario ran
+and that every 2xx answer became exactly one counted view.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import orjson
+from redis.asyncio import Redis
+
+from ranker import keys
+from ranker.config import Settings, Site
+from ranker.engine import EmbeddedEngine
+from ranker.store import Store
+from ranker.validate import catalog_entry
+
+SITE = "bench"
+TOKEN = "bench-token"
+THREADS, CONNECTIONS = 2, 64
+USER_AGENTS = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/131.0.0.0 Safari/537.36",
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 "
+    "(KHTML, like Gecko) Version/18.1 Mobile/15E148 Safari/604.1",
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_7) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+    "Version/18.1 Safari/605.1.15",
+    "Mozilla/5.0 (X11; Linux x86_64; rv:132.0) Gecko/20100101 Firefox/132.0",
+    "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/131.0.0.0 Mobile Safari/537.36",
+)
+TARGETS = {  # ratio name -> (numerator, denominator, target)
+    "C/A": ("C", "A", 0.80),
+    "C/B": ("C", "B", 2.5),
+    "F/E": ("F", "E", 0.90),
+    "C2/C": ("C2", "C", 1.7),
+}
+
+# wrk's request generator: Zipf(s) over ids s000000.., a user agent and client address each.
+WRK_LUA = r"""
+local n, s = %(n)d, %(s)f
+local cum, total = {}, 0
+for k = 1, n do total = total + 1 / (k ^ s); cum[k] = total end
+local agents = {%(agents)s}
+math.randomseed(os.time() + tonumber(tostring({}):sub(8), 16))
+local function draw()
+  local x, lo, hi = math.random() * total, 1, n
+  while lo < hi do
+    local mid = math.floor((lo + hi) / 2)
+    if cum[mid] < x then lo = mid + 1 else hi = mid end
+  end
+  return lo - 1
+end
+-- A pool of ready requests per thread, so making them costs the load generator nothing
+-- while it measures.
+-- Built on first use: wrk fills in the Host header only after the script is loaded.
+local pool, next_one = {}, 0
+local function fill()
+ for i = 1, 20000 do
+  local body = string.format('{"site":"%(site)s","id":"s%%06d"}', draw())
+  pool[i] = wrk.format("POST", "/v1/hit", {
+    ["Content-Type"] = "text/plain;charset=UTF-8",
+    ["User-Agent"] = agents[math.random(#agents)],
+    ["X-Forwarded-For"] = string.format("10.%%d.%%d.%%d", math.random(0, 255),
+                                        math.random(0, 255), math.random(1, 254)),
+  }, body)
+ end
+end
+request = function()
+  if #pool == 0 then fill() end
+  next_one = next_one %% #pool + 1
+  return pool[next_one]
+end
+"""
+
+
+# -- the baseline servers, run as `bench.py --serve A|B|E` ---------------------------------
+
+
+def serve_baseline(kind: str, port: int, redis_url: str) -> None:
+    from aiohttp import web
+
+    from ranker.serve import _new_loop
+
+    app = web.Application()
+    if kind == "A":
+
+        async def bare(request: web.Request) -> web.Response:
+            await request.read()
+            return web.Response(status=204)
+
+        app.router.add_post("/v1/hit", bare)
+    elif kind == "B":
+
+        async def naive_ctx(app: web.Application) -> Any:
+            app["redis"] = Redis.from_url(redis_url)
+            yield
+            await app["redis"].aclose()
+
+        async def naive(request: web.Request) -> web.Response:
+            doc = orjson.loads(await request.read())
+            await request.app["redis"].zincrby(f"naive:{doc['site']}", 1, doc["id"])
+            return web.Response(status=204)
+
+        app.cleanup_ctx.append(naive_ctx)
+        app.router.add_post("/v1/hit", naive)
+    else:
+        items = [
+            {
+                "rank": k,
+                "id": f"s{k:06d}",
+                "title": f"A headline of some length {k}",
+                "url": f"https://news.example/{k}",
+                "section": "world",
+                "views": 1000 - k,
+            }
+            for k in range(1, 11)
+        ]
+        body = orjson.dumps({"site": SITE, "window": "hot", "items": items})
+
+        async def cached(request: web.Request) -> web.Response:
+            return web.Response(body=body, content_type="application/json")
+
+        app.router.add_get("/top", cached)
+    web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None, loop=_new_loop())
+
+
+# -- orchestration -------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def wait_listening(port: int, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.close()
+            return
+        except OSError:
+            await asyncio.sleep(0.05)
+    raise RuntimeError(f"nothing listens on {port}")
+
+
+def parse_wrk(out: str) -> dict[str, float]:
+    def seconds(value: str) -> float:
+        number, unit = re.fullmatch(r"([\d.]+)(us|ms|s|m)", value).groups()  # type: ignore[union-attr]
+        return float(number) * {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0}[unit]
+
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    total = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+
+    def percentile(q: int) -> float:
+        found = re.search(rf"^\s+{q}%\s+(\S+)\s*$", out, re.MULTILINE)
+        return seconds(found.group(1))  # type: ignore[union-attr]
+
+    p50, p99 = percentile(50), percentile(99)
+    return {
+        "rps": rps,
+        "requests": total,
+        "non2xx": int(non2xx.group(1)) if non2xx else 0,
+        "p50_ms": p50 * 1e3,
+        "p99_ms": p99 * 1e3,
+    }
+
+
+async def run_wrk(url: str, seconds: float, lua: Path | None) -> dict[str, float]:
+    args = ["wrk", f"-t{THREADS}", f"-c{CONNECTIONS}", f"-d{max(1, round(seconds))}s", "--latency"]
+    if lua is not None:
+        args += ["-s", str(lua)]
+    proc = await asyncio.create_subprocess_exec(
+        *args, url, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+    out, _ = await proc.communicate()
+    if proc.returncode != 0:
+        raise RuntimeError(f"wrk failed: {out.decode()}")
+    return parse_wrk(out.decode())
+
+
+class Bench:
+    def __init__(self, args: argparse.Namespace, workdir: Path) -> None:
+        self.args = args
+        self.workdir = workdir
+        self.engine = EmbeddedEngine(workdir / "engine", persist=False)
+        self.procs: list[subprocess.Popen[bytes]] = []
+        self.ports: dict[str, int] = {}
+        self.results: dict[str, list[dict[str, float]]] = {}
+        self.redis_cost: dict[str, dict[str, float]] = {}
+        self.conservation: list[dict[str, int]] = []
+        self.lags: dict[str, list[float]] = {"redis": [], "api": []}
+
+    async def start(self) -> None:
+        url = await asyncio.to_thread(self.engine.start)
+        self.redis = Redis.from_url(url, decode_responses=True)
+        await self.catalog(url)
+        config = self.workdir / "ranker.toml"
+        config.write_text(
+            f'[sites.{SITE}]\nhalf_life = "6h"\ntoken = "{TOKEN}"\n'
+            '[collector]\ncatalog_refresh = "250ms"\n'
+        )
+        env = {**os.environ, "REDIS_URL": url}
+        for name, kind in (("A", "A"), ("B", "B"), ("E", "E")):
+            self.ports[name] = free_port()
+            self.procs.append(
+                subprocess.Popen(
+                    [
+                        sys.executable,
+                        __file__,
+                        "--serve",
+                        kind,
+                        "--port",
+                        str(self.ports[name]),
+                        "--redis",
+                        url,
+                    ],
+                    env=env,
+                )
+            )
+        for name, workers in (("C", 1), ("C2", 2)):
+            self.ports[name] = free_port()
+            self.procs.append(
+                subprocess.Popen(
+                    [
+                        sys.executable,
+                        "-m",
+                        "ranker",
+                        "serve",
+                        "--config",
+                        str(config),
+                        "--port",
+                        str(self.ports[name]),
+                        "--workers",
+                        str(workers),
+                    ],
+                    env=env,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+            )
+        for port in self.ports.values():
+            await wait_listening(port)
+        self.ports["F"] = self.ports["C"]
+        self.lua = self.workdir / "beacons.lua"
+        self.lua.write_text(
+            WRK_LUA
+            % {
+                "n": self.args.stories,
+                "s": 1.0,
+                "site": SITE,
+                "agents": ", ".join(json.dumps(a) for a in USER_AGENTS),
+            }
+        )
+
+    async def catalog(self, url: str) -> None:
+        settings = Settings(redis_url=url, sites={SITE: Site(SITE, 21600.0, TOKEN)})
+        store = Store(self.redis, settings)
+        self.memory_empty = int((await self.redis.info("memory"))["used_memory"])
+        for start in range(0, self.args.stories, 5000):
+            entries = [
+                (
+                    f"s{k:06d}",
+                    catalog_entry(
+                        {
+                            "title": f"Story {k}: a headline of a typical length for a news site",
+                            "url": f"https://news.example/2026/11/story-{k}",
+                            "section": "world",
+                        }
+                    ),
+                )
+                for k in range(start, min(start + 5000, self.args.stories))
+            ]
+            await store.put_items(SITE, entries)
+        self.memory_catalog = int((await self.redis.info("memory"))["used_memory"])
+
+    async def stop(self) -> None:
+        for proc in self.procs:
+            proc.send_signal(signal.SIGTERM)
+        for proc in self.procs:
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        await self.redis.aclose()
+        await asyncio.to_thread(self.engine.stop)
+
+    async def health(self, port: int, workers: int) -> dict[int, dict[str, Any]]:
+        """/healthz of every worker: new connections until each pid has answered."""
+        seen: dict[int, dict[str, Any]] = {}
+        connector = aiohttp.TCPConnector(force_close=True)
+        async with aiohttp.ClientSession(connector=connector) as session:
+            for _ in range(500):
+                async with session.get(f"http://127.0.0.1:{port}/healthz") as r:
+                    doc = await r.json()
+                seen[doc["pid"]] = doc
+                if len(seen) == workers:
+                    return seen
+        raise RuntimeError("not every worker answered /healthz")
+
+    async def counted(self) -> int:
+        scores = await self.redis.zrange(keys.total(SITE, "all"), 0, -1, withscores=True)
+        return int(sum(s for _, s in scores))
+
+    async def settled(self, port: int, workers: int) -> tuple[int, int]:
+        """(2xx beacon answers so far, views counted in Redis) once all is flushed."""
+        for _ in range(200):
+            docs = await self.health(port, workers)
+            if all(d["pending_views"] == 0 for d in docs.values()):
+                break
+            await asyncio.sleep(0.05)
+        return sum(d["accepted_views"] for d in docs.values()), await self.counted()
+
+    async def redis_stats(self) -> dict[str, float]:
+        info = await self.redis.info()
+        calls = sum(v["calls"] for k, v in (await self.redis.info("commandstats")).items())
+        return {
+            "cpu": info["used_cpu_user"] + info["used_cpu_sys"],
+            "commands": info["total_commands_processed"],
+            "calls": calls,
+        }
+
+    async def scenario(self, name: str, seconds: float) -> None:
+        port = self.ports[name]
+        if name in ("E", "F"):
+            path = "/top" if name == "E" else f"/v1/sites/{SITE}/top?n=10"
+            result = await run_wrk(f"http://127.0.0.1:{port}{path}", seconds, None)
+        else:
+            workers = 2 if name == "C2" else 1
+            if name.startswith("C"):
+                accepted0, counted0 = await self.settled(port, workers)
+            before = await self.redis_stats()
+            result = await run_wrk(f"http://127.0.0.1:{port}/v1/hit", seconds, self.lua)
+            if name.startswith("C"):
+                accepted, counted = await self.settled(port, workers)
+                self.conservation.append(
+                    {
+                        "scenario": name,
+                        "accepted": accepted - accepted0,
+                        "counted": counted - counted0,
+                        "wrk_2xx": int(result["requests"] - result["non2xx"]),
+                    }
+                )
+            after = await self.redis_stats()
+            served = max(result["requests"] - result["non2xx"], 1)
+            cost = self.redis_cost.setdefault(
+                name, {"cpu": 0.0, "commands": 0.0, "calls": 0.0, "beacons": 0.0}
+            )
+            for k in ("cpu", "commands", "calls"):
+                cost[k] += after[k] - before[k]
+            cost["beacons"] += served
+        self.results.setdefault(name, []).append(result)
+
+    async def probe_lags(self, port: int, seconds: float) -> None:
+        """Probe beacons during load: how long until Redis, then the API, shows each."""
+        base = f"http://127.0.0.1:{port}"
+        auth = {"Authorization": f"Bearer {TOKEN}"}
+        end = time.monotonic() + seconds - 1.5
+        k = len(self.lags["api"])
+        async with aiohttp.ClientSession() as session:
+            while time.monotonic() < end:
+                item, section = f"probe{k}", f"probe-{k}"
+                async with session.put(
+                    f"{base}/v1/sites/{SITE}/items/{item}",
+                    headers=auth,
+                    json={"title": item, "url": "/p", "section": section},
+                ):
+                    pass
+                async with session.post(
+                    f"{base}/v1/hit",
+                    data=orjson.dumps({"site": SITE, "id": item}),
+                    headers={"Content-Type": "text/plain"},
+                ) as r:
+                    assert r.status == 204, r.status
+                sent = time.monotonic()
+                while not await self.redis.zscore(keys.total(SITE, "all"), item):
+                    await asyncio.sleep(0.005)
+                self.lags["redis"].append(time.monotonic() - sent)
+                url = f"{base}/v1/sites/{SITE}/top?n=1&window=all&section={section}"
+                while True:
+                    async with session.get(url) as r:
+                        if (await r.json())["items"]:
+                            break
+                    await asyncio.sleep(0.01)
+                self.lags["api"].append(time.monotonic() - sent)
+                k += 1
+
+    async def run(self) -> dict[str, Any]:
+        await self.start()
+        try:
+            # Warm up each server once, then interleave the rounds.
+            for name in ("A", "B", "C", "C2", "E", "F"):
+                await self.scenario(name, 1)
+            self.results.clear()
+            self.redis_cost.clear()
+            self.conservation.clear()
+            for _ in range(self.args.rounds):
+                for name in ("A", "B", "C", "C2", "E", "F"):
+                    await self.scenario(name, self.args.seconds)
+            # Lag probes under the same load, in a run of their own: their polling would
+            # otherwise be billed to the collector's Redis cost.
+            load = asyncio.create_task(
+                run_wrk(
+                    f"http://127.0.0.1:{self.ports['C']}/v1/hit",
+                    max(self.args.seconds, 4),
+                    self.lua,
+                )
+            )
+            await self.probe_lags(self.ports["C"], max(self.args.seconds, 4))
+            await load
+            memory = int((await self.redis.info("memory"))["used_memory"])
+            viewed = await self.redis.zcard(keys.total(SITE, "all"))
+        finally:
+            await self.stop()
+        return self.report(memory, viewed)
+
+    def report(self, memory: int, viewed: int) -> dict[str, Any]:
+        summary = {
+            name: {
+                "rps": statistics.median(r["rps"] for r in runs),
+                "p50_ms": statistics.median(r["p50_ms"] for r in runs),
+                "p99_ms": statistics.median(r["p99_ms"] for r in runs),
+            }
+            for name, runs in self.results.items()
+        }
+        ratios = {
+            label: summary[a]["rps"] / summary[b]["rps"] for label, (a, b, _) in TARGETS.items()
+        }
+        cost = {
+            name: {
+                "redis_cpu_us_per_beacon": c["cpu"] / c["beacons"] * 1e6,
+                "redis_commands_per_beacon": c["commands"] / c["beacons"],
+                "redis_calls_per_beacon": c["calls"] / c["beacons"],
+            }
+            for name, c in self.redis_cost.items()
+        }
+
+        def pct(values: list[float], q: float) -> float | None:
+            if not values:
+                return None
+            ordered = sorted(values)
+            return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+        return {
+            "stories": self.args.stories,
+            "rounds": self.args.rounds,
+            "seconds": self.args.seconds,
+            "threads": THREADS,
+            "connections": CONNECTIONS,
+            "scenarios": summary,
+            "ratios": ratios,
+            "redis": cost,
+            "lag_s": {
+                kind: {"p50": pct(v, 0.5), "p99": pct(v, 0.99), "probes": len(v)}
+                for kind, v in self.lags.items()
+            },
+            "memory": {
+                "catalog_bytes_per_story": (self.memory_catalog - self.memory_empty)
+                / self.args.stories,
+                "total_bytes_per_story": (memory - self.memory_empty) / self.args.stories,
+                "ranking_bytes_per_viewed_story": (memory - self.memory_catalog) / max(viewed, 1),
+                "viewed_stories": viewed,
+            },
+            "conservation": self.conservation,
+        }
+
+
+def print_report(doc: dict[str, Any]) -> None:
+    print(
+        f"\n{doc['stories']:,} stories, {doc['rounds']} round(s) x {doc['seconds']} s per "
+        f"scenario, wrk -t{doc['threads']} -c{doc['connections']}\n"
+    )
+    names = {
+        "A": "bare aiohttp 204",
+        "B": "naive ZINCRBY",
+        "C": "Ranker collector",
+        "C2": "Ranker collector x2",
+        "E": "bare cached JSON",
+        "F": "Ranker top",
+    }
+    print(
+        f"{'':3}{'scenario':22}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}"
+        f"{'Redis us/beacon':>17}{'cmds/beacon':>13}"
+    )
+    for name, label in names.items():
+        s = doc["scenarios"].get(name)
+        if s is None:
+            continue
+        r = doc["redis"].get(name)
+        cpu = f"{r['redis_cpu_us_per_beacon']:.2f}" if r else ""
+        cmds = f"{r['redis_calls_per_beacon']:.3f}" if r else ""
+        print(
+            f"{name:3}{label:22}{s['rps']:>10,.0f}{s['p50_ms']:>9.2f}{s['p99_ms']:>9.2f}"
+            f"{cpu:>17}{cmds:>13}"
+        )
+    print()
+    for label, (_, _, target) in TARGETS.items():
+        value = doc["ratios"][label]
+        print(
+            f"{label:6} {value:6.2f}   target >= {target:<5} "
+            f"{'ok' if value >= target else 'MISSED'}"
+        )
+    lag = doc["lag_s"]
+    if lag["api"]["probes"]:
+        print(
+            f"lag to Redis p50/p99 {lag['redis']['p50']:.3f}/{lag['redis']['p99']:.3f} s, "
+            f"to the API {lag['api']['p50']:.3f}/{lag['api']['p99']:.3f} s "
+            f"({lag['api']['probes']} probes; targets p99 <= 1 s / 2 s)"
+        )
+    m = doc["memory"]
+    print(
+        f"Redis memory: {m['total_bytes_per_story']:.0f} B per story in all "
+        f"({m['catalog_bytes_per_story']:.0f} catalog), "
+        f"{m['ranking_bytes_per_viewed_story']:.0f} B of rankings per viewed story"
+    )
+    for c in doc["conservation"]:
+        ok = "exact" if c["accepted"] == c["counted"] else "MISMATCH"
+        print(
+            f"conservation {c['scenario']:3}: {c['accepted']:,} beacons answered 2xx, "
+            f"{c['counted']:,} counted ({ok}); wrk saw {c['wrk_2xx']:,}"
+        )
+
+
+def ensure_wrk() -> None:
+    if shutil.which("wrk"):
+        return
+    if os.geteuid() == 0 and shutil.which("apt-get"):
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        subprocess.run(
+            ["apt-get", "install", "-y", "-qq", "wrk"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            check=False,
+        )
+        if not shutil.which("wrk"):
+            subprocess.run(["apt-get", "update", "-qq"], env=env, check=False)
+            subprocess.run(
+                ["apt-get", "install", "-y", "-qq", "wrk"],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                check=False,
+            )
+    if not shutil.which("wrk"):
+        raise SystemExit("bench: wrk is needed (apt-get install wrk)")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="a smoke run for CI: small, short, checks only correctness",
+    )
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--seconds", type=int, default=8, help="per scenario per round")
+    parser.add_argument("--stories", type=int, default=100_000)
+    parser.add_argument("--json", default="artifacts/bench.json")
+    parser.add_argument("--serve", choices=["A", "B", "E"], help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--redis", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        serve_baseline(args.serve, args.port, args.redis)
+        return 0
+    if args.quick:
+        args.rounds, args.seconds, args.stories = 1, 2, 10_000
+    ensure_wrk()
+    with tempfile.TemporaryDirectory(prefix="ranker-bench-") as tmp:
+        doc = asyncio.run(Bench(args, Path(tmp)).run())
+    print_report(doc)
+    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.json).write_text(json.dumps(doc, indent=2))
+    print(f"\nwritten to {args.json}")
+    failures = [
+        f"{c['scenario']}: {c['accepted']} answered 2xx but {c['counted']} counted"
+        for c in doc["conservation"]
+        if c["accepted"] != c["counted"]
+    ]
+    missing = {"A", "B", "C", "C2", "E", "F"} - set(doc["scenarios"])
+    if missing:
+        failures.append(f"scenarios that did not run: {sorted(missing)}")
+    for failure in failures:
+        print(f"bench: FAILED {failure}", file=sys.stderr)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    with contextlib.suppress(KeyboardInterrupt):
+        sys.exit(main())
