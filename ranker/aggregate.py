@@ -26,7 +26,8 @@ class Batch:
     views: int = 0
     keys: int = 0  # distinct (id, minute) pairs
 
-    def add(self, item: str, t: float, count: int = 1) -> None:
+    def add(self, item: str, t: float, count: int = 1) -> bool:
+        """Count `count` views of `item` at `t`; True if it made a new (item, minute) pair."""
         if t - self.ref > MAX_SPAN * self.half_life:
             # A batch held through a long outage: move the reference up before 2^x overflows.
             scale = weight(self.ref, t, self.half_life)
@@ -39,12 +40,13 @@ class Batch:
         if per_minute is None:
             per_minute = self.minutes[item] = {}
         minute = int(t // 60) * 60
+        self.views += count
         if minute not in per_minute:
             self.keys += 1
             per_minute[minute] = count
-        else:
-            per_minute[minute] += count
-        self.views += count
+            return True
+        per_minute[minute] += count
+        return False
 
     def rows(self) -> list[tuple[str, float, list[tuple[int, int]]]]:
         """(id, weight, [(minute, views)]) for every item, the flush script's input."""
@@ -61,10 +63,7 @@ class Aggregator:
         self._half_lives = dict(half_lives)
         self._open: dict[str, Batch] = {}
         self.accepted = 0  # views added since start: the 2xx answers the collector gave
-
-    @property
-    def pending_keys(self) -> int:
-        return sum(b.keys for b in self._open.values())
+        self.pending_keys = 0  # (item, minute) pairs in open batches, kept as views arrive
 
     @property
     def pending_views(self) -> int:
@@ -75,11 +74,14 @@ class Aggregator:
         batch = self._open.get(site)
         if batch is None:
             batch = self._open[site] = Batch(site, self._half_lives[site], ref=t)
-        batch.add(item, t)
+        self.pending_keys += batch.add(item, t)
 
     def sites(self) -> list[str]:
         return list(self._open)
 
     def take(self, site: str) -> Batch | None:
         """Cut off the site's open batch; new views start a new one."""
-        return self._open.pop(site, None)
+        batch = self._open.pop(site, None)
+        if batch is not None:
+            self.pending_keys -= batch.keys
+        return batch

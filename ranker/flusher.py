@@ -39,6 +39,7 @@ class Flusher:
         self._interval = interval
         self._max_pending = max_pending
         self._in_flight: dict[str, tuple[str, Batch]] = {}
+        self._in_flight_keys = 0  # kept with _in_flight: `full` is asked on every beacon
         self._ids = (f"{secrets.token_hex(6)}-{n}" for n in itertools.count())
         self._wake = asyncio.Event()
         self._lock = asyncio.Lock()  # one flush at a time: the tick, a nudge or shutdown
@@ -48,7 +49,7 @@ class Flusher:
 
     @property
     def pending_keys(self) -> int:
-        return self._aggregator.pending_keys + sum(b.keys for _, b in self._in_flight.values())
+        return self._aggregator.pending_keys + self._in_flight_keys
 
     @property
     def pending_views(self) -> int:
@@ -77,6 +78,7 @@ class Flusher:
             batch = self._aggregator.take(site)
             if batch is not None:
                 self._in_flight[site] = (next(self._ids), batch)
+                self._in_flight_keys += batch.keys
                 ok = await self._send(site) and ok
         self.failures = 0 if ok else self.failures + 1
         return ok
@@ -90,6 +92,7 @@ class Flusher:
                 log.warning("flush of %s failed, will retry: %s", site, e)
             return False
         del self._in_flight[site]
+        self._in_flight_keys -= batch.keys
         if applied:
             self.flushed_views += batch.views - dropped
             self.dropped_views += dropped

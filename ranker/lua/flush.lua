@@ -30,6 +30,7 @@ local sizes = {minute = 60, hour = 3600, day = 86400}
 local retention = {minute = tonumber(ARGV[4]), hour = tonumber(ARGV[5]), day = tonumber(ARGV[6])}
 local expiry = {}  -- bucket key -> unix time it expires
 local dropped = 0
+local known_sections = {}  -- SADD each section once per batch, not once per item
 for _, row in ipairs(cjson.decode(ARGV[8])) do
   local id, w, minutes = row[1], row[2], row[3]
   -- Every catalog entry has a section field ('' for none): nil means no entry.
@@ -52,7 +53,10 @@ for _, row in ipairs(cjson.decode(ARGV[8])) do
     local scopes = {'all'}
     if section ~= '' then
       scopes[2] = section
-      redis.call('SADD', KEYS[3], section)
+      if not known_sections[section] then
+        known_sections[section] = true
+        redis.call('SADD', KEYS[3], section)
+      end
     end
     for _, scope in ipairs(scopes) do
       redis.call('ZINCRBY', p .. 'hot:' .. scope, w * factor, id)
