@@ -69,10 +69,12 @@ async def _json_body(request: web.Request) -> Any:
 async def _top_entry(request: web.Request) -> Entry:
     app = request.app
     settings = app[SETTINGS]
-    key = parse_top_query(request.query, settings.sites, request.match_info["site"])
-    return await app[TOP_CACHE].get(
-        key, lambda: compute_top(app[STORE], settings, key, app[CLOCK]())
+    cache = app[TOP_CACHE]
+    site = request.match_info["site"]
+    key = cache.key(
+        site, request.query_string, lambda: parse_top_query(request.query, settings.sites, site)
     )
+    return await cache.get(key, lambda: compute_top(app[STORE], settings, key, app[CLOCK]()))
 
 
 async def top(request: web.Request) -> web.Response:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -73,6 +74,7 @@ class TopCache:
         self._ttl = ttl
         self._clock = clock
         self._entries: dict[TopKey, Entry] = {}
+        self._keys: dict[tuple[str, str], TopKey] = {}
         # Bumped by a catalog write, so a list computed across the write is not kept.
         self._generation: dict[str, int] = {}
         self._inflight: dict[TopKey, asyncio.Future[Entry]] = {}
@@ -103,6 +105,17 @@ class TopCache:
             raise
         finally:
             del self._inflight[key]
+
+    def key(self, site: str, query_string: str, parse: Callable[[], TopKey]) -> TopKey:
+        """The validated list a request asks for; parsed once per distinct query string."""
+        raw = (site, query_string)
+        key = self._keys.get(raw)
+        if key is None:
+            key = parse()  # raises ApiError for bad input, which is never remembered
+            if len(self._keys) >= _MAX_ENTRIES:
+                self._keys.clear()
+            self._keys[raw] = key
+        return key
 
     def forget(self, site: str) -> None:
         """A catalog write: the site's lists are recomputed on their next read."""
@@ -160,6 +173,11 @@ async def compute_top(store: Store, settings: Settings, key: TopKey, now: float)
     }
 
 
+@functools.cache
+def _cache_control(max_age: int, stale_while_revalidate: int) -> str:
+    return f"public, max-age={max_age}, stale-while-revalidate={stale_while_revalidate}"
+
+
 def cached_response(
     request: web.Request,
     settings: Settings,
@@ -170,12 +188,13 @@ def cached_response(
 ) -> web.Response:
     headers = {
         "ETag": etag,
-        "Cache-Control": f"public, max-age={settings.max_age}, "
-        f"stale-while-revalidate={settings.stale_while_revalidate}",
+        "Cache-Control": _cache_control(settings.max_age, settings.stale_while_revalidate),
         "Access-Control-Allow-Origin": "*",
     }
-    inm = request.headers.get("If-None-Match", "")
-    if etag in (t.strip().removeprefix("W/") for t in inm.split(",")) or inm == "*":
+    inm = request.headers.get("If-None-Match")
+    if inm is not None and (
+        inm == "*" or etag in (t.strip().removeprefix("W/") for t in inm.split(","))
+    ):
         return web.Response(status=304, headers=headers)
     return web.Response(body=body, content_type=content_type, charset=charset, headers=headers)
 
