@@ -104,7 +104,7 @@ end
 # -- the baseline servers, run as `bench.py --serve A|B|E` ---------------------------------
 
 
-def serve_baseline(kind: str, port: int, redis_url: str) -> None:
+def serve_baseline(kind: str, port: int, source: str) -> None:
     from aiohttp import web
 
     from ranker.serve import _new_loop
@@ -120,7 +120,7 @@ def serve_baseline(kind: str, port: int, redis_url: str) -> None:
     elif kind == "B":
 
         async def naive_ctx(app: web.Application) -> Any:
-            app["redis"] = Redis.from_url(redis_url)
+            app["redis"] = Redis.from_url(source)
             yield
             await app["redis"].aclose()
 
@@ -132,18 +132,8 @@ def serve_baseline(kind: str, port: int, redis_url: str) -> None:
         app.cleanup_ctx.append(naive_ctx)
         app.router.add_post("/v1/hit", naive)
     else:
-        items = [
-            {
-                "rank": k,
-                "id": f"s{k:06d}",
-                "title": f"A headline of some length {k}",
-                "url": f"https://news.example/{k}",
-                "section": "world",
-                "views": 1000 - k,
-            }
-            for k in range(1, 11)
-        ]
-        body = orjson.dumps({"site": SITE, "window": "hot", "items": items})
+        # The very bytes Ranker's top endpoint answered, so F and E send the same body.
+        body = Path(source).read_bytes()
 
         async def cached(request: web.Request) -> web.Response:
             return web.Response(body=body, content_type="application/json")
@@ -231,7 +221,7 @@ class Bench:
             '[collector]\ncatalog_refresh = "250ms"\n'
         )
         env = {**os.environ, "REDIS_URL": url}
-        for name, kind in (("A", "A"), ("B", "B"), ("E", "E")):
+        for name, kind in (("A", "A"), ("B", "B")):
             self.ports[name] = free_port()
             self.procs.append(
                 subprocess.Popen(
@@ -242,7 +232,7 @@ class Bench:
                         kind,
                         "--port",
                         str(self.ports[name]),
-                        "--redis",
+                        "--source",
                         url,
                     ],
                     env=env,
@@ -282,6 +272,31 @@ class Bench:
                 "agents": ", ".join(json.dumps(a) for a in USER_AGENTS),
             }
         )
+
+    async def start_e(self) -> None:
+        """E answers with the bytes F answers now (after the collector's warm-up views)."""
+        body_file = self.workdir / "top.json"
+        async with (
+            aiohttp.ClientSession() as session,
+            session.get(f"http://127.0.0.1:{self.ports['C']}/v1/sites/{SITE}/top?n=10") as r,
+        ):
+            body_file.write_bytes(await r.read())
+        self.ports["E"] = free_port()
+        self.procs.append(
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    __file__,
+                    "--serve",
+                    "E",
+                    "--port",
+                    str(self.ports["E"]),
+                    "--source",
+                    str(body_file),
+                ]
+            )
+        )
+        await wait_listening(self.ports["E"])
 
     async def catalog(self, url: str) -> None:
         settings = Settings(redis_url=url, sites={SITE: Site(SITE, 21600.0, TOKEN)})
@@ -420,6 +435,8 @@ class Bench:
         try:
             # Warm up each server once, then interleave the rounds.
             for name in self.args.scenarios:
+                if name == "E":
+                    await self.start_e()
                 await self.scenario(name, 1)
             self.results.clear()
             self.redis_cost.clear()
@@ -597,10 +614,10 @@ def main() -> int:
     )
     parser.add_argument("--serve", choices=["A", "B", "E"], help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
-    parser.add_argument("--redis", help=argparse.SUPPRESS)
+    parser.add_argument("--source", help=argparse.SUPPRESS)  # B: Redis URL; E: body file
     args = parser.parse_args()
     if args.serve:
-        serve_baseline(args.serve, args.port, args.redis)
+        serve_baseline(args.serve, args.port, args.source)
         return 0
     args.scenarios = [s for s in args.scenarios.split(",") if s]
     if args.quick:
