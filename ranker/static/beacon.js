@@ -1,9 +1,9 @@
-/* Ranker beacon: one view per page view and SPA route. Never throws. */
+/* Ranker beacon: a view per page view and SPA route */
 ((w, d, H) => {
 try {
   const r = w.ranker = w.ranker || {};
-  if (r.view) return; // embedded twice: count once
-  let s = d.currentScript || {}, // null after this first run
+  if (r.view) return; // embedded twice
+  let s = d.currentScript || {},
     a = s.dataset || {},
     meta = k => (d.querySelector(`meta[name="ranker:${k}"]`) || {}).content,
     here = () => location.href.split("#")[0],
@@ -14,13 +14,13 @@ try {
     send = id => {
       try {
         const u = ep + "/v1/hit", body = JSON.stringify({site, id});
-        // text/plain needs no CORS preflight
+        // text/plain: no CORS preflight
         if (!site || !id || navigator.sendBeacon && navigator.sendBeacon(u, new Blob([body], {type: "text/plain"}))) return;
-        fetch(u, {method: "POST", body, keepalive: true, headers: {"Content-Type": "text/plain"},
-          credentials: "omit", mode: "no-cors"}).catch(() => {});
+        fetch(u, {method: "POST", body, keepalive: true, credentials: "omit", mode: "no-cors",
+          headers: {"Content-Type": "text/plain"}}).catch(() => {});
       } catch (e) {}
     },
-    // Count once shown (not prerendering) and, with data-engaged, visible that long in total
+    // once shown; with data-engaged, once visible that long
     tick = () => {
       clearTimeout(tm);
       if (t0) left -= Date.now() - t0, t0 = 0;
@@ -29,13 +29,16 @@ try {
       else if (d.visibilityState == "visible") t0 = Date.now(), tm = setTimeout(tick, left);
     },
     count = id => { pend = id; left = ms; t0 = 0; tick() },
-    // SPAs set the meta after pushState: read it a tick later
-    route = () => setTimeout(() => { if (here() != last) last = here(), count(meta("id") || a.id) });
+    // read the meta a tick after pushState; replaceState of the query alone is no view
+    route = p => setTimeout(() => {
+      const h = here(), q = x => p ? x.split("?")[0] : x, c = q(h) != q(last);
+      last = h; c && count(meta("id") || a.id)
+    });
   for (const e of ["visibilitychange", "prerenderingchange"]) d.addEventListener(e, tick);
   w.addEventListener("popstate", route);
   for (const k of ["pushState", "replaceState"]) {
     const o = H[k];
-    H[k] = function (...x) { const v = o.apply(this, x); route(); return v };
+    H[k] = function (...x) { const v = o.apply(this, x); route(k > "q"); return v };
   }
   r.view = id => send(id || meta("id") || a.id);
   count(a.id || meta("id"));
