@@ -7,10 +7,11 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from html import escape
 from importlib.resources import files
+from typing import Any
 
 from aiohttp import web
 
-from ranker.appkeys import CLOCK, SETTINGS, STORE
+from ranker.appkeys import CLOCK, SETTINGS, STORE, TOP_CACHE
 from ranker.errors import ApiError
 from ranker.handlers import authorize, json_response
 from ranker.trends import rank_rising, rising_buckets
@@ -62,13 +63,15 @@ async def rising(request: web.Request) -> web.Response:
     n = _int_param(request, "n", 10, 1, 100)
     section = _section(request)
     app = request.app
-    now = app[CLOCK]()
-    min_views = app[SETTINGS].rising_min_views
-    short, baseline = rising_buckets(now)
-    candidates = await app[STORE].rising_candidates(site, section, short, baseline, min_views)
-    ranked = rank_rising(candidates, now, min_views, n)
-    return json_response(
-        {
+    settings, store = app[SETTINGS], app[STORE]
+
+    async def compute() -> dict[str, Any]:
+        now = app[CLOCK]()
+        min_views = settings.rising_min_views
+        short, baseline = rising_buckets(now)
+        candidates = await store.rising_candidates(site, section, short, baseline, min_views)
+        ranked = rank_rising(candidates, now, min_views, n)
+        return {
             "site": site,
             "section": section,
             "computed_at": _iso(now),
@@ -77,7 +80,11 @@ async def rising(request: web.Request) -> web.Response:
             "min_views": min_views,
             "items": [{"rank": k, **asdict(r)} for k, r in enumerate(ranked, 1)],
         }
-    )
+
+    # Cached like the top lists (and forgotten with them on a catalog write): every open
+    # dashboard polls this.
+    entry = await app[TOP_CACHE].get((site, "rising", section, n), compute)
+    return web.Response(body=entry.body, content_type="application/json")
 
 
 async def series(request: web.Request) -> web.Response:

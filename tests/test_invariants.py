@@ -15,7 +15,7 @@ from ranker.aggregate import Aggregator
 from ranker.config import Settings
 from ranker.decay import decayed
 from ranker.flusher import Flusher
-from ranker.store import Store
+from ranker.store import FLUSH_CHUNK, Store
 from ranker.validate import catalog_entry
 from ranker.windows import BUCKET_SECONDS, EXACT_WINDOWS
 from tests.conftest import FakeClock
@@ -347,3 +347,25 @@ async def test_a_site_idle_for_thousands_of_half_lives_ranks_correctly(
     await h.flush()
     assert await h.hot(3) == [("story-2", 1.0)]  # story-1 decayed to nothing and was pruned
     assert await h.store.landmark(SITE) == h.clock()
+
+
+async def test_a_large_batch_goes_in_chunks_each_applied_once(
+    redis: Redis, settings: Settings
+) -> None:
+    """A batch wider than one script is split; a retry after a partial failure (here:
+    chunk 1 already marked applied) writes only the chunks that were not."""
+    h = Harness(redis, settings, FakeClock(), 3600.0)
+    ids = [f"wide-{k:04d}" for k in range(2 * FLUSH_CHUNK + 50)]
+    await h.store.put_items(SITE, [(i, catalog_entry({"title": i, "url": f"/{i}"})) for i in ids])
+    for item_id in ids:
+        h.aggregator.add(SITE, item_id, h.clock())
+    batch = h.aggregator.take(SITE)
+    assert batch is not None
+    await redis.set(keys.flushed(SITE, "wide.1"), "1")
+    assert (await h.store.flush(batch, "wide"))[0] is True
+    totals = dict(await redis.zrange(keys.total(SITE, "all"), 0, -1, withscores=True))
+    in_chunk_1 = set(sorted(ids)[FLUSH_CHUNK : 2 * FLUSH_CHUNK])
+    assert set(totals) == set(ids) - in_chunk_1
+    assert all(v == 1 for v in totals.values())
+    assert (await h.store.flush(batch, "wide"))[0] is False
+    assert dict(await redis.zrange(keys.total(SITE, "all"), 0, -1, withscores=True)) == totals
