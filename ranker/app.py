@@ -7,9 +7,11 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 from aiohttp import web
 from redis.asyncio import Redis
+from redis.asyncio.cluster import RedisCluster
 
 from ranker import assets, collect, demo, editors, handlers
 from ranker.aggregate import Aggregator
@@ -55,8 +57,15 @@ async def engine_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 async def store_ctx(app: web.Application) -> AsyncIterator[None]:
-    redis = Redis.from_url(
-        app[REDIS_URL], decode_responses=True, socket_connect_timeout=2, socket_timeout=5
+    options: dict[str, Any] = {
+        "decode_responses": True,
+        "socket_connect_timeout": 2,
+        "socket_timeout": 5,
+    }
+    redis: Redis | RedisCluster = (
+        RedisCluster.from_url(app[REDIS_URL], **options)
+        if app[SETTINGS].redis_cluster
+        else Redis.from_url(app[REDIS_URL], **options)
     )
     try:
         await redis.ping()

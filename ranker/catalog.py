@@ -12,9 +12,7 @@ import contextlib
 import logging
 from collections.abc import Iterable
 
-from redis.exceptions import RedisError
-
-from ranker.store import Store
+from ranker.store import STORE_ERRORS, Store
 
 log = logging.getLogger("ranker.catalog")
 
@@ -75,5 +73,5 @@ class CatalogIndex:
         """Refresh forever; a Redis outage only delays it."""
         while True:
             await asyncio.sleep(interval)
-            with contextlib.suppress(RedisError, OSError):
+            with contextlib.suppress(*STORE_ERRORS):
                 await self.refresh()

@@ -51,6 +51,7 @@ class Settings:
     port: int = 8080
     # None: start the embedded engine with its data under `data_dir`.
     redis_url: str | None = None
+    redis_cluster: bool = False  # redis_url names one node of a Redis Cluster
     data_dir: Path = Path("var/ranker")
     sites: Mapping[str, Site] = field(default_factory=dict)
     flush_interval: float = 0.25
@@ -116,7 +117,11 @@ def _number(v: object, name: str) -> float:
 _Parser = Any
 _TABLES: dict[str, dict[str, tuple[str, _Parser]]] = {
     "server": {"host": ("host", _str), "port": ("port", _port)},
-    "redis": {"url": ("redis_url", _str), "data_dir": ("data_dir", _str)},
+    "redis": {
+        "url": ("redis_url", _str),
+        "cluster": ("redis_cluster", _bool),
+        "data_dir": ("data_dir", _str),
+    },
     "collector": {
         "flush_interval": ("flush_interval", parse_duration),
         "max_body": ("max_body", _positive_int),
@@ -202,6 +207,10 @@ def settings_from_mapping(doc: Mapping[str, Any], environ: Mapping[str, str]) ->
     for var, attr in _ENV.items():
         if environ.get(var):
             values[attr] = environ[var] if attr != "port" else _port(environ[var], var)
+    if environ.get("REDIS_CLUSTER"):
+        values["redis_cluster"] = environ["REDIS_CLUSTER"].lower() in ("1", "true", "yes")
+    if values.get("redis_cluster") and not values.get("redis_url"):
+        raise ConfigError("redis.cluster: needs redis.url (or REDIS_URL) naming a node")
     if "data_dir" in values:
         values["data_dir"] = Path(values["data_dir"])
     settings = Settings(sites=sites, **values)

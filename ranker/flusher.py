@@ -15,10 +15,8 @@ import logging
 import secrets
 import time
 
-from redis.exceptions import RedisError
-
 from ranker.aggregate import Aggregator, Batch
-from ranker.store import Store
+from ranker.store import STORE_ERRORS, Store
 
 log = logging.getLogger("ranker.flusher")
 
@@ -87,7 +85,7 @@ class Flusher:
         batch_id, batch = self._in_flight[site]
         try:
             applied, landmark, dropped = await self._store.flush(batch, batch_id)
-        except (RedisError, OSError) as e:
+        except STORE_ERRORS as e:
             if self.failures == 0:
                 log.warning("flush of %s failed, will retry: %s", site, e)
             return False

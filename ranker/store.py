@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from importlib.resources import files
@@ -11,6 +12,7 @@ import orjson
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
 from redis.commands.core import AsyncScript
+from redis.exceptions import RedisClusterException, RedisError
 
 from ranker import keys
 from ranker.aggregate import Batch
@@ -18,6 +20,9 @@ from ranker.config import Settings
 from ranker.windows import window_buckets
 
 AnyRedis = Redis | RedisCluster
+# What a store outage looks like to callers that retry (RedisClusterException, e.g. "no
+# node for this slot", is not a RedisError).
+STORE_ERRORS = (RedisError, RedisClusterException, OSError)
 
 FLUSH_MARKER_TTL = 86400  # a retried batch is recognised for a day
 FLUSH_CHUNK = 300  # items per flush script: ~3,600 Redis calls, a few milliseconds
@@ -71,6 +76,26 @@ class Store:
         self._delete = self._script("catalog_delete")
         self._hide = self._script("catalog_hide")
         self._rising = self._script("rising")
+        self._snapshot = self._script("catalog_snapshot")
+
+    async def _run_all(
+        self, script: AsyncScript, calls: list[tuple[list[str], list[Any]]]
+    ) -> list[Any]:
+        """Run one script many times in one round trip, in order; the replies."""
+        if isinstance(self.redis, RedisCluster):
+            # redis-py refuses scripts in cluster pipelines. One site's keys share a slot,
+            # so these all go to one node: send them concurrently, a hundred at a time.
+            replies: list[Any] = []
+            for start in range(0, len(calls), 100):
+                replies += await asyncio.gather(
+                    *(script(keys=k, args=a) for k, a in calls[start : start + 100])
+                )
+            return replies
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for k, a in calls:
+                await script(keys=k, args=a, client=cast(Redis, pipe))
+            replies = await pipe.execute()
+            return replies
 
     def _script(self, *names: str) -> AsyncScript:
         """One script from the named files, concatenated (a library, then the body)."""
@@ -90,15 +115,12 @@ class Store:
         site = batch.site
         rows = batch.rows()
         chunks = [rows[i : i + FLUSH_CHUNK] for i in range(0, len(rows), FLUSH_CHUNK)] or [[]]
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for number, chunk in enumerate(chunks):
-                await self._flush(
-                    keys=[
-                        keys.meta(site),
-                        keys.flushed(site, f"{batch_id}.{number}"),
-                        keys.scopes(site),
-                    ],
-                    args=[
+        replies = await self._run_all(
+            self._flush,
+            [
+                (
+                    [keys.meta(site), keys.flushed(site, f"{batch_id}.{n}"), keys.scopes(site)],
+                    [
                         repr(batch.ref),
                         repr(batch.half_life),
                         keys.prefix(site),
@@ -108,9 +130,10 @@ class Store:
                         repr(self._rebase_after),
                         repr(PRUNE_BELOW),
                     ],
-                    client=cast(Redis, pipe),
                 )
-            replies = await pipe.execute()
+                for n, chunk in enumerate(chunks)
+            ],
+        )
         applied = any(int(r[0]) for r in replies)
         return applied, float(replies[-1][1]), sum(int(r[2]) for r in replies)
 
@@ -216,15 +239,13 @@ class Store:
 
     async def put_items(self, site: str, entries: Iterable[tuple[str, Mapping[str, str]]]) -> int:
         """Create or replace catalog entries in one pipeline; the number that were new."""
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for item_id, fields in entries:
-                flat = [v for kv in fields.items() for v in kv]
-                await self._put(
-                    keys=self._catalog_keys(site, item_id),
-                    args=[item_id, *flat],
-                    client=cast(Redis, pipe),
-                )
-            replies = await pipe.execute()
+        replies = await self._run_all(
+            self._put,
+            [
+                (self._catalog_keys(site, item_id), [item_id, *(v for kv in f.items() for v in kv)])
+                for item_id, f in entries
+            ],
+        )
         return sum(int(r) for r in replies)
 
     async def get_item(self, site: str, item_id: str) -> dict[str, str] | None:
@@ -253,12 +274,10 @@ class Store:
 
     async def catalog_snapshot(self, site: str) -> tuple[int, set[str], str]:
         """(version, every catalogued id, last log entry id), read atomically."""
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.hget(keys.meta(site), "catver")
-            pipe.smembers(keys.items(site))
-            pipe.xrevrange(keys.catalog_log(site), count=1)
-            version, ids, last = await pipe.execute()
-        return int(version or 0), set(ids), (last[0][0] if last else "0-0")
+        reply = await self._snapshot(
+            keys=[keys.meta(site), keys.items(site), keys.catalog_log(site)], args=[]
+        )
+        return int(reply[0]), set(reply[2:]), reply[1]
 
     async def catalog_version(self, site: str) -> int:
         return int(await self.redis.hget(keys.meta(site), "catver") or 0)

@@ -1,0 +1,192 @@
+"""Ranker on a real 3-primary Redis Cluster (Valkey, from the same binary as the embedded
+engine): every key of a site shares a hash tag, so each script runs on one node."""
+
+from __future__ import annotations
+
+import random
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from redis.asyncio.cluster import RedisCluster
+
+from ranker.app import create_app
+from ranker.engine import EmbeddedEngine, find_server_binary
+from tests.conftest import TOKEN, FakeClock, auth, flush, hit, make_settings, put_item
+from tests.model import ranked
+from tests.test_invariants import ITEMS, SECTIONS, SITE, Harness
+
+
+def _free_port() -> int:
+    """A free port whose cluster bus port (+10000) is free too; both under 65536."""
+    rng = random.Random()
+    while True:
+        port = rng.randrange(20000, 45000)
+        try:
+            for candidate in (port, port + 10000):
+                with socket.socket() as s:
+                    s.bind(("127.0.0.1", candidate))
+        except OSError:
+            continue
+        return port
+
+
+def _cli(server: str) -> str:
+    for name in ("valkey-cli", "redis-cli"):
+        beside = Path(server).with_name(name)
+        if beside.is_file():
+            return str(beside)
+        if found := shutil.which(name):
+            return found
+    raise RuntimeError("no valkey-cli/redis-cli to create the cluster with")
+
+
+@pytest.fixture(scope="module")
+def cluster_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    base = tmp_path_factory.mktemp("cluster")
+    ports = [_free_port() for _ in range(3)]
+    nodes = [
+        EmbeddedEngine(
+            base / f"node{i}",
+            persist=False,
+            port=port,
+            extra_args=("--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf"),
+        )
+        for i, port in enumerate(ports)
+    ]
+    try:
+        for node in nodes:
+            node.start()
+        subprocess.run(
+            [
+                _cli(find_server_binary()),
+                "--cluster",
+                "create",
+                *(f"127.0.0.1:{p}" for p in ports),
+                "--cluster-yes",
+            ],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            timeout=60,
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:  # until every node agrees the cluster is up
+            states = [
+                subprocess.run(
+                    [_cli(find_server_binary()), "-p", str(p), "cluster", "info"],
+                    capture_output=True,
+                    text=True,
+                    timeout=10,
+                ).stdout
+                for p in ports
+            ]
+            if all("cluster_state:ok" in s for s in states):
+                break
+            time.sleep(0.1)
+        else:
+            raise RuntimeError("the cluster did not come up")
+        yield f"redis://127.0.0.1:{ports[0]}/0"
+    finally:
+        for node in nodes:
+            node.stop()
+
+
+@pytest.fixture
+async def cluster(cluster_url: str) -> AsyncIterator[RedisCluster]:
+    client = RedisCluster.from_url(cluster_url, decode_responses=True)
+    await client.flushall()
+    yield client
+    await client.aclose()
+
+
+async def test_sites_live_on_different_nodes(cluster: RedisCluster) -> None:
+    slots = {site: cluster.keyslot(f"rk:{{{site}}}:meta") for site in ("news", "other")}
+    nodes = {site: cluster.get_node_from_key(f"rk:{{{site}}}:meta").port for site in slots}
+    assert len(set(nodes.values())) == 2, nodes  # the test covers more than one node
+
+
+async def test_the_whole_service_on_a_cluster(cluster: RedisCluster, cluster_url: str) -> None:
+    clock = FakeClock()
+    settings = make_settings(cluster_url, redis_cluster=True)
+    async with TestClient(TestServer(create_app(settings, clock=clock))) as client:
+        for site, token in (("news", TOKEN), ("other", "other-token")):
+            for k, section in enumerate(("sport", "tech", "tech")):
+                await put_item(client, f"s{k}", site=site, token=token, section=section)
+            for k, n in enumerate((1, 3, 2)):
+                for _ in range(n):
+                    assert await hit(client, f"s{k}", site=site) == 204
+        await flush(client)
+        for site in ("news", "other"):
+            doc = await (await client.get(f"/v1/sites/{site}/top?window=all")).json()
+            assert [(i["id"], i["views"]) for i in doc["items"]] == [
+                ("s1", 3),
+                ("s2", 2),
+                ("s0", 1),
+            ]
+            tech = await (await client.get(f"/v1/sites/{site}/top?window=1h&section=tech")).json()
+            assert [i["id"] for i in tech["items"]] == ["s1", "s2"]
+        assert (
+            await client.patch("/v1/sites/news/items/s1", json={"hidden": True}, headers=auth())
+        ).status == 200
+        assert (await client.delete("/v1/sites/news/items/s2", headers=auth())).status == 204
+        clock.advance(1.1)
+        doc = await (await client.get("/v1/sites/news/top?window=all")).json()
+        assert [i["id"] for i in doc["items"]] == ["s0"]
+        rising = await client.get("/v1/sites/other/rising?n=3", headers=auth("other-token"))
+        assert rising.status == 200
+        series = await (
+            await client.get("/v1/sites/other/items/s1/series?n=2", headers=auth("other-token"))
+        ).json()
+        assert sum(c for _, c in series["points"]) == 3
+    # A second process learns the catalog from the cluster.
+    async with TestClient(TestServer(create_app(settings, clock=clock))) as client:
+        assert await hit(client, "s0") == 204
+        assert await hit(client, "s2") == 404
+
+
+@settings(
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    events=st.lists(
+        st.tuples(st.sampled_from(ITEMS), st.integers(0, 7200), st.booleans()),
+        min_size=1,
+        max_size=40,
+    )
+)
+async def test_rankings_on_a_cluster_equal_the_reference(
+    cluster: RedisCluster, cluster_url: str, events: list[tuple[str, int, bool]]
+) -> None:
+    base = make_settings(cluster_url, redis_cluster=True)
+    h = Harness(
+        cluster,
+        replace(base, sites={SITE: base.sites["news"]}),
+        FakeClock(),
+        600.0,
+        rebase_after=2.0,
+    )
+    await h.catalog()
+    for item, gap, flush_now in events:
+        h.clock.advance(gap)
+        h.view(item)
+        if flush_now:
+            await h.flush()
+    await h.flush()
+    now = h.clock()
+    for name in ("1h", "24h", "all"):
+        for section in (None, *SECTIONS):
+            assert await h.window(name, 8, section) == ranked(
+                h.reference.window(name, now, section), 8
+            )
+    got = [(i, round(v, 9)) for i, v in await h.hot(8) if v >= 1e-5]
+    want = [(i, round(v, 9)) for i, v in ranked(h.reference.hot(now), 8) if v >= 1e-5]
+    assert [v for _, v in got] == pytest.approx([v for _, v in want], rel=2e-6)
