@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ranker.aggregate import Aggregator, Batch
-from ranker.decay import decayed, rebase_factor, weight
+from ranker.decay import decayed, weight
 from ranker.windows import WINDOWS, bucket_start, window_buckets, window_span
 
 times = st.floats(min_value=1.6e9, max_value=2.0e9, allow_nan=False)
@@ -31,7 +31,7 @@ def test_rebase_keeps_the_shown_count(old: float, delta: float, h: float, score:
         return
     new = old + delta
     now = new + h
-    moved = score * rebase_factor(old, new, h)
+    moved = score * weight(old, new, h)  # what the rebase script multiplies by
     assert math.isclose(decayed(moved, new, now, h), decayed(score, old, now, h), rel_tol=1e-9)
 
 
