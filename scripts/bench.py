@@ -39,23 +39,13 @@ from redis.asyncio import Redis
 from ranker import keys
 from ranker.config import Settings, Site
 from ranker.engine import EmbeddedEngine
+from ranker.simulate import USER_AGENTS
 from ranker.store import Store
 from ranker.validate import catalog_entry
 
 SITE = "bench"
 TOKEN = "bench-token"
 THREADS, CONNECTIONS = 2, 64
-USER_AGENTS = (
-    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
-    "Chrome/131.0.0.0 Safari/537.36",
-    "Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 "
-    "(KHTML, like Gecko) Version/18.1 Mobile/15E148 Safari/604.1",
-    "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_7) AppleWebKit/605.1.15 (KHTML, like Gecko) "
-    "Version/18.1 Safari/605.1.15",
-    "Mozilla/5.0 (X11; Linux x86_64; rv:132.0) Gecko/20100101 Firefox/132.0",
-    "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) "
-    "Chrome/131.0.0.0 Mobile Safari/537.36",
-)
 TARGETS = {  # ratio name -> (numerator, denominator, target)
     "C/A": ("C", "A", 0.80),
     "C/B": ("C", "B", 2.5),
@@ -578,20 +568,14 @@ def ensure_wrk() -> None:
         return
     if os.geteuid() == 0 and shutil.which("apt-get"):
         env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        subprocess.run(
-            ["apt-get", "install", "-y", "-qq", "wrk"],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            check=False,
-        )
-        if not shutil.which("wrk"):
-            subprocess.run(["apt-get", "update", "-qq"], env=env, check=False)
-            subprocess.run(
-                ["apt-get", "install", "-y", "-qq", "wrk"],
-                env=env,
-                stdout=subprocess.DEVNULL,
-                check=False,
-            )
+        # Try the package lists as they are; refresh them only if that fails.
+        for refresh in (False, True):
+            if refresh:
+                subprocess.run(["apt-get", "update", "-qq"], env=env, check=False)
+            install = ["apt-get", "install", "-y", "-qq", "wrk"]
+            subprocess.run(install, env=env, stdout=subprocess.DEVNULL, check=False)
+            if shutil.which("wrk"):
+                break
     if not shutil.which("wrk"):
         raise SystemExit("bench: wrk is needed (apt-get install wrk)")
 
