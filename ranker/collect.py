@@ -10,7 +10,7 @@ from aiohttp import web
 
 from ranker.appkeys import AGGREGATOR, CATALOG, CLOCK, FLUSHER, SETTINGS
 from ranker.errors import ApiError
-from ranker.validate import is_item_id
+from ranker.validate import ID_RULE, is_item_id
 
 # The smallest transparent 1x1 GIF.
 PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
@@ -30,7 +30,7 @@ def _count(request: web.Request, site: object, item_id: object) -> None:
     # Catalogued ids are valid ones, so the syntax check is only paid on the way to a 4xx.
     if not app[CATALOG].has(site, item_id):
         if not is_item_id(item_id):
-            raise ApiError(400, "bad_id", "id: 1-128 of A-Z, a-z, 0-9, '_', '.', ':' and '-'")
+            raise ApiError(400, "bad_id", ID_RULE)
         raise ApiError(404, "unknown_item", "no catalogued item with this id")
     flusher = app[FLUSHER]
     if flusher.full:

@@ -18,4 +18,3 @@ def weight(t: float, landmark: float, half_life: float) -> float:
 def decayed(score: float, landmark: float, now: float, half_life: float) -> float:
     """The decayed view count at `now` of a score measured against `landmark`."""
     return score * float(2.0 ** ((landmark - now) / half_life))
-

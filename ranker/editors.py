@@ -13,9 +13,10 @@ from aiohttp import web
 
 from ranker.appkeys import CLOCK, SETTINGS, STORE, TOP_CACHE
 from ranker.errors import ApiError
-from ranker.handlers import authorize, json_response
+from ranker.handlers import authorize, json_response, path_item_id
+from ranker.query import parse_section
 from ranker.trends import rank_rising, rising_buckets
-from ranker.validate import NUMBER_RE, is_item_id, is_section, is_site
+from ranker.validate import NUMBER_RE, is_item_id, is_site
 from ranker.windows import BUCKET_SECONDS, Resolution, bucket_start
 
 MAX_SERIES_IDS = 100
@@ -30,13 +31,6 @@ def _int_param(request: web.Request, name: str, default: int, low: int, high: in
     if not NUMBER_RE.fullmatch(raw) or not low <= int(raw) <= high:
         raise ApiError(400, f"bad_{name}", f"{name}: an integer from {low} to {high}")
     return int(raw)
-
-
-def _section(request: web.Request) -> str | None:
-    section = request.query.get("section") or None
-    if section is not None and not is_section(section):
-        raise ApiError(400, "bad_section", "section: 1-32 of a-z, 0-9, '_' and '-'")
-    return section
 
 
 def _buckets(request: web.Request, now: float) -> tuple[Resolution, list[int]]:
@@ -61,7 +55,7 @@ async def rising(request: web.Request) -> web.Response:
     """GET /v1/sites/{site}/rising?n=&section="""
     site = authorize(request)
     n = _int_param(request, "n", 10, 1, 100)
-    section = _section(request)
+    section = parse_section(request.query)
     app = request.app
     settings, store = app[SETTINGS], app[STORE]
 
@@ -108,9 +102,7 @@ async def series(request: web.Request) -> web.Response:
 async def item_series(request: web.Request) -> web.Response:
     """GET /v1/sites/{site}/items/{id}/series?res=minute&n=60"""
     site = authorize(request)
-    item_id = request.match_info["id"]
-    if not is_item_id(item_id):
-        raise ApiError(400, "bad_id", "id: 1-128 of A-Z, a-z, 0-9, '_', '.', ':' and '-'")
+    item_id = path_item_id(request)
     resolution, starts = _buckets(request, request.app[CLOCK]())
     counts = (await request.app[STORE].series(site, [item_id], resolution, starts))[item_id]
     return json_response(

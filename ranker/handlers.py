@@ -12,7 +12,14 @@ from aiohttp import web
 from ranker.appkeys import AGGREGATOR, CATALOG, CLOCK, FLUSHER, SETTINGS, STORE, TOP_CACHE
 from ranker.errors import ApiError
 from ranker.query import Entry, cached_response, compute_top, item_ranks, parse_top_query
-from ranker.validate import NUMBER_RE, InvalidInput, catalog_entry, is_item_id, public_entry
+from ranker.validate import (
+    ID_RULE,
+    NUMBER_RE,
+    InvalidInput,
+    catalog_entry,
+    is_item_id,
+    public_entry,
+)
 
 MAX_IMPORT_BYTES = 16 * 1024 * 1024
 MAX_IMPORT_ERRORS = 100
@@ -47,10 +54,11 @@ def authorize(request: web.Request) -> str:
     return site
 
 
-def _item_id(request: web.Request) -> str:
+def path_item_id(request: web.Request) -> str:
+    """The `{id}` of the path, or ApiError."""
     item_id = request.match_info["id"]
     if not is_item_id(item_id):
-        raise ApiError(400, "bad_id", "id: 1-128 of A-Z, a-z, 0-9, '_', '.', ':' and '-'")
+        raise ApiError(400, "bad_id", ID_RULE)
     return item_id
 
 
@@ -110,7 +118,7 @@ async def health(request: web.Request) -> web.Response:
 async def put_item(request: web.Request) -> web.Response:
     """PUT /v1/sites/{site}/items/{id}: create or replace a catalog entry."""
     site = authorize(request)
-    item_id = _item_id(request)
+    item_id = path_item_id(request)
     doc = await _json_body(request)
     if isinstance(doc, dict) and doc.get("id", item_id) != item_id:
         raise ApiError(400, "id_mismatch", "the body's id differs from the path's")
@@ -127,7 +135,7 @@ async def put_item(request: web.Request) -> web.Response:
 async def patch_item(request: web.Request) -> web.Response:
     """PATCH /v1/sites/{site}/items/{id}: change some fields, e.g. {"hidden": true}."""
     site = authorize(request)
-    item_id = _item_id(request)
+    item_id = path_item_id(request)
     doc = await _json_body(request)
     if not isinstance(doc, dict):
         raise ApiError(422, "invalid_item", "expected a JSON object")
@@ -155,7 +163,7 @@ async def patch_item(request: web.Request) -> web.Response:
 
 async def get_item(request: web.Request) -> web.Response:
     site = authorize(request)
-    item_id = _item_id(request)
+    item_id = path_item_id(request)
     store = request.app[STORE]
     stored = await store.get_item(site, item_id)
     if stored is None:
@@ -173,7 +181,7 @@ async def get_item(request: web.Request) -> web.Response:
 
 async def delete_item(request: web.Request) -> web.Response:
     site = authorize(request)
-    item_id = _item_id(request)
+    item_id = path_item_id(request)
     if not await request.app[STORE].delete_item(site, item_id, request.app[CLOCK]()):
         raise ApiError(404, "unknown_item", "no catalogued item with this id")
     request.app[CATALOG].note_deleted(site, item_id)
@@ -236,7 +244,7 @@ async def import_items(request: web.Request) -> web.Response:
             doc = orjson.loads(line)
             item_id = doc.get("id") if isinstance(doc, dict) else None
             if not isinstance(item_id, str) or not is_item_id(item_id):
-                raise InvalidInput("id: 1-128 of A-Z, a-z, 0-9, '_', '.', ':' and '-'")
+                raise InvalidInput(ID_RULE)
             entries.append((item_id, catalog_entry(doc)))
         except (orjson.JSONDecodeError, InvalidInput) as e:
             if len(errors) < MAX_IMPORT_ERRORS:

@@ -18,7 +18,7 @@ from ranker.config import Settings
 from ranker.decay import decayed
 from ranker.errors import ApiError
 from ranker.store import Store
-from ranker.validate import NUMBER_RE, is_section
+from ranker.validate import NUMBER_RE, SECTION_RULE, is_section
 from ranker.windows import WINDOWS
 
 MAX_N = 100
@@ -132,10 +132,15 @@ def parse_top_query(query: Any, sites: set[str] | Any, site: str) -> TopKey:
     window = query.get("window", "hot")
     if window not in WINDOWS:
         raise ApiError(400, "bad_window", f"window: one of {', '.join(WINDOWS)}")
+    return site, window, parse_section(query), int(raw_n)
+
+
+def parse_section(query: Any) -> str | None:
+    """The optional `section` parameter, or ApiError."""
     section = query.get("section") or None
     if section is not None and not is_section(section):
-        raise ApiError(400, "bad_section", "section: 1-32 of a-z, 0-9, '_' and '-'")
-    return site, window, section, int(raw_n)
+        raise ApiError(400, "bad_section", SECTION_RULE)
+    return section
 
 
 async def compute_top(store: Store, settings: Settings, key: TopKey, now: float) -> dict[str, Any]:

@@ -15,6 +15,9 @@ SECTION_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
 NUMBER_RE = re.compile(r"[0-9]{1,20}")  # ASCII digits only: str.isdigit() accepts "²"
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 
+ID_RULE = "id: 1-128 of A-Z, a-z, 0-9, '_', '.', ':' and '-'"
+SECTION_RULE = "section: 1-32 of a-z, 0-9, '_' and '-', and not 'all'"
+
 MAX_TITLE = 300
 MAX_SUMMARY = 1000
 MAX_URL = 2048
@@ -107,7 +110,7 @@ def catalog_entry(doc: object) -> dict[str, str]:
         raise InvalidInput(f"unknown field(s): {', '.join(unknown)}")
     section = doc.get("section")
     if section not in (None, "") and not is_section(section):
-        raise InvalidInput("section: 1-32 of a-z, 0-9, '_' and '-', and not 'all'")
+        raise InvalidInput(SECTION_RULE)
     hidden = doc.get("hidden", False)
     if not isinstance(hidden, bool):
         raise InvalidInput("hidden: expected true or false")
