@@ -234,8 +234,12 @@ async def test_a_failed_refresh_keeps_the_last_list(live: Live, page: Any) -> No
     await page.goto(live.url("/?story=a"))
     await page.wait_for_selector("#most-viewed li.ranker-item")
     await page.route("**/v1/sites/demo/top*", lambda route: route.abort())
-    await page.evaluate("() => window.ranker.renderWidgets()")
-    await page.wait_for_timeout(300)  # the aborted fetch has been handled
+    # The box refreshes itself every 5 s (data-refresh): wait for that fetch to fail.
+    async with page.expect_event(
+        "requestfailed", lambda r: "/v1/sites/demo/top" in r.url, timeout=15_000
+    ):
+        pass
+    await page.evaluate("() => new Promise(r => setTimeout(r, 50))")  # its handler has run
     assert await widget_ids(page) == ["a"]
 
 
