@@ -30,7 +30,7 @@ from ranker.config import Settings
 from ranker.engine import EmbeddedEngine
 from ranker.errors import json_errors
 from ranker.flusher import Flusher
-from ranker.query import TopCache
+from ranker.query import TopCache, cache_control
 from ranker.store import Store
 
 log = logging.getLogger("ranker")
@@ -109,7 +109,7 @@ def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) ->
     app = web.Application(middlewares=[json_errors], client_max_size=handlers.MAX_IMPORT_BYTES)
     app[SETTINGS] = settings
     app[CLOCK] = clock
-    app[TOP_CACHE] = TopCache(settings.cache_ttl, clock)
+    app[TOP_CACHE] = TopCache(settings.cache_ttl, clock, cache_control(settings))
     app.cleanup_ctx.extend([engine_ctx, store_ctx, catalog_ctx, flusher_ctx])
     site = "/v1/sites/{site}"
     item = site + "/items/{id}"

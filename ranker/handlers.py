@@ -87,16 +87,17 @@ async def _top_entry(request: web.Request) -> Entry:
 
 async def top(request: web.Request) -> web.Response:
     """GET /v1/sites/{site}/top?n=&window=&section="""
-    entry = await _top_entry(request)
-    return cached_response(
-        request, request.app[SETTINGS], entry.body, entry.etag, "application/json"
-    )
+    cache = request.app[TOP_CACHE]
+    entry = cache.fresh(request.match_info["site"], request.query_string)
+    if entry is None:
+        entry = await _top_entry(request)
+    return cached_response(request, entry.body, entry.headers)
 
 
 async def top_html(request: web.Request) -> web.Response:
     """GET /v1/sites/{site}/top.html?n=&window=&section=: the list as an HTML fragment."""
-    body, etag = (await _top_entry(request)).fragment()
-    return cached_response(request, request.app[SETTINGS], body, etag, "text/html", "utf-8")
+    body, headers = (await _top_entry(request)).fragment()
+    return cached_response(request, body, headers)
 
 
 async def health(request: web.Request) -> web.Response:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import functools
 import hashlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -35,14 +34,19 @@ class Entry:
     etag: str
     doc: dict[str, Any]
     expires: float
+    headers: dict[str, str]  # built once, sent with every answer from this entry
     html: bytes = b""  # the same list as an HTML fragment, rendered on first ask
-    html_etag: str = ""
+    html_headers: dict[str, str] | None = None
 
-    def fragment(self) -> tuple[bytes, str]:
-        if not self.html_etag:
+    def fragment(self) -> tuple[bytes, dict[str, str]]:
+        if self.html_headers is None:
             self.html = render_fragment(self.doc)
-            self.html_etag = _etag(self.html)
-        return self.html, self.html_etag
+            self.html_headers = {
+                **self.headers,
+                "Content-Type": "text/html; charset=utf-8",
+                "ETag": _etag(self.html),
+            }
+        return self.html, self.html_headers
 
 
 def _etag(body: bytes) -> str:
@@ -70,9 +74,14 @@ def render_fragment(doc: dict[str, Any]) -> bytes:
 class TopCache:
     """~1 s of memory per list, and one Redis query however many requests miss at once."""
 
-    def __init__(self, ttl: float, clock: Callable[[], float]) -> None:
+    def __init__(self, ttl: float, clock: Callable[[], float], cache_control: str) -> None:
         self._ttl = ttl
         self._clock = clock
+        self._public_headers = {
+            "Content-Type": "application/json",
+            "Cache-Control": cache_control,
+            "Access-Control-Allow-Origin": "*",
+        }
         self._entries: dict[TopKey, Entry] = {}
         self._keys: dict[tuple[str, str], TopKey] = {}
         # Bumped by a catalog write, so a list computed across the write is not kept.
@@ -93,7 +102,8 @@ class TopCache:
         try:
             doc = await compute()
             body = orjson.dumps(doc)
-            entry = Entry(body, _etag(body), doc, now + self._ttl)
+            etag = _etag(body)
+            entry = Entry(body, etag, doc, now + self._ttl, {**self._public_headers, "ETag": etag})
             if len(self._entries) >= _MAX_ENTRIES:
                 self._entries = {k: e for k, e in self._entries.items() if e.expires > now}
             if self._generation.get(key[0], 0) == generation:
@@ -105,6 +115,12 @@ class TopCache:
             raise
         finally:
             del self._inflight[key]
+
+    def fresh(self, site: str, query_string: str) -> Entry | None:
+        """The hot path: an unexpired list for a query string seen before, else None."""
+        key = self._keys.get((site, query_string))
+        entry = self._entries.get(key) if key is not None else None
+        return entry if entry is not None and entry.expires > self._clock() else None
 
     def key(self, site: str, query_string: str, parse: Callable[[], TopKey]) -> TopKey:
         """The validated list a request asks for; parsed once per distinct query string."""
@@ -178,30 +194,21 @@ async def compute_top(store: Store, settings: Settings, key: TopKey, now: float)
     }
 
 
-@functools.cache
-def _cache_control(max_age: int, stale_while_revalidate: int) -> str:
-    return f"public, max-age={max_age}, stale-while-revalidate={stale_while_revalidate}"
+def cache_control(settings: Settings) -> str:
+    return (
+        f"public, max-age={settings.max_age}, "
+        f"stale-while-revalidate={settings.stale_while_revalidate}"
+    )
 
 
-def cached_response(
-    request: web.Request,
-    settings: Settings,
-    body: bytes,
-    etag: str,
-    content_type: str,
-    charset: str | None = None,
-) -> web.Response:
-    headers = {
-        "ETag": etag,
-        "Cache-Control": _cache_control(settings.max_age, settings.stale_while_revalidate),
-        "Access-Control-Allow-Origin": "*",
-    }
+def cached_response(request: web.Request, body: bytes, headers: dict[str, str]) -> web.Response:
+    """The body, or 304 when the client already has this ETag."""
     inm = request.headers.get("If-None-Match")
     if inm is not None and (
-        inm == "*" or etag in (t.strip().removeprefix("W/") for t in inm.split(","))
+        inm == "*" or headers["ETag"] in (t.strip().removeprefix("W/") for t in inm.split(","))
     ):
         return web.Response(status=304, headers=headers)
-    return web.Response(body=body, content_type=content_type, charset=charset, headers=headers)
+    return web.Response(body=body, headers=headers)
 
 
 async def item_ranks(
