@@ -15,6 +15,13 @@ from ranker.validate import ID_RULE, is_item_id
 # The smallest transparent 1x1 GIF.
 PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
 _ACCEPTED_TYPES = ("application/json", "text/plain")
+_COMMON_TYPES = frozenset(
+    {
+        "text/plain;charset=UTF-8",  # navigator.sendBeacon with a string or text Blob
+        "text/plain",
+        "application/json",
+    }
+)
 # Beacons are read from any page; text/plain needs no preflight, JSON does.
 _CORS = {"Access-Control-Allow-Origin": "*"}
 _NUDGE_KEYS = 50_000  # flush before the tick once this many (item, minute) pairs wait
@@ -60,7 +67,9 @@ async def _read_capped(request: web.Request, cap: int) -> bytes:
 async def hit(request: web.Request) -> web.Response:
     """POST /v1/hit: {"site": ..., "id": ...} as JSON or text/plain (sendBeacon)."""
     try:
-        if request.content_type not in _ACCEPTED_TYPES:
+        # What browsers send, compared as is; anything else is parsed first.
+        raw_type = request.headers.get("Content-Type", "")
+        if raw_type not in _COMMON_TYPES and request.content_type not in _ACCEPTED_TYPES:
             raise ApiError(
                 415, "unsupported_media_type", "send the beacon as application/json or text/plain"
             )
