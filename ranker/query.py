@@ -31,7 +31,6 @@ TopKey = tuple[str, str, str | None, int]  # site, window, section, n
 @dataclass(slots=True)
 class Entry:
     body: bytes
-    etag: str
     doc: dict[str, Any]
     expires: float
     headers: dict[str, str]  # built once, sent with every answer from this entry
@@ -102,8 +101,8 @@ class TopCache:
         try:
             doc = await compute()
             body = orjson.dumps(doc)
-            etag = _etag(body)
-            entry = Entry(body, etag, doc, now + self._ttl, {**self._public_headers, "ETag": etag})
+            headers = {**self._public_headers, "ETag": _etag(body)}
+            entry = Entry(body, doc, now + self._ttl, headers)
             if len(self._entries) >= _MAX_ENTRIES:
                 self._entries = {k: e for k, e in self._entries.items() if e.expires > now}
             if self._generation.get(key[0], 0) == generation:
