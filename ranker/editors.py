@@ -13,7 +13,7 @@ from aiohttp import web
 
 from ranker.appkeys import CLOCK, SETTINGS, STORE, TOP_CACHE
 from ranker.errors import ApiError
-from ranker.handlers import authorize, json_response, path_item_id
+from ranker.handlers import authorize, json_response, path_item_id, path_site
 from ranker.query import parse_section
 from ranker.trends import rank_rising, rising_buckets
 from ranker.validate import NUMBER_RE, is_item_id, is_site
@@ -118,9 +118,7 @@ async def item_series(request: web.Request) -> web.Response:
 
 async def sections(request: web.Request) -> web.Response:
     """GET /v1/sites/{site}/sections: the sections that have rankings (public)."""
-    site = request.match_info["site"]
-    if site not in request.app[SETTINGS].sites:
-        raise ApiError(404, "unknown_site", "no such site")
+    site = path_site(request)
     response = json_response({"sections": await request.app[STORE].sections(site)})
     response.headers["Access-Control-Allow-Origin"] = "*"
     return response

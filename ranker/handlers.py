@@ -29,7 +29,8 @@ def json_response(doc: Any, status: int = 200) -> web.Response:
     return web.Response(body=orjson.dumps(doc), status=status, content_type="application/json")
 
 
-def _site(request: web.Request) -> str:
+def path_site(request: web.Request) -> str:
+    """The configured `{site}` of the path, or ApiError."""
     site = request.match_info["site"]
     if site not in request.app[SETTINGS].sites:
         raise ApiError(404, "unknown_site", "no such site")
@@ -38,7 +39,7 @@ def _site(request: web.Request) -> str:
 
 def authorize(request: web.Request) -> str:
     """The site named in the path, once the request's bearer token is that site's."""
-    site = _site(request)
+    site = path_site(request)
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token:
         raise ApiError(
