@@ -175,12 +175,7 @@ async def test_rankings_on_a_cluster_equal_the_reference(
         rebase_after=2.0,
     )
     await h.catalog()
-    for item, gap, flush_now in events:
-        h.clock.advance(gap)
-        h.view(item)
-        if flush_now:
-            await h.flush()
-    await h.flush()
+    await h.play(events)
     now = h.clock()
     for name in ("1h", "24h", "all"):
         for section in (None, *SECTIONS):

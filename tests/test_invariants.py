@@ -79,6 +79,15 @@ class Harness:
     async def flush(self) -> None:
         assert await self.flusher.flush()
 
+    async def play(self, events: list[tuple[str, int, bool]]) -> None:
+        """(item, seconds since the last event, flush after it), then a final flush."""
+        for item, gap, flush_now in events:
+            self.clock.advance(gap)
+            self.view(item)
+            if flush_now:
+                await self.flush()
+        await self.flush()
+
     async def hot(self, n: int, section: str | None = None) -> list[tuple[str, float]]:
         now = self.clock()
         landmark, rows = await self.store.top(SITE, section, "hot", n, now, 5000)
@@ -116,12 +125,7 @@ async def test_i1_hot_ranking_equals_reference(
 ) -> None:
     h = Harness(redis, settings, FakeClock(), half_life)
     await h.catalog()
-    for item, gap, flush_now in events:
-        h.clock.advance(gap)
-        h.view(item)
-        if flush_now:
-            await h.flush()
-    await h.flush()
+    await h.play(events)
     now = h.clock()
     assert_same_ranking(
         _visible(await h.hot(n)), _visible(ranked(h.reference.hot(now), n)), rel=HOT_REL
