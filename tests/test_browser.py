@@ -29,7 +29,10 @@ if not Path(CHROMIUM).exists():
     if os.environ.get("RANKER_REQUIRE_BROWSER"):
         raise RuntimeError(f"{CHROMIUM} is missing; CI installs Debian's chromium")
     pytest.skip("Debian's chromium is not installed", allow_module_level=True)
-playwright = pytest.importorskip("playwright.async_api")
+if os.environ.get("RANKER_REQUIRE_BROWSER"):
+    import playwright.async_api as playwright
+else:
+    playwright = pytest.importorskip("playwright.async_api")
 
 
 async def until(check: Callable[[], Awaitable[bool]], what: str, timeout: float = 10.0) -> None:
