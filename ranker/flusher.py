@@ -84,7 +84,7 @@ class Flusher:
     async def _send(self, site: str) -> bool:
         batch_id, batch = self._in_flight[site]
         try:
-            applied, landmark, dropped = await self._store.flush(batch, batch_id)
+            applied, dropped = await self._store.flush(batch, batch_id)
         except STORE_ERRORS as e:
             if self.failures == 0:
                 log.warning("flush of %s failed, will retry: %s", site, e)

@@ -26,8 +26,6 @@ STORE_ERRORS = (RedisError, RedisClusterException, OSError)
 
 FLUSH_MARKER_TTL = 86400  # a retried batch is recognised for a day
 FLUSH_CHUNK = 300  # items per flush script: ~3,600 Redis calls, a few milliseconds
-ITEM_FIELDS = ("title", "url", "section", "summary", "image", "published_at", "hidden")
-_TOP_FIELDS = ("title", "url", "section", "summary", "image", "published_at")
 
 
 # A hot-ranking member whose decayed count falls below this leaves the ranking at the next
@@ -103,14 +101,14 @@ class Store:
 
     # -- rankings -----------------------------------------------------------------------
 
-    async def flush(self, batch: Batch, batch_id: str) -> tuple[bool, float, int]:
+    async def flush(self, batch: Batch, batch_id: str) -> tuple[bool, int]:
         """Apply a batch at most once (retries with the same id are no-ops).
 
         The batch goes as a pipeline of scripts of at most FLUSH_CHUNK items each, so no
         single script keeps Redis from answering queries for long; each chunk is marked
         applied on its own, so a retry after a partial failure applies only the rest.
-        Returns whether this call applied anything, the site's landmark, and how many views
-        it dropped because their item was deleted meanwhile.
+        Returns whether this call applied anything, and how many views it dropped because
+        their item was deleted meanwhile.
         """
         site = batch.site
         rows = batch.rows()
@@ -135,7 +133,7 @@ class Store:
             ],
         )
         applied = any(int(r[0]) for r in replies)
-        return applied, float(replies[-1][1]), sum(int(r[2]) for r in replies)
+        return applied, sum(int(r[1]) for r in replies)
 
     async def rebase(
         self,

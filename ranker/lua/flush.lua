@@ -8,9 +8,9 @@
 -- (lib_rebase.lua), so however long a site was idle the conversion factor stays finite.
 -- Views of an id deleted from the catalog since they were accepted are dropped, as the
 -- deletion dropped its earlier counts.
--- Returns {applied (1/0), landmark, views dropped}.
+-- Returns {applied (1/0), views dropped}.
 if not redis.call('SET', KEYS[2], '1', 'NX', 'EX', ARGV[7]) then
-  return {0, redis.call('HGET', KEYS[1], 'landmark'), 0}
+  return {0, 0}
 end
 local ref = tonumber(ARGV[1])
 local half_life = tonumber(ARGV[2])
@@ -72,4 +72,4 @@ end
 for key, at in pairs(expiry) do
   redis.call('EXPIREAT', key, string.format('%d', at))
 end
-return {1, string.format('%d', landmark), dropped}
+return {1, dropped}
