@@ -54,26 +54,27 @@ def _nav() -> str:
     )
 
 
-async def _story_id(request: web.Request) -> str | None:
-    """The requested story, else the story at the top of the hot list right now."""
+async def _story(request: web.Request) -> tuple[str, dict[str, str]]:
+    """The requested story, else the one at the top of the hot list right now (else the
+    first sample story), with its catalog entry."""
     app = request.app
     wanted = request.query.get("story", "")
     if is_item_id(wanted):
         stored = await app[STORE].get_item(SITE, wanted)
         if stored and stored.get("hidden") != "1":
-            return wanted
+            return wanted, stored
     key = (SITE, "hot", None, 1)
     entry = await app[TOP_CACHE].get(
         key, lambda: compute_top(app[STORE], app[SETTINGS], key, app[CLOCK]())
     )
     items = entry.doc["items"]
-    return str(items[0]["id"]) if items else None
+    story_id = str(items[0]["id"]) if items else _stories()[0]["id"]
+    return story_id, await app[STORE].get_item(SITE, story_id) or {}
 
 
 async def page(request: web.Request) -> web.Response:
     """GET / and /?story=ID: a server-rendered sample article."""
-    story_id = await _story_id(request) or _stories()[0]["id"]
-    stored = await request.app[STORE].get_item(SITE, story_id) or {}
+    story_id, stored = await _story(request)
     published = ""
     if stored.get("published_at"):
         when = datetime.fromisoformat(stored["published_at"])
