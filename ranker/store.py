@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from importlib.resources import files
 from typing import Any, cast
 
-import orjson
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
 from redis.commands.core import AsyncScript
@@ -31,6 +30,16 @@ FLUSH_CHUNK = 300  # items per flush script: ~3,600 Redis calls, a few milliseco
 # A hot-ranking member whose decayed count falls below this leaves the ranking at the next
 # rebase: a single view 20 half-lives ago.
 PRUNE_BELOW = 1e-6
+
+
+def _flat_rows(rows: list[tuple[str, float, list[tuple[int, int]]]]) -> list[str | int]:
+    """Batch rows as the flush script reads them: id, weight, k, then k (minute, views)."""
+    flat: list[str | int] = []
+    for item_id, w, minutes in rows:
+        flat += (item_id, repr(w), len(minutes))
+        for minute, views in minutes:
+            flat += (minute, views)
+    return flat
 
 
 def _lua(name: str) -> str:
@@ -124,9 +133,9 @@ class Store:
                         keys.prefix(site),
                         *(int(r) for r in self._retention),
                         FLUSH_MARKER_TTL,
-                        orjson.dumps(chunk),
                         repr(self._rebase_after),
                         repr(PRUNE_BELOW),
+                        *_flat_rows(chunk),
                     ],
                 )
                 for n, chunk in enumerate(chunks)
