@@ -25,6 +25,8 @@ class Batch:
     minutes: dict[str, dict[int, int]] = field(default_factory=dict)  # id -> {minute: views}
     views: int = 0
     keys: int = 0  # distinct (id, minute) pairs
+    signed: set[str] = field(default_factory=set)  # ids accepted on a signed token
+    filtered: dict[str, int] = field(default_factory=dict)  # reason -> beacons not counted
 
     def add(self, item: str, t: float, count: int = 1) -> bool:
         """Count `count` views of `item` at `t`; True if it made a new (item, minute) pair."""
@@ -48,10 +50,10 @@ class Batch:
         per_minute[minute] += count
         return False
 
-    def rows(self) -> list[tuple[str, float, list[tuple[int, int]]]]:
-        """(id, weight, [(minute, views)]) for every item, the flush script's input."""
+    def rows(self) -> list[tuple[str, float, bool, list[tuple[int, int]]]]:
+        """(id, weight, signed, [(minute, views)]) for every item, the flush script's input."""
         return [
-            (item, self.weights[item], sorted(self.minutes[item].items()))
+            (item, self.weights[item], item in self.signed, sorted(self.minutes[item].items()))
             for item in sorted(self.weights)
         ]
 
@@ -64,17 +66,33 @@ class Aggregator:
         self._open: dict[str, Batch] = {}
         self.accepted = 0  # views added since start: the 2xx answers the collector gave
         self.pending_keys = 0  # (item, minute) pairs in open batches, kept as views arrive
+        # (site, reason) -> beacons not counted since start; site "" when it was not known.
+        self.filtered: dict[tuple[str, str], int] = {}
 
     @property
     def pending_views(self) -> int:
         return sum(b.views for b in self._open.values())
 
-    def add(self, site: str, item: str, t: float) -> None:
-        self.accepted += 1
+    def _batch(self, site: str, t: float) -> Batch:
         batch = self._open.get(site)
         if batch is None:
             batch = self._open[site] = Batch(site, self._half_lives[site], ref=t)
+        return batch
+
+    def add(self, site: str, item: str, t: float, *, signed: bool = False) -> None:
+        self.accepted += 1
+        batch = self._batch(site, t)
         self.pending_keys += batch.add(item, t)
+        if signed:
+            batch.signed.add(item)
+
+    def refuse(self, site: str | None, reason: str, t: float) -> None:
+        """Count a beacon that was not counted as a view, and why; per site when known."""
+        key = (site or "", reason)
+        self.filtered[key] = self.filtered.get(key, 0) + 1
+        if site in self._half_lives:
+            batch = self._batch(site, t)
+            batch.filtered[reason] = batch.filtered.get(reason, 0) + 1
 
     def sites(self) -> list[str]:
         return list(self._open)

@@ -13,9 +13,11 @@ from aiohttp import web
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
 
-from ranker import assets, collect, demo, editors, handlers
+from ranker import assets, collect, demo, editors, handlers, openapi
+from ranker.admission import Admission
 from ranker.aggregate import Aggregator
 from ranker.appkeys import (
+    ADMISSION,
     AGGREGATOR,
     CATALOG,
     CLOCK,
@@ -31,11 +33,12 @@ from ranker.engine import EmbeddedEngine
 from ranker.errors import json_errors
 from ranker.flusher import Flusher
 from ranker.query import TopCache, cache_control
-from ranker.store import Store
+from ranker.store import STORE_ERRORS, Store
 
 log = logging.getLogger("ranker")
 
 DRAIN_TIMEOUT = 10.0
+SALT_CHECK = 60.0  # seconds between looks at the clock for a new day's salt
 
 
 async def engine_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -86,6 +89,27 @@ async def catalog_ctx(app: web.Application) -> AsyncIterator[None]:
         await task
 
 
+async def admission_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The beacon filters, and the day's visitor salt: read at start, then each new day."""
+    admission = app[ADMISSION] = Admission(app[SETTINGS], app[CATALOG])
+    store, clock = app[STORE], app[CLOCK]
+    await admission.refresh_salt(store, clock())
+
+    async def follow_days() -> None:
+        while True:
+            await asyncio.sleep(SALT_CHECK)
+            try:
+                await admission.refresh_salt(store, clock())
+            except STORE_ERRORS as e:  # keep the last salt until Redis answers
+                log.warning("cannot read the day's visitor salt: %s", e)
+
+    task = asyncio.create_task(follow_days())
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
 async def flusher_ctx(app: web.Application) -> AsyncIterator[None]:
     """Flush every interval; at shutdown, write what is left before Redis goes away."""
     settings = app[SETTINGS]
@@ -110,7 +134,7 @@ def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) ->
     app[SETTINGS] = settings
     app[CLOCK] = clock
     app[TOP_CACHE] = TopCache(settings.cache_ttl, clock, cache_control(settings))
-    app.cleanup_ctx.extend([engine_ctx, store_ctx, catalog_ctx, flusher_ctx])
+    app.cleanup_ctx.extend([engine_ctx, store_ctx, catalog_ctx, admission_ctx, flusher_ctx])
     site = "/v1/sites/{site}"
     item = site + "/items/{id}"
     app.router.add_post("/v1/hit", collect.hit)
@@ -121,6 +145,7 @@ def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) ->
     app.router.add_get(site + "/sections", editors.sections)
     app.router.add_get(site + "/rising", editors.rising)
     app.router.add_get(site + "/series", editors.series)
+    app.router.add_get(site + "/beacons", editors.beacons)
     app.router.add_get(item + "/series", editors.item_series)
     app.router.add_get(site + "/items", handlers.list_items)
     app.router.add_post(site + "/items", handlers.import_items)
@@ -130,6 +155,7 @@ def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) ->
     app.router.add_delete(item, handlers.delete_item)
     app.router.add_get("/healthz", handlers.health)
     app.router.add_get("/dashboard", editors.dashboard)
+    app.router.add_get("/openapi.json", openapi.openapi)
     assets.add_routes(app.router)
     if settings.demo:
         demo.setup(app)

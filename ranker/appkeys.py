@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from aiohttp import web
 
+from ranker.admission import Admission
 from ranker.aggregate import Aggregator
 from ranker.catalog import CatalogIndex
 from ranker.config import Settings
@@ -23,3 +24,4 @@ AGGREGATOR = web.AppKey("AGGREGATOR", Aggregator)
 FLUSHER = web.AppKey("FLUSHER", Flusher)
 CATALOG = web.AppKey("CATALOG", CatalogIndex)
 TOP_CACHE = web.AppKey("TOP_CACHE", TopCache)
+ADMISSION = web.AppKey("ADMISSION", Admission)

@@ -1,4 +1,4 @@
-"""The `ranker` command: serve, demo, top, trends, simulate, catalog import."""
+"""The `ranker` command: serve, demo, top, trends, simulate, sign, catalog import."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import asyncio
 import logging
 import os
 import sys
+import time
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -15,7 +16,7 @@ from typing import Any
 import aiohttp
 import orjson
 
-from ranker.config import ConfigError, Settings, Site, load_settings
+from ranker.config import ConfigError, Settings, Site, load_settings, parse_duration
 
 DEMO_TOKEN = "demo-token"
 
@@ -54,7 +55,35 @@ def cmd_demo(args: argparse.Namespace) -> int:
     data_dir = (
         settings.data_dir if args.config or os.environ.get("RANKER_DATA_DIR") else Path("var/demo")
     )
-    return _serve(replace(settings, sites=sites, demo=True, demo_rate=args.rate, data_dir=data_dir))
+    # The simulated readers name themselves in X-Forwarded-For (one hop, as behind a proxy).
+    return _serve(
+        replace(
+            settings,
+            sites=sites,
+            demo=True,
+            demo_rate=args.rate,
+            data_dir=data_dir,
+            proxy_hops=max(settings.proxy_hops, 1),
+        )
+    )
+
+
+def cmd_sign(args: argparse.Namespace) -> int:
+    """Print a beacon token for an id that is not in the catalog (see ranker.signing)."""
+    from ranker.signing import sign
+    from ranker.validate import ID_RULE, is_item_id
+
+    settings = _settings(args)
+    site = settings.sites.get(args.site)
+    if site is None:
+        print(f"ranker: no site {args.site!r} in the configuration", file=sys.stderr)
+        return 2
+    if not is_item_id(args.id):
+        print(f"ranker: {ID_RULE}", file=sys.stderr)
+        return 2
+    expires = int(time.time() + parse_duration(args.ttl, "--ttl"))
+    print(sign(site.signing_key, site.name, args.id, expires))
+    return 0
 
 
 def _base_url(args: argparse.Namespace) -> str:
@@ -187,7 +216,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         )
     )
     print(
-        f"sent {result.sent}, counted {result.accepted}, refused {result.rejected}, "
+        f"sent {result.sent}, counted {result.accepted}, filtered {result.filtered}, "
+        f"refused {result.rejected}, "
         f"failed {result.failed}"
     )
     return 0 if result.failed == 0 else 1
@@ -286,6 +316,14 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--concurrency", type=int, default=32)
     sim.add_argument("--seed", type=int, default=1)
     sim.set_defaults(func=cmd_simulate)
+
+    sign = with_config(
+        sub.add_parser("sign", help="print a beacon token for an id not in the catalog")
+    )
+    sign.add_argument("site")
+    sign.add_argument("id")
+    sign.add_argument("--ttl", default="30d", help="how long the token is valid (e.g. 7d)")
+    sign.set_defaults(func=cmd_sign)
 
     catalog = sub.add_parser("catalog", help="catalog maintenance")
     catalog_sub = catalog.add_subparsers(dest="catalog_command", required=True)

@@ -8,9 +8,9 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from ranker.appkeys import AGGREGATOR, CATALOG, CLOCK, FLUSHER, SETTINGS
+from ranker.admission import REFUSALS
+from ranker.appkeys import ADMISSION, AGGREGATOR, CLOCK, FLUSHER, SETTINGS
 from ranker.errors import ApiError
-from ranker.validate import ID_RULE, is_item_id
 
 # The smallest transparent 1x1 GIF.
 PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
@@ -25,29 +25,40 @@ _COMMON_TYPES = frozenset(
 # Beacons are read from any page; text/plain needs no preflight, JSON does.
 _CORS = {"Access-Control-Allow-Origin": "*"}
 _NUDGE_KEYS = 50_000  # flush before the tick once this many (item, minute) pairs wait
+_NOT_COUNTED = {
+    reason: orjson.dumps({"counted": False, "reason": reason})
+    for reason in ("bot", "prefetch", "duplicate")
+}
 
 
-def _count(request: web.Request, site: object, item_id: object) -> None:
-    """Validate one view and hand it to the aggregator, or raise ApiError."""
+def _count(request: web.Request, site: object, item_id: object, token: object) -> str | None:
+    """Count one view, or say why it is not counted (bot, prefetch, duplicate); raise
+    ApiError for a beacon refused outright. Every outcome is tallied per site."""
     app = request.app
-    if not isinstance(site, str) or not isinstance(item_id, str):
-        raise ApiError(400, "bad_beacon", "a beacon needs string fields 'site' and 'id'")
-    if site not in app[SETTINGS].sites:  # configured names are valid ones
-        raise ApiError(404, "unknown_site", "no such site")
-    # Catalogued ids are valid ones, so the syntax check is only paid on the way to a 4xx.
-    if not app[CATALOG].has(site, item_id):
-        if not is_item_id(item_id):
-            raise ApiError(400, "bad_id", ID_RULE)
-        raise ApiError(404, "unknown_item", "no catalogued item with this id")
-    flusher = app[FLUSHER]
-    if flusher.full:
-        raise ApiError(
-            503, "overloaded", "the store is unreachable; try later", {"Retry-After": "5"}
-        )
     aggregator = app[AGGREGATOR]
-    aggregator.add(site, item_id, app[CLOCK]())
+    now = app[CLOCK]()
+    known = site if isinstance(site, str) and site in app[SETTINGS].sites else None
+    try:
+        if not isinstance(site, str) or not isinstance(item_id, str):
+            raise ApiError(400, "bad_beacon", "a beacon needs string fields 'site' and 'id'")
+        if known is None:  # configured names are valid ones
+            raise ApiError(404, "unknown_site", "no such site")
+        reason, signed = app[ADMISSION].check(request, known, item_id, token, now)
+        if reason is not None:
+            aggregator.refuse(known, reason, now)
+            return reason
+        flusher = app[FLUSHER]
+        if flusher.full:
+            raise ApiError(
+                503, "overloaded", "the store is unreachable; try later", {"Retry-After": "5"}
+            )
+    except ApiError as e:
+        aggregator.refuse(known, REFUSALS.get(e.code, "malformed"), now)
+        raise
+    aggregator.add(known, item_id, now, signed=signed)
     if aggregator.pending_keys >= _NUDGE_KEYS:
         flusher.nudge()
+    return None
 
 
 async def _read_capped(request: web.Request, cap: int) -> bytes:
@@ -64,27 +75,44 @@ async def _read_capped(request: web.Request, cap: int) -> bytes:
     return bytes(body)
 
 
+def _malformed(request: web.Request, status: int, code: str, message: str) -> ApiError:
+    """A beacon too broken to name its site: tallied for the process, not a site."""
+    app = request.app
+    app[AGGREGATOR].refuse(None, "malformed", app[CLOCK]())
+    return ApiError(status, code, message)
+
+
 async def hit(request: web.Request) -> web.Response:
-    """POST /v1/hit: {"site": ..., "id": ...} as JSON or text/plain (sendBeacon)."""
+    """POST /v1/hit: {"site": ..., "id": ..., "token"?: ...} as JSON or text/plain
+    (sendBeacon). 204: counted; 202: received but not counted, and why."""
     try:
         # What browsers send, compared as is; anything else is parsed first.
         raw_type = request.headers.get("Content-Type", "")
         if raw_type not in _COMMON_TYPES and request.content_type not in _ACCEPTED_TYPES:
-            raise ApiError(
-                415, "unsupported_media_type", "send the beacon as application/json or text/plain"
+            raise _malformed(
+                request,
+                415,
+                "unsupported_media_type",
+                "send the beacon as application/json or text/plain",
             )
-        body = await _read_capped(request, request.app[SETTINGS].max_body)
         try:
+            body = await _read_capped(request, request.app[SETTINGS].max_body)
             doc: Any = orjson.loads(body)
         except orjson.JSONDecodeError:
-            raise ApiError(400, "bad_json", "the body is not valid JSON") from None
+            raise _malformed(request, 400, "bad_json", "the body is not valid JSON") from None
+        except ApiError as e:
+            raise _malformed(request, e.status, e.code, e.message) from None
         if not isinstance(doc, dict):
-            raise ApiError(400, "bad_beacon", "the body must be a JSON object")
-        _count(request, doc.get("site"), doc.get("id"))
+            raise _malformed(request, 400, "bad_beacon", "the body must be a JSON object")
+        reason = _count(request, doc.get("site"), doc.get("id"), doc.get("token"))
     except ApiError as e:
         e.headers.update(_CORS)  # so the page's script may read why
         raise
-    return web.Response(status=204, headers=_CORS)
+    if reason is None:
+        return web.Response(status=204, headers=_CORS)
+    return web.Response(
+        status=202, body=_NOT_COUNTED[reason], content_type="application/json", headers=_CORS
+    )
 
 
 async def hit_preflight(request: web.Request) -> web.Response:
@@ -100,9 +128,12 @@ async def hit_preflight(request: web.Request) -> web.Response:
 
 
 async def hit_gif(request: web.Request) -> web.Response:
-    """GET /v1/hit.gif?site=&id=: the same view as a pixel, for no-script and AMP pages."""
-    _count(request, request.query.get("site"), request.query.get("id"))
+    """GET /v1/hit.gif?site=&id=&token=: the same view as a pixel, for no-script and AMP
+    pages. The pixel is sent whether the view counted or was filtered."""
+    query = request.query
+    reason = _count(request, query.get("site"), query.get("id"), query.get("token"))
     return web.Response(
+        status=200 if reason is None else 202,
         body=PIXEL,
         content_type="image/gif",
         headers={

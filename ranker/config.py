@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import difflib
+import hashlib
+import hmac
 import re
 import tomllib
 from collections.abc import Mapping
@@ -43,6 +45,15 @@ class Site:
     half_life: float  # seconds
     token: str
     title: str = ""
+    # Key for beacon tokens (signing.sign) of ids not in the catalog; "" derives one from
+    # the token, so a site works without a second secret.
+    secret: str = ""
+
+    @property
+    def signing_key(self) -> str:
+        if self.secret:
+            return self.secret
+        return hmac.new(self.token.encode(), b"ranker beacon tokens", hashlib.sha256).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +70,16 @@ class Settings:
     # Distinct (site, item, minute) keys buffered while Redis is away before beacons get 503.
     max_pending: int = 1_000_000
     catalog_refresh: float = 1.0
+    # What a view must pass to count (0 turns a limit off).
+    filter_bots: bool = True
+    dedupe_window: float = 1800.0  # repeats of one story by one visitor within it count once
+    dedupe_max_entries: int = 2_000_000  # memory bound of the repeat memory, per process
+    rate_limit: float = 20.0  # beacons per second per client address, per process
+    rate_burst: int = 200
+    # Proxies in front of the collector that append to X-Forwarded-For; 0: the client is
+    # the peer address, and X-Forwarded-For is ignored (anyone could forge it).
+    proxy_hops: int = 0
+    max_field_size: int = 8190  # longest request line or header accepted
     cache_ttl: float = 1.0  # in-process query cache
     max_age: int = 5  # Cache-Control max-age for public reads
     stale_while_revalidate: int = 30
@@ -108,6 +129,25 @@ def _bool(v: object, name: str) -> bool:
     return v
 
 
+def _off_or_duration(v: object, name: str) -> float:
+    if v == 0 or v is False:
+        return 0.0
+    return parse_duration(v, name)
+
+
+def _off_or_number(v: object, name: str) -> float:
+    if v == 0 or v is False:
+        return 0.0
+    return _number(v, name)
+
+
+def _count(v: object, name: str) -> int:
+    n = _int(v, name)
+    if n < 0:
+        raise ConfigError(f"{name}: must not be negative, got {v!r}")
+    return n
+
+
 def _number(v: object, name: str) -> float:
     if isinstance(v, bool) or not isinstance(v, int | float) or v <= 0:
         raise ConfigError(f"{name}: expected a positive number, got {v!r}")
@@ -127,6 +167,13 @@ _TABLES: dict[str, dict[str, tuple[str, _Parser]]] = {
         "max_body": ("max_body", _positive_int),
         "max_pending": ("max_pending", _positive_int),
         "catalog_refresh": ("catalog_refresh", parse_duration),
+        "filter_bots": ("filter_bots", _bool),
+        "dedupe_window": ("dedupe_window", _off_or_duration),
+        "dedupe_max_entries": ("dedupe_max_entries", _positive_int),
+        "rate_limit": ("rate_limit", _off_or_number),
+        "rate_burst": ("rate_burst", _positive_int),
+        "proxy_hops": ("proxy_hops", _count),
+        "max_field_size": ("max_field_size", _positive_int),
     },
     "query": {
         "cache_ttl": ("cache_ttl", parse_duration),
@@ -142,7 +189,7 @@ _TABLES: dict[str, dict[str, tuple[str, _Parser]]] = {
     "decay": {"rebase_after": ("rebase_after", _number)},
     "trends": {"rising_min_views": ("rising_min_views", _positive_int)},
 }
-_SITE_KEYS = {"half_life", "token", "title"}
+_SITE_KEYS = {"half_life", "token", "title", "secret"}
 _ENV = {
     "REDIS_URL": "redis_url",
     "RANKER_HOST": "host",
@@ -170,6 +217,7 @@ def _parse_site(name: str, table: object, unknown: list[str]) -> Site:
         half_life=parse_duration(table.get("half_life", "6h"), f"{where}.half_life"),
         token=_str(table["token"], f"{where}.token"),
         title=str(table.get("title", "")),
+        secret=_str(table["secret"], f"{where}.secret") if "secret" in table else "",
     )
 
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from aiohttp import web
 
+from ranker.admission import REASONS
 from ranker.appkeys import CLOCK, SETTINGS, STORE, TOP_CACHE
 from ranker.errors import ApiError
 from ranker.handlers import authorize, json_response, path_item_id, path_site
@@ -79,6 +80,29 @@ async def rising(request: web.Request) -> web.Response:
     # dashboard polls this.
     entry = await app[TOP_CACHE].get((site, "rising", section, n), compute)
     return web.Response(body=entry.body, content_type="application/json")
+
+
+async def beacons(request: web.Request) -> web.Response:
+    """GET /v1/sites/{site}/beacons?days=7: per UTC day, views counted and beacons not
+    counted by reason, newest day first."""
+    site = authorize(request)
+    n = _int_param(request, "days", 7, 1, int(request.app[SETTINGS].day_retention // 86400))
+    today = bucket_start(request.app[CLOCK](), "day")
+    days = [today - 86400 * i for i in range(n)]
+    tallies = await request.app[STORE].beacons(site, days)
+    rows = []
+    for day, tally in zip(days, tallies, strict=True):
+        counted = tally.pop("counted", 0)
+        not_counted = {reason: tally.get(reason, 0) for reason in REASONS}
+        rows.append(
+            {
+                "day": _iso(day)[:10],
+                "counted": counted,
+                "not_counted": not_counted,
+                "total": counted + sum(not_counted.values()),
+            }
+        )
+    return json_response({"site": site, "reasons": list(REASONS), "days": rows})
 
 
 async def series(request: web.Request) -> web.Response:

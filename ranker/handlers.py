@@ -101,11 +101,20 @@ async def top_html(request: web.Request) -> web.Response:
     return cached_response(request, body, headers)
 
 
+def _not_counted(filtered: dict[tuple[str, str], int]) -> dict[str, int]:
+    """This process's beacons not counted, by reason, over all sites."""
+    totals: dict[str, int] = {}
+    for (_, reason), n in filtered.items():
+        totals[reason] = totals.get(reason, 0) + n
+    return totals
+
+
 async def health(request: web.Request) -> web.Response:
     flusher = request.app[FLUSHER]
     doc = {
         "pid": os.getpid(),  # which worker answered, when several share the port
         "accepted_views": request.app[AGGREGATOR].accepted,
+        "not_counted": _not_counted(request.app[AGGREGATOR].filtered),
         "status": "ok" if flusher.failures == 0 else "degraded",
         "pending_views": flusher.pending_views,
         "flushed_views": flusher.flushed_views,

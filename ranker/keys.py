@@ -72,3 +72,17 @@ def scopes(site: str) -> str:
 def flushed(site: str, batch_id: str) -> str:
     """STRING marker that a batch was applied, so a retried flush never counts twice. 1 day."""
     return f"rk:{{{site}}}:flushed:{batch_id}"
+
+
+def beacons(site: str, day: int) -> str:
+    """HASH of the UTC day starting at `day`: `counted` views, and per reason the beacons not
+    counted (bot, prefetch, duplicate, unsigned, rate_limited, malformed, overloaded).
+    Expires with the day buckets."""
+    return f"rk:{{{site}}}:beacons:{day}"
+
+
+def salt(day: str) -> str:
+    """STRING: the random salt of visitor hashes on UTC day `day` (YYYY-MM-DD), shared by
+    every collector so one reader is one visitor whichever process answers. Two days: the
+    previous day's salt dies soon after midnight, so a visitor cannot be followed across days."""
+    return f"rk:salt:{day}"

@@ -39,6 +39,9 @@ def run_worker(settings: Settings, reuse_port: bool = False) -> None:
         access_log=None,
         loop=_new_loop(),
         shutdown_timeout=15,
+        # Header limits: a longer request line or header field gets 400 before any handler.
+        max_line_size=settings.max_field_size,
+        max_field_size=settings.max_field_size,
     )
 
 

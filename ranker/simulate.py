@@ -40,7 +40,8 @@ class Zipf:
 @dataclass
 class Result:
     sent: int = 0
-    accepted: int = 0  # 2xx answers: views the collector promised to count
+    accepted: int = 0  # 204/200 answers: views the collector promised to count
+    filtered: int = 0  # 202 answers: received but not counted (a repeat, say)
     rejected: int = 0  # 4xx/5xx answers
     failed: int = 0  # no answer (connection errors)
     per_item: dict[str, int] = field(default_factory=dict)  # accepted views per id
@@ -62,7 +63,10 @@ async def simulate(
     """Send views for `ids` (shuffled into a popularity order) at about `rate` per second.
 
     Stops after `duration` seconds or `count` beacons, whichever comes first. Every `drift`
-    seconds a story from further down jumps to the top, as breaking news does.
+    seconds a story from further down jumps to the top, as breaking news does. Each beacon
+    comes from a different made-up reader, named in X-Forwarded-For: a collector trusting
+    one proxy hop (`proxy_hops = 1`) sees many readers, any other sees one, and counts
+    each story once per user agent.
     """
     if not ids:
         raise ValueError("no ids to simulate views for")
@@ -80,11 +84,14 @@ async def simulate(
         headers = {
             "Content-Type": "text/plain;charset=UTF-8",
             "User-Agent": rng.choice(USER_AGENTS),
+            "X-Forwarded-For": "10.{}.{}.{}".format(*rng.randbytes(2), rng.randrange(1, 255)),
         }
         try:
             async with session.post(endpoint, data=body, headers=headers) as response:
                 await response.read()
-                if response.status < 300:
+                if response.status == 202:
+                    result.filtered += 1
+                elif response.status < 300:
                     result.accepted += 1
                     result.per_item[item_id] = result.per_item.get(item_id, 0) + 1
                 else:

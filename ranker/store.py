@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from importlib.resources import files
@@ -24,6 +25,7 @@ AnyRedis = Redis | RedisCluster
 STORE_ERRORS = (RedisError, RedisClusterException, OSError)
 
 FLUSH_MARKER_TTL = 86400  # a retried batch is recognised for a day
+SALT_TTL = 2 * 86400  # a day's salt outlives its day by one day, then is gone
 FLUSH_CHUNK = 300  # items per flush script: ~3,600 Redis calls, a few milliseconds
 
 
@@ -32,13 +34,24 @@ FLUSH_CHUNK = 300  # items per flush script: ~3,600 Redis calls, a few milliseco
 PRUNE_BELOW = 1e-6
 
 
-def _flat_rows(rows: list[tuple[str, float, list[tuple[int, int]]]]) -> list[str | int]:
-    """Batch rows as the flush script reads them: id, weight, k, then k (minute, views)."""
+Row = tuple[str, float, bool, list[tuple[int, int]]]
+
+
+def _flat_rows(rows: list[Row]) -> list[str | int]:
+    """Batch rows as the flush script reads them: id, weight, signed, k, then k (minute,
+    views)."""
     flat: list[str | int] = []
-    for item_id, w, minutes in rows:
-        flat += (item_id, repr(w), len(minutes))
+    for item_id, w, signed, minutes in rows:
+        flat += (item_id, repr(w), int(signed), len(minutes))
         for minute, views in minutes:
             flat += (minute, views)
+    return flat
+
+
+def _reasons(batch: Batch) -> list[str | int]:
+    flat: list[str | int] = [len(batch.filtered)]
+    for reason, count in batch.filtered.items():
+        flat += (reason, count)
     return flat
 
 
@@ -135,6 +148,7 @@ class Store:
                         FLUSH_MARKER_TTL,
                         repr(self._rebase_after),
                         repr(PRUNE_BELOW),
+                        *(_reasons(batch) if n == 0 else [0]),
                         *_flat_rows(chunk),
                     ],
                 )
@@ -232,6 +246,23 @@ class Store:
 
     async def total(self, site: str, item_id: str, scope: str = "all") -> float:
         return await self.redis.zscore(keys.total(site, scope), item_id) or 0.0
+
+    async def beacons(self, site: str, days: list[int]) -> list[dict[str, int]]:
+        """For each UTC day start in `days`: views counted, and beacons not counted by reason."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for day in days:
+                pipe.hgetall(keys.beacons(site, day))
+            replies = await pipe.execute()
+        return [{reason: int(n) for reason, n in reply.items()} for reply in replies]
+
+    async def salt(self, day: str) -> bytes:
+        """The day's visitor-hash salt, made by whichever collector asks first."""
+        key = keys.salt(day)
+        await self.redis.set(key, secrets.token_hex(32), nx=True, ex=SALT_TTL)
+        value = await self.redis.get(key)
+        if value is None:  # expired between the two calls: only if the clock is far off
+            raise RedisError(f"salt {key} vanished")
+        return bytes.fromhex(str(value))
 
     # -- catalog ------------------------------------------------------------------------
 

@@ -73,7 +73,7 @@ end
 -- Built on first use: wrk fills in the Host header only after the script is loaded.
 local pool, next_one = {}, 0
 local function fill()
- for i = 1, 20000 do
+ for i = 1, 40000 do
   local body = string.format('{"site":"%(site)s","id":"s%%06d"}', draw())
   pool[i] = wrk.format("POST", "/v1/hit", {
     ["Content-Type"] = "text/plain;charset=UTF-8",
@@ -209,7 +209,8 @@ class Bench:
         config = self.workdir / "ranker.toml"
         config.write_text(
             f'[sites.{SITE}]\nhalf_life = "6h"\ntoken = "{TOKEN}"\n'
-            '[collector]\ncatalog_refresh = "250ms"\n'
+            # Production filters; the readers' addresses come through one proxy hop.
+            '[collector]\ncatalog_refresh = "250ms"\nproxy_hops = 1\n'
         )
         env = {**os.environ, "REDIS_URL": url}
         for name, kind in (("A", "A"), ("B", "B")):

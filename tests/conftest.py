@@ -20,6 +20,12 @@ from ranker.config import Settings, Site
 from ranker.engine import EmbeddedEngine
 
 TOKEN = "test-token"
+# What a reader's browser sends; the default of the test client, whose own user agent
+# ("Python/3.11 aiohttp/...") is a bot's.
+BROWSER = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/131.0.0.0 Safari/537.36"
+)
 
 
 class FakeClock:
@@ -71,6 +77,10 @@ def make_settings(redis_url: str, **overrides: Any) -> Settings:
         cache_ttl=1.0,
         window_cache=0.0,
         catalog_refresh=3600.0,
+        # Most tests send many views of one story from one client: the filters that would
+        # count them once have tests of their own.
+        dedupe_window=0.0,
+        rate_limit=0.0,
     )
     return replace(base, **overrides)
 
@@ -83,7 +93,8 @@ def settings(engine: EmbeddedEngine, redis: Redis) -> Settings:
 @pytest.fixture
 async def client(settings: Settings, clock: FakeClock) -> AsyncIterator[TestClient[Any, Any]]:
     app = create_app(settings, clock=clock)
-    async with TestClient(TestServer(app, host="127.0.0.1")) as test_client:
+    server = TestServer(app, host="127.0.0.1")
+    async with TestClient(server, headers={"User-Agent": BROWSER}) as test_client:
         yield test_client
 
 
@@ -109,8 +120,21 @@ async def put_item(
 
 
 async def hit(client: TestClient[Any, Any], item_id: str, site: str = "news") -> int:
-    response = await client.post("/v1/hit", json={"site": site, "id": item_id})
+    response = await client.post(
+        "/v1/hit", json={"site": site, "id": item_id}, headers={"User-Agent": BROWSER}
+    )
     return response.status
+
+
+async def data_keys(redis: Redis) -> list[str]:
+    """Every key holding views or catalog data: not the day's visitor salt, and not the
+    tally of beacons (with the marker of the flush that wrote it), which counts refused
+    ones too."""
+    return [
+        key
+        for key in await redis.keys("rk:*")
+        if not key.startswith("rk:salt:") and ":beacons:" not in key and ":flushed:" not in key
+    ]
 
 
 def web_app(client: TestClient[Any, Any]) -> web.Application:

@@ -18,7 +18,7 @@ from aiohttp.test_utils import TestServer
 from ranker.app import create_app
 from ranker.appkeys import AGGREGATOR, FLUSHER, STORE
 from ranker.config import Settings, Site
-from tests.conftest import FakeClock
+from tests.conftest import BROWSER, FakeClock
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -93,7 +93,7 @@ class Live:
                     async with s.post(
                         self.url("/v1/hit"),
                         data=f'{{"site":"demo","id":"{item_id}"}}',
-                        headers={"Content-Type": "text/plain"},
+                        headers={"Content-Type": "text/plain", "User-Agent": BROWSER},
                     ) as r:
                         assert r.status == 204
         assert await self.app[FLUSHER].flush()
@@ -122,7 +122,8 @@ async def browser() -> AsyncIterator[Any]:
 
 @pytest.fixture
 async def page(browser: Any) -> AsyncIterator[Any]:
-    context = await browser.new_context(viewport={"width": 1280, "height": 900})
+    # A reader's Chrome, not "HeadlessChrome": the collector counts no headless browser.
+    context = await browser.new_context(viewport={"width": 1280, "height": 900}, user_agent=BROWSER)
     page = await context.new_page()
     page.set_default_timeout(10_000)
     dialogs: list[str] = []
@@ -276,7 +277,7 @@ async def test_the_dashboard_shows_lists_charts_and_hides_a_story(
         return bool(doc and doc.get("hidden") == "1")
 
     await until(hidden, "the takedown")
-    reader = await browser.new_page()
+    reader = await browser.new_page(user_agent=BROWSER)
     await reader.goto(live.url("/?story=third"))
     await reader.wait_for_selector("#most-viewed li.ranker-item")
     assert await widget_ids(reader) == ["second", "third"]

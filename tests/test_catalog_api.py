@@ -14,7 +14,7 @@ from ranker import keys
 from ranker.app import create_app
 from ranker.appkeys import CATALOG
 from ranker.config import Settings
-from tests.conftest import TOKEN, FakeClock, auth, flush, hit, put_item
+from tests.conftest import TOKEN, FakeClock, auth, data_keys, flush, hit, put_item
 
 ITEM = "/v1/sites/news/items/a"
 BODY = {"title": "A story", "url": "https://example.com/a"}
@@ -52,7 +52,7 @@ async def test_missing_token_is_401(
     response = await client.request(method, path, json=BODY, headers=headers)
     assert await error_of(response, 401) == "unauthorized"
     assert response.headers["WWW-Authenticate"].startswith("Bearer")
-    assert await redis.keys("rk:*") == []
+    assert await data_keys(redis) == []
 
 
 @pytest.mark.parametrize(("method", "path"), ENDPOINTS)
@@ -62,7 +62,7 @@ async def test_wrong_token_is_403(
 ) -> None:
     response = await client.request(method, path, json=BODY, headers=auth(token))
     assert await error_of(response, 403) == "forbidden"
-    assert await redis.keys("rk:*") == []
+    assert await data_keys(redis) == []
 
 
 async def test_bearer_scheme_is_case_insensitive(client: TestClient[Any, Any]) -> None:
@@ -242,7 +242,7 @@ async def test_patch_missing_is_404_and_creates_nothing(
     response = await client.patch(ITEM, json=body, headers=auth())
     assert await error_of(response, 404) == "unknown_item"
     assert await redis.exists(keys.item("news", "a")) == 0
-    assert await redis.keys("rk:*") == []
+    assert await data_keys(redis) == []
 
 
 async def test_patch_merges(client: TestClient[Any, Any]) -> None:
@@ -319,7 +319,7 @@ async def test_invalid_entry_is_422(
     )
     assert await error_of(response, 422) == "invalid_item"
     assert named in (await response.json())["message"]
-    assert await redis.keys("rk:*") == []
+    assert await data_keys(redis) == []
 
 
 @pytest.mark.parametrize(
@@ -338,7 +338,7 @@ async def test_invalid_import_line_is_reported(
     assert (doc["imported"], doc["created"], len(doc["errors"])) == (0, 0, 1)
     assert doc["errors"][0]["line"] == 1
     assert named in doc["errors"][0]["error"]
-    assert await redis.keys("rk:*") == []
+    assert await data_keys(redis) == []
 
 
 JSON = {"Content-Type": "application/json"}
@@ -396,7 +396,7 @@ async def test_bad_id_in_path_is_400(
         method, f"/v1/sites/news/items/{bad_id}", json=BODY, headers=auth()
     )
     assert await error_of(response, 400) == "bad_id"
-    assert await redis.keys("rk:*") == []
+    assert await data_keys(redis) == []
 
 
 async def test_longest_id_is_accepted(client: TestClient[Any, Any]) -> None:
@@ -479,7 +479,7 @@ async def test_bulk_import_crlf_line_numbers(client: TestClient[Any, Any]) -> No
 async def test_bulk_import_wrong_content_type(client: TestClient[Any, Any], redis: Redis) -> None:
     response = await client.post("/v1/sites/news/items", json={"id": "a", **BODY}, headers=auth())
     assert await error_of(response, 415) == "unsupported_media_type"
-    assert await redis.keys("rk:*") == []
+    assert await data_keys(redis) == []
 
 
 # -- listing ------------------------------------------------------------------------------

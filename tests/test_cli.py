@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import random
 import socket
+import time
 from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -415,3 +416,26 @@ def test_zipf_is_reproducible_from_its_seed() -> None:
 def test_zipf_over_one_rank_always_draws_it() -> None:
     zipf = Zipf(1, 1.0, random.Random(0))
     assert {zipf.draw() for _ in range(100)} == {0}
+
+
+# -- sign -------------------------------------------------------------------------------
+
+
+def test_sign_prints_a_token_the_collector_accepts(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from ranker.config import load_settings
+    from ranker.signing import verify
+
+    config = tmp_path / "ranker.toml"
+    config.write_text('[sites.news]\ntoken = "t"\nsecret = "s3cret"\n')
+    assert main(["sign", "news", "draft-7", "--ttl", "1h", "--config", str(config)]) == 0
+    token = capsys.readouterr().out.strip()
+    key = load_settings(config, {}).sites["news"].signing_key
+    now = time.time()
+    assert verify(key, "news", "draft-7", token, now)
+    assert not verify(key, "news", "draft-8", token, now)
+    assert not verify(key, "news", "draft-7", token, now + 3601)
+    assert main(["sign", "nope", "draft-7", "--config", str(config)]) == 2
+    assert main(["sign", "news", "bad id", "--config", str(config)]) == 2
+    assert main(["sign", "news", "draft-7", "--ttl", "soon", "--config", str(config)]) == 2

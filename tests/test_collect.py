@@ -11,7 +11,7 @@ from redis.asyncio import Redis
 
 from ranker import keys
 from ranker.windows import bucket_start
-from tests.conftest import FakeClock, auth, flush, hit, put_item
+from tests.conftest import FakeClock, auth, data_keys, flush, hit, put_item
 
 BEACON = b'{"site":"news","id":"a"}'
 MAX_BODY = 2048
@@ -25,7 +25,7 @@ async def top_views(client: TestClient[Any, Any], window: str = "all") -> dict[s
 
 
 async def rk_keys(redis: Redis) -> list[str]:
-    return sorted(await redis.keys("rk:*"))
+    return sorted(await data_keys(redis))
 
 
 # -- accepted beacons ---------------------------------------------------------------------

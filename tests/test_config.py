@@ -204,6 +204,15 @@ def test_a_site_defaults_to_a_six_hour_half_life() -> None:
         ("decay", "rebase_after", 0),
         ("decay", "rebase_after", "24"),
         ("redis", "url", 6379),
+        ("collector", "filter_bots", "yes"),
+        ("collector", "dedupe_window", "-1s"),
+        ("collector", "dedupe_window", "soon"),
+        ("collector", "rate_limit", -1),
+        ("collector", "rate_limit", "fast"),
+        ("collector", "rate_burst", 0),
+        ("collector", "proxy_hops", -1),
+        ("collector", "proxy_hops", 1.5),
+        ("collector", "max_field_size", 0),
     ],
 )
 def test_wrong_types_are_errors(table: str, key: str, value: object) -> None:
@@ -231,6 +240,40 @@ def test_typed_values_reach_the_settings() -> None:
     assert (settings.max_body, settings.max_pending) == (512, 7)
     assert (settings.max_age, settings.stale_while_revalidate) == (9, 60)
     assert settings.rebase_after == 12.0
+
+
+def test_filters_can_be_tuned_or_turned_off() -> None:
+    defaults = settings_from_mapping(SITE, {})
+    assert (defaults.filter_bots, defaults.dedupe_window, defaults.rate_limit) == (
+        True,
+        1800.0,
+        20.0,
+    )
+    doc = {
+        **SITE,
+        "collector": {
+            "filter_bots": False,
+            "dedupe_window": 0,
+            "rate_limit": 0,
+            "proxy_hops": 2,
+        },
+    }
+    settings = settings_from_mapping(doc, {})
+    assert (settings.filter_bots, settings.dedupe_window, settings.rate_limit) == (False, 0, 0)
+    assert settings.proxy_hops == 2
+    doc["collector"] = {"dedupe_window": "10m", "rate_limit": 2.5, "rate_burst": 5}
+    settings = settings_from_mapping(doc, {})
+    assert (settings.dedupe_window, settings.rate_limit, settings.rate_burst) == (600.0, 2.5, 5)
+
+
+def test_a_sites_signing_key_is_its_secret_or_derived_from_its_token() -> None:
+    doc = {
+        "sites": {"a": {"token": "t1"}, "b": {"token": "t2"}, "c": {"token": "t1", "secret": "s"}}
+    }
+    sites = settings_from_mapping(doc, {}).sites
+    assert sites["c"].signing_key == "s"
+    assert sites["a"].signing_key not in ("t1", sites["b"].signing_key)
+    assert len(sites["a"].signing_key) == 64
 
 
 # -- environment ---------------------------------------------------------------------------

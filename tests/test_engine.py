@@ -307,6 +307,7 @@ def own_engine_settings(data_dir: Path) -> Settings:
         flush_interval=3600.0,
         catalog_refresh=3600.0,
         window_cache=0.0,
+        dedupe_window=0.0,  # one client sends every view
     )
 
 

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from redis.asyncio import Redis
 
 from ranker.appkeys import CATALOG
-from tests.conftest import TOKEN, flush, put_item
+from tests.conftest import TOKEN, data_keys, flush, put_item
 
 FUZZ = settings(
     max_examples=150,
@@ -123,7 +123,7 @@ async def assert_error_json(response: Any) -> None:
 
 async def assert_rankings_clean(redis: Redis) -> None:
     """Every ranked member is a catalogued id of its site, in a known scope."""
-    async for key in redis.scan_iter("rk:*"):
+    async for key in redis.scan_iter("rk:{*"):
         match = KEY_RE.fullmatch(key)
         assert match is not None, key
         site, rest = match["site"], match["rest"]
@@ -139,7 +139,7 @@ async def assert_rankings_clean(redis: Redis) -> None:
 
 async def assert_catalog_clean(redis: Redis) -> None:
     """Every catalogued id and section has the documented syntax, and ids and hashes agree."""
-    async for key in redis.scan_iter("rk:*"):
+    async for key in redis.scan_iter("rk:{*"):
         match = KEY_RE.fullmatch(key)
         assert match is not None and match["site"] in TOKENS, key
         site, rest = match["site"], match["rest"]
@@ -345,7 +345,7 @@ async def test_non_utf8_authorization_is_refused(
     )
     assert status in (400, 401, 403), body
     assert isinstance(orjson.loads(body)["error"], str)
-    assert await redis.keys("rk:*") == []
+    assert await data_keys(redis) == []
 
 
 @pytest.mark.parametrize(

@@ -24,7 +24,7 @@ from ranker.appkeys import FLUSHER
 from ranker.engine import EmbeddedEngine
 from ranker.store import Store
 from ranker.validate import catalog_entry
-from tests.conftest import TOKEN, FakeClock, hit, make_settings, put_item
+from tests.conftest import BROWSER, TOKEN, FakeClock, hit, make_settings, put_item
 
 
 @pytest.fixture
@@ -83,7 +83,9 @@ async def test_past_the_hard_cap_beacons_are_refused_not_lost(
         statuses = []
         for _ in range(6):
             clock.advance(60)  # each view a new minute: a new pending key
-            response = await client.post("/v1/hit", json={"site": "news", "id": "a"})
+            response = await client.post(
+                "/v1/hit", json={"site": "news", "id": "a"}, headers={"User-Agent": BROWSER}
+            )
             statuses.append(response.status)
             if response.status == 503:
                 assert response.headers["Retry-After"]
@@ -133,7 +135,9 @@ async def test_sigterm_flushes_everything_accepted(
     )
     config = tmp_path / "ranker.toml"
     config.write_text(
-        f'[collector]\nflush_interval = "1h"\n[sites.news]\nhalf_life = "1h"\ntoken = "{TOKEN}"\n'
+        # Production filters, behind one proxy that names each reader.
+        f'[collector]\nflush_interval = "1h"\nproxy_hops = 1\n'
+        f'[sites.news]\nhalf_life = "1h"\ntoken = "{TOKEN}"\n'
     )
     port = _free_port()
     env = {**os.environ, "REDIS_URL": engine.url, "RANKER_PORT": str(port)}
@@ -173,7 +177,11 @@ async def test_sigterm_flushes_everything_accepted(
                 async with session.post(
                     base + "/v1/hit",
                     data=orjson.dumps(beacon),
-                    headers={"Content-Type": "text/plain"},
+                    headers={
+                        "Content-Type": "text/plain",
+                        "User-Agent": BROWSER,
+                        "X-Forwarded-For": f"198.51.100.{k}",
+                    },
                 ) as r:
                     accepted += r.status == 204
         assert accepted == 150

@@ -3,11 +3,15 @@
 -- ARGV[1] batch reference time, ARGV[2] half-life (s), ARGV[3] key prefix "rk:{site}:"
 -- ARGV[4..6] retention (s) after a minute/hour/day bucket ends, ARGV[7] marker TTL (s)
 -- ARGV[8] rebase after (half-lives), ARGV[9] prune threshold (views)
--- ARGV[10..] the rows, flat: id, weight relative to ref, k, then k pairs of minute, views.
+-- ARGV[10] r, then r pairs of reason, beacons not counted; with the views counted they
+--   are added to the tally of the UTC day of ARGV[1]
+-- then the rows, flat: id, weight relative to ref, signed (1/0), k, then k pairs of
+-- minute, views.
 -- When the landmark lags the batch by `rebase after` half-lives it is moved first
 -- (lib_rebase.lua), so however long a site was idle the conversion factor stays finite.
 -- Views of an id deleted from the catalog since they were accepted are dropped, as the
--- deletion dropped its earlier counts.
+-- deletion dropped its earlier counts; views accepted on a signed token count in the
+-- site-wide scope whether or not the id is catalogued.
 -- Every key name is built once per script and kept: with thousands of increments per call,
 -- building strings cost as much as the increments.
 -- Returns {applied (1/0), views dropped}.
@@ -17,6 +21,21 @@ end
 local ref = tonumber(ARGV[1])
 local half_life = tonumber(ARGV[2])
 local p = ARGV[3]
+local retention = {tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])}
+
+-- The day's tally of beacons: counted (below), and not counted by reason.
+local day = ref - (ref % 86400)
+local tally = p .. 'beacons:' .. string.format('%d', day)
+local reasons = tonumber(ARGV[10])
+for j = 11, 10 + 2 * reasons, 2 do
+  redis.call('HINCRBY', tally, ARGV[j], ARGV[j + 1])
+end
+local tally_expires = string.format('%d', day + 86400 + retention[3])
+if 11 + 2 * reasons > #ARGV then  -- no views, only refusals
+  if reasons > 0 then redis.call('EXPIREAT', tally, tally_expires) end
+  return {1, 0}
+end
+
 local landmark = tonumber(redis.call('HGET', KEYS[1], 'landmark'))
 if not landmark then
   landmark = math.floor(ref)
@@ -30,7 +49,6 @@ end
 local factor = 2 ^ ((ref - landmark) / half_life)
 local sizes = {60, 3600, 86400}
 local names = {'minute:', 'hour:', 'day:'}
-local retention = {tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])}
 
 -- minute -> {{bucket suffix, expires at} for minute, hour, day}
 local suffixes = {}
@@ -70,15 +88,18 @@ local function bucket_key(k, suffix, at)
   return key
 end
 
+local counted = 0
+
 local dropped = 0
 local item_prefix = p .. 'item:'
-local i, n = 10, #ARGV
+local i, n = 11 + 2 * reasons, #ARGV
 while i <= n do
-  local id, w, count = ARGV[i], tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2])
-  local first = i + 3
+  local id, w, signed, count = ARGV[i], tonumber(ARGV[i + 1]), ARGV[i + 2], tonumber(ARGV[i + 3])
+  local first = i + 4
   i = first + 2 * count
   -- Every catalog entry has a section field ('' for none): nil means no entry.
   local section = redis.call('HGET', item_prefix .. id, 'section')
+  if not section and signed == '1' then section = '' end
   if not section then
     for j = first + 1, i - 1, 2 do dropped = dropped + tonumber(ARGV[j]) end
   else
@@ -117,8 +138,11 @@ while i <= n do
     for _, k in ipairs(scopes) do
       redis.call('ZINCRBY', k[2], views, id)
     end
+    counted = counted + views
   end
 end
+if counted > 0 then redis.call('HINCRBY', tally, 'counted', counted) end
+if counted > 0 or reasons > 0 then redis.call('EXPIREAT', tally, tally_expires) end
 for key, at in pairs(expiry) do
   redis.call('EXPIREAT', key, string.format('%d', at))
 end

@@ -13,14 +13,14 @@ try {
     last = here(), pend, left, t0, tm,
     send = id => {
       try {
-        const u = ep + "/v1/hit", body = JSON.stringify({site, id});
-        // text/plain: no CORS preflight
+        const u = ep + "/v1/hit", body = JSON.stringify({site, id, token: meta("token") || a.token});
+        // text/plain: no preflight
         if (!site || !id || navigator.sendBeacon && navigator.sendBeacon(u, new Blob([body], {type: "text/plain"}))) return;
-        fetch(u, {method: "POST", body, keepalive: true, credentials: "omit", mode: "no-cors",
+        fetch(u, {method: "POST", body, keepalive: true, mode: "no-cors",
           headers: {"Content-Type": "text/plain"}}).catch(() => {});
       } catch (e) {}
     },
-    // once shown; with data-engaged, once visible that long
+    // once shown; with data-engaged, once seen that long
     tick = () => {
       clearTimeout(tm);
       if (t0) left -= Date.now() - t0, t0 = 0;
@@ -29,7 +29,7 @@ try {
       else if (d.visibilityState == "visible") t0 = Date.now(), tm = setTimeout(tick, left);
     },
     count = id => { pend = id; left = ms; t0 = 0; tick() },
-    // read the meta a tick after pushState; replaceState of the query alone is no view
+    // meta read a tick after pushState; a replaceState of the query alone is no view
     route = p => setTimeout(() => {
       const h = here(), q = x => p ? x.split("?")[0] : x, c = q(h) != q(last);
       last = h; c && count(meta("id") || a.id)

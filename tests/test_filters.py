@@ -1,0 +1,408 @@
+"""Bot, prefetch and rate filters: pure, no server."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from crawleruseragents import CRAWLER_USER_AGENTS_DATA  # type: ignore[import-untyped]
+from hypothesis import given
+from hypothesis import strategies as st
+from multidict import CIMultiDict
+
+from ranker.filters import MAX_UA, RateLimiter, is_bot, is_prefetch
+from ranker.patterns import END, START, PatternSet, expand
+
+BROWSERS = [
+    # Chrome: Windows, macOS, Linux, Android, ChromeOS, iOS
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/131.0.0.0 Safari/537.36",
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/131.0.0.0 Safari/537.36",
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/130.0.0.0 Safari/537.36",
+    "Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/131.0.0.0 Mobile Safari/537.36",
+    "Mozilla/5.0 (X11; CrOS x86_64 14541.0.0) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/131.0.0.0 Safari/537.36",
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_7 like Mac OS X) AppleWebKit/605.1.15 "
+    "(KHTML, like Gecko) CriOS/131.0.6778.73 Mobile/15E148 Safari/604.1",
+    # Firefox: Windows, macOS, Linux, Android, iOS
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0",
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10.15; rv:132.0) Gecko/20100101 Firefox/132.0",
+    "Mozilla/5.0 (X11; Ubuntu; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0",
+    "Mozilla/5.0 (Android 14; Mobile; rv:133.0) Gecko/133.0 Firefox/133.0",
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_7 like Mac OS X) AppleWebKit/605.1.15 "
+    "(KHTML, like Gecko) FxiOS/133.0 Mobile/15E148 Safari/605.1.15",
+    # Safari: macOS, iPhone, iPad
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+    "Version/18.1 Safari/605.1.15",
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 "
+    "(KHTML, like Gecko) Version/18.1 Mobile/15E148 Safari/604.1",
+    "Mozilla/5.0 (iPad; CPU OS 17_7 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+    "Version/17.7 Mobile/15E148 Safari/604.1",
+    # Edge, Samsung Internet, Opera, Yandex, UC, Vivaldi
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/131.0.0.0 Safari/537.36 Edg/131.0.0.0",
+    "Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/131.0.0.0 Mobile Safari/537.36 EdgA/131.0.0.0",
+    "Mozilla/5.0 (Linux; Android 14; SAMSUNG SM-S918B) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "SamsungBrowser/26.0 Chrome/122.0.0.0 Mobile Safari/537.36",
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/130.0.0.0 Safari/537.36 OPR/115.0.0.0",
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/128.0.0.0 YaBrowser/24.10.0.0 Safari/537.36",
+    "Mozilla/5.0 (Linux; U; Android 10; en-US; RMX2185 Build/QP1A.190711.020) "
+    "AppleWebKit/537.36 (KHTML, like Gecko) Version/4.0 Chrome/100.0.4896.58 "
+    "UCBrowser/13.4.0.1306 Mobile Safari/537.36",
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/131.0.0.0 Safari/537.36 Vivaldi/7.0.3495.18",
+    # In-app browsers and web views: real readers, though their apps also run bots
+    "Mozilla/5.0 (Linux; Android 13; Pixel 7 Build/TQ3A.230805.001; wv) AppleWebKit/537.36 "
+    "(KHTML, like Gecko) Version/4.0 Chrome/116.0.0.0 Mobile Safari/537.36",
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_6_1 like Mac OS X) AppleWebKit/605.1.15 "
+    "(KHTML, like Gecko) Mobile/15E148 [FBAN/FBIOS;FBAV/480.0.0.41.107;FBBV/653441370;"
+    "FBDV/iPhone14,5;FBMD/iPhone;FBSN/iOS;FBSV/17.6.1;FBSS/3;FBCR/;FBID/phone;FBLC/en_US;"
+    "FBOP/5;FBRV/655172367]",
+    "Mozilla/5.0 (Linux; Android 14; SM-A546B Build/UP1A.231005.007; wv) AppleWebKit/537.36 "
+    "(KHTML, like Gecko) Version/4.0 Chrome/130.0.6723.107 Mobile Safari/537.36 "
+    "[FB_IAB/FB4A;FBAV/488.0.0.64.77;]",
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 "
+    "(KHTML, like Gecko) Mobile/15E148 Instagram 340.0.3.18.107 (iPhone14,2; iOS 17_5; "
+    "en_US; en; scale=3.00; 1170x2532; 624340416)",
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 "
+    "(KHTML, like Gecko) Mobile/15E148 [LinkedInApp]/9.30.1163",
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_7 like Mac OS X) AppleWebKit/605.1.15 "
+    "(KHTML, like Gecko) GSA/343.0.695551749 Mobile/15E148 Safari/604.1",
+    # Devices whose names look like bot words
+    "Mozilla/5.0 (Linux; Android 9; CUBOT P30) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/119.0.6045.163 Mobile Safari/537.36",
+    "Mozilla/5.0 (PlayStation; PlayStation 5/2.26) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+    "Version/13.0 Safari/605.1.15",
+    "Mozilla/5.0 (SMART-TV; LINUX; Tizen 6.5) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "85.0.4183.93/6.5 TV Safari/537.36",
+]
+
+BOTS = [
+    # Search and AI crawlers
+    "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
+    "Mozilla/5.0 (Linux; Android 6.0.1; Nexus 5X Build/MMB29P) AppleWebKit/537.36 (KHTML, "
+    "like Gecko) Chrome/131.0.6778.69 Mobile Safari/537.36 (compatible; Googlebot/2.1; "
+    "+http://www.google.com/bot.html)",
+    "Mozilla/5.0 AppleWebKit/537.36 (KHTML, like Gecko; compatible; bingbot/2.0; "
+    "+http://www.bing.com/bingbot.htm) Chrome/116.0.1938.76 Safari/537.36",
+    "Mozilla/5.0 (compatible; YandexBot/3.0; +http://yandex.com/bots)",
+    "Mozilla/5.0 (compatible; Baiduspider/2.0; +http://www.baidu.com/search/spider.html)",
+    "DuckDuckBot/1.1; (+http://duckduckgo.com/duckduckbot.html)",
+    "Mozilla/5.0 AppleWebKit/537.36 (KHTML, like Gecko; compatible; GPTBot/1.2; "
+    "+https://openai.com/gptbot)",
+    "Mozilla/5.0 AppleWebKit/537.36 (KHTML, like Gecko; compatible; ClaudeBot/1.0; "
+    "+claudebot@anthropic.com)",
+    "CCBot/2.0 (https://commoncrawl.org/faq/)",
+    "Mozilla/5.0 (compatible; AhrefsBot/7.0; +http://ahrefs.com/robot/)",
+    "Mozilla/5.0 (compatible; SemrushBot/7~bl; +http://www.semrush.com/bot.html)",
+    "Mozilla/5.0 (Linux; Android 5.0) AppleWebKit/537.36 (KHTML, like Gecko) Mobile "
+    "Safari/537.36 (compatible; Bytespider; spider-feedback@bytedance.com)",
+    "Mozilla/5.0 (compatible; Yahoo! Slurp; http://help.yahoo.com/help/us/ysearch/slurp)",
+    # Link-preview fetchers
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_5) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+    "Version/13.1.1 Safari/605.1.15 (Applebot/0.1; +http://www.apple.com/go/applebot)",
+    "facebookexternalhit/1.1 (+http://www.facebook.com/externalhit_uatext.php)",
+    "Twitterbot/1.0",
+    "Slackbot-LinkExpanding 1.0 (+https://api.slack.com/robots)",
+    "Slack-ImgProxy (+https://api.slack.com/robots)",
+    "WhatsApp/2.23.20.0 A",
+    "TelegramBot (like TwitterBot)",
+    "Mozilla/5.0 (compatible; Discordbot/2.0; +https://discordapp.com)",
+    "LinkedInBot/1.0 (compatible; Mozilla/5.0; Apache-HttpClient +http://www.linkedin.com)",
+    "Mozilla/5.0 (Windows NT 6.1; WOW64) SkypeUriPreview Preview/0.5 "
+    "skype-url-preview@microsoft.com",
+    "Iframely/1.3.1 (+https://iframely.com/docs/about)",
+    "Mozilla/5.0 (compatible; Embedly/0.2; +http://support.embed.ly/)",
+    "Mozilla/5.0 (compatible; Pinterestbot/1.0; +http://www.pinterest.com/bot.html)",
+    "Mozilla/5.0 (compatible; redditbot/1.0; +http://www.reddit.com/feedback)",
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/49.0.2623.75 Safari/537.36 Google-PageRenderer Google",
+    "Mozilla/5.0 (Windows NT 6.1; WOW64) AppleWebKit/534+ (KHTML, like Gecko) BingPreview/1.0b",
+    "Mozilla/5.0 (compatible; vkShare; +http://vk.com/dev/Share)",
+    "Mastodon/4.2.10 (http.rb/5.1.1; +https://mastodon.social/)",
+    "Mozilla/5.0 (compatible; Bluesky Cardyb/1.1; +mailto:support@bsky.app)",
+    # Headless browsers and automation
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "HeadlessChrome/131.0.6778.33 Safari/537.36",
+    "Mozilla/5.0 (Unknown; Linux x86_64) AppleWebKit/538.1 (KHTML, like Gecko) PhantomJS/2.1.1 "
+    "Safari/538.1",
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Electron/28.2.0 "
+    "Chrome/120.0.6099.227 Safari/537.36",
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/131.0.0.0 Safari/537.36 Playwright/1.48.0",
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/100.0.4896.127 Safari/537.36 Puppeteer",
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/120.0.0.0 Safari/537.36 Selenium",
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/120.0.0.0 Safari/537.36 Nightmare",
+    "Mozilla/5.0 (Linux; Android 11; moto g power (2022)) AppleWebKit/537.36 (KHTML, like "
+    "Gecko) Chrome/131.0.0.0 Mobile Safari/537.36 Chrome-Lighthouse",
+    # HTTP libraries and tools
+    "curl/8.5.0",
+    "Wget/1.21.4",
+    "python-requests/2.32.3",
+    "Python/3.11 aiohttp/3.10.10",
+    "Go-http-client/2.0",
+    "okhttp/4.12.0",
+    "Java/17.0.9",
+    "Apache-HttpClient/4.5.14 (Java/17.0.9)",
+    "Scrapy/2.11.2 (+https://scrapy.org)",
+    "PostmanRuntime/7.42.0",
+    # Monitoring, feeds, archives
+    "Mozilla/5.0 (compatible; UptimeRobot/2.0; http://www.uptimerobot.com/)",
+    "Feedly/1.0 (+http://www.feedly.com/fetcher.html; 3 subscribers; like FeedFetcher-Google)",
+    "ia_archiver (+http://www.alexa.com/site/help/webmasters; crawler@alexa.com)",
+    # Bots no list names yet, known by how they introduce themselves
+    "Mozilla/5.0 (compatible; NewsCrawler/1.0; +https://example.org/about)",
+    "Mozilla/5.0 (compatible; SomeNewBot/0.1)",
+    "Mozilla/5.0 (compatible; Fetcher; contact: ops@example.org)",
+]
+
+CHROME = BROWSERS[0]
+
+
+@pytest.mark.parametrize("user_agent", BROWSERS)
+def test_browsers_are_not_bots(user_agent: str) -> None:
+    assert not is_bot(user_agent)
+
+
+@pytest.mark.parametrize("user_agent", BOTS)
+def test_bots_are_bots(user_agent: str) -> None:
+    assert is_bot(user_agent)
+
+
+def test_the_lists_are_long_enough_to_mean_something() -> None:
+    assert len(BROWSERS) >= 12 and len(BOTS) >= 30
+    assert not set(BROWSERS) & set(BOTS)
+
+
+def test_the_pattern_set_agrees_with_the_crawler_list() -> None:
+    """On every sample user agent the list ships, and on browsers: the list's patterns
+    survived their rewriting into one trie."""
+    patterns = [entry["pattern"] for entry in CRAWLER_USER_AGENTS_DATA]
+    samples = [ua for entry in CRAWLER_USER_AGENTS_DATA for ua in entry["instances"]]
+    assert len(samples) > 1000
+    joined = re.compile("|".join(patterns))
+    pattern_set = PatternSet(patterns)
+    assert pattern_set.literal_count > 0.9 * len(patterns)  # else it is no faster
+    assert all(pattern_set.search(ua) for ua in samples)
+    assert all(pattern_set.search(ua) == bool(joined.search(ua)) for ua in BROWSERS + BOTS)
+    assert all(is_bot(ua) for ua in samples)
+
+
+@pytest.mark.parametrize(
+    "user_agent",
+    [
+        "",
+        " ",
+        "\t \t",
+        " " * 40,
+        "Mozilla/5",  # too short
+        "1234567890 (1234) 5678/90.1",  # no letters
+        CHROME + "\x00",
+        CHROME.replace(" ", "\t", 1),
+        CHROME + "\n",
+        CHROME + "\x7f",
+        CHROME + " " + "A" * (MAX_UA - len(CHROME)),  # one over the limit
+        "Mozilla/5.0 Chrome/131.0.0.0 Safari/537.36",  # no platform in parentheses
+        "Mozilla/5.0",
+    ],
+)
+def test_absurd_user_agents_are_bots(user_agent: str) -> None:
+    assert is_bot(user_agent)
+
+
+def test_a_long_browser_user_agent_is_not_absurd() -> None:
+    padded = CHROME + " " + "A" * (MAX_UA - len(CHROME) - 1)
+    assert len(padded) == MAX_UA and not is_bot(padded)
+    assert is_bot(padded + "A")
+
+
+def test_answers_do_not_change_when_cached() -> None:
+    for user_agent in BROWSERS[:5] + BOTS[:5]:
+        first = is_bot(user_agent)
+        assert all(is_bot(user_agent) == first for _ in range(3))
+        assert is_bot(user_agent) == (user_agent in BOTS)
+
+
+@given(st.text(st.characters(exclude_categories=()), max_size=600))
+def test_any_text_gets_an_answer(user_agent: str) -> None:
+    assert is_bot(user_agent) in (True, False)
+
+
+# -- the pattern set ------------------------------------------------------------------------
+
+
+def test_patterns_expand_to_the_strings_they_stand_for() -> None:
+    assert expand(r"Googlebot\/") == ["Googlebot/"]
+    assert expand(r"[wW]get") == ["wget", "Wget"]
+    assert expand(r"(^| )sentry\/") == [f"{START}sentry/", " sentry/"]
+    assert expand(r"Automaton|Newsify") == ["Automaton", "Newsify"]
+    assert expand(r"SSL Labs$") == [f"SSL Labs{END}"]
+    assert expand(r"Ahrefs(?:Bot|SiteAudit)") == ["AhrefsBot", "AhrefsSiteAudit"]
+    for regex in (r"a.b", r"a\d", r"a[^b]", r"a[b-z]", r"ab*", r"a+", r"a?", r"a{2}", r"(a", "a)"):
+        assert expand(regex) is None, regex
+    assert expand("[ab][cd][ef][gh][ij][kl][mn]") is None  # 128 strings: left a regex
+
+
+# Patterns and texts over a small alphabet, so that they often meet.
+_PIECES = st.sampled_from(
+    ["a", "b", "A", "/", " ", r"\/", "[aA]", "[b/]", "(a|b)", "(?:ab|ba)", "(^| )", "^", "$"]
+    + [".", "a*", "[^a]", r"\d", "b+"]
+)
+_PATTERN = st.lists(_PIECES, min_size=1, max_size=5).map("".join)
+
+
+@given(patterns=st.lists(_PATTERN, min_size=1, max_size=8), text=st.text("abAB/ 1", max_size=12))
+def test_a_pattern_set_finds_what_the_joined_regex_finds(patterns: list[str], text: str) -> None:
+    expected = re.search("|".join(patterns), text) is not None
+    assert PatternSet(patterns).search(text) == expected
+
+
+# -- prefetch -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("Sec-Purpose", "prefetch"),
+        ("Sec-Purpose", "prefetch;prerender"),
+        ("Sec-Purpose", "prefetch; anonymous-client-ip"),
+        ("sec-purpose", "PREFETCH"),
+        ("Purpose", "prefetch"),
+        ("X-Purpose", "preview"),
+        ("X-Purpose", "Prefetch"),
+        ("x-moz", "prefetch"),
+    ],
+)
+def test_speculative_requests_are_prefetches(name: str, value: str) -> None:
+    headers = CIMultiDict({"User-Agent": CHROME, "Accept": "*/*", name: value})
+    assert is_prefetch(headers)
+
+
+def test_an_ordinary_beacon_is_not_a_prefetch() -> None:
+    headers = CIMultiDict(
+        {
+            "User-Agent": CHROME,
+            "Content-Type": "text/plain;charset=UTF-8",
+            "Sec-Fetch-Dest": "empty",
+            "Sec-Fetch-Mode": "no-cors",
+            "Purpose": "",
+            "X-Purpose": "navigate",
+        }
+    )
+    assert not is_prefetch(headers)
+    assert not is_prefetch(CIMultiDict())
+
+
+# -- rate limiter ---------------------------------------------------------------------------
+
+
+class ReferenceBucket:
+    """A token bucket per client, never forgetting one: the textbook definition."""
+
+    def __init__(self, rate: float, burst: int) -> None:
+        self.rate = rate
+        self.burst = burst
+        self.tokens: dict[str, float] = {}
+        self.seen: dict[str, float] = {}
+
+    def allow(self, client: str, now: float) -> bool:
+        tokens = self.tokens.get(client, float(self.burst))
+        if client in self.seen and now > self.seen[client]:
+            tokens = min(float(self.burst), tokens + (now - self.seen[client]) * self.rate)
+        self.seen[client] = max(now, self.seen.get(client, now))
+        self.tokens[client] = tokens - 1.0 if tokens >= 1.0 else tokens
+        return tokens >= 1.0
+
+
+_STEPS = st.lists(
+    st.tuples(
+        st.sampled_from("abcdef"),
+        st.sampled_from([0.0, 0.0, 0.01, 0.1, 0.25, 0.5, 1, 3, -0.5]),  # -0.5: the clock steps back
+    ),
+    max_size=120,
+)
+_RATES = st.sampled_from([0.5, 1.0, 2.0, 10.0])
+
+
+@given(steps=_STEPS, rate=_RATES, burst=st.integers(1, 5))
+def test_the_limiter_is_a_token_bucket(
+    steps: list[tuple[str, float]], rate: float, burst: int
+) -> None:
+    limiter = RateLimiter(rate, burst, max_clients=6)  # room for every client
+    reference = ReferenceBucket(rate, burst)
+    now = 1.8e9
+    for client, dt in steps:
+        now += dt
+        assert limiter.allow(client, now) == reference.allow(client, now)
+
+
+@given(steps=_STEPS, rate=_RATES, burst=st.integers(1, 5), max_clients=st.integers(1, 4))
+def test_forgetting_clients_only_ever_lets_more_through(
+    steps: list[tuple[str, float]], rate: float, burst: int, max_clients: int
+) -> None:
+    limiter = RateLimiter(rate, burst, max_clients)
+    reference = ReferenceBucket(rate, burst)
+    allowed = {c: 0 for c in "abcdef"}
+    expected = dict(allowed)
+    now = 1.8e9
+    for client, dt in steps:
+        now += dt
+        allowed[client] += limiter.allow(client, now)
+        expected[client] += reference.allow(client, now)
+        assert allowed[client] >= expected[client]
+        assert len(limiter) <= max_clients
+
+
+@given(gaps=st.lists(st.floats(0, 2, allow_nan=False), max_size=200), burst=st.integers(1, 10))
+def test_a_client_never_beats_burst_plus_rate(gaps: list[float], burst: int) -> None:
+    rate = 4.0
+    limiter = RateLimiter(rate, burst, max_clients=10)
+    now, times = 1.8e9, []
+    for gap in gaps:
+        now += gap
+        if limiter.allow("reader", now):
+            times.append(now)
+    for i, start in enumerate(times):
+        for j in range(i, len(times)):
+            assert j - i + 1 <= burst + rate * (times[j] - start) + 1e-6
+
+
+def test_a_client_within_the_rate_is_never_refused() -> None:
+    limiter = RateLimiter(rate=2.0, burst=1, max_clients=10)
+    assert all(limiter.allow("reader", 1.8e9 + k * 0.5) for k in range(1000))
+    assert not limiter.allow("reader", 1.8e9 + 999 * 0.5 + 0.1)
+
+
+def test_the_least_recently_seen_client_is_forgotten_first() -> None:
+    limiter = RateLimiter(rate=0.001, burst=1, max_clients=2)
+    t = 1.8e9
+    assert limiter.allow("a", t) and limiter.allow("b", t)
+    assert not limiter.allow("a", t)  # a is now the most recently seen
+    assert limiter.allow("c", t)  # forgets b, not a
+    assert not limiter.allow("a", t)
+    assert limiter.allow("b", t)  # b was forgotten: a full bucket again
+    assert len(limiter) == 2
+
+
+def test_a_clock_stepping_back_refills_and_takes_nothing() -> None:
+    limiter = RateLimiter(rate=1.0, burst=2, max_clients=10)
+    assert limiter.allow("a", 1000.0)
+    assert limiter.allow("a", 900.0)  # the second token is still there
+    assert not limiter.allow("a", 950.0)
+    assert not limiter.allow("a", 1000.5)
+    assert limiter.allow("a", 1001.0)
+
+
+@pytest.mark.parametrize(("rate", "burst", "max_clients"), [(0, 1, 1), (1, 0, 1), (1, 1, 0)])
+def test_a_limiter_needs_positive_settings(rate: float, burst: int, max_clients: int) -> None:
+    with pytest.raises(ValueError):
+        RateLimiter(rate, burst, max_clients)
