@@ -17,7 +17,8 @@ from hypothesis import strategies as st
 from redis.asyncio import Redis
 
 from ranker.appkeys import CATALOG
-from tests.conftest import TOKEN, data_keys, flush, put_item
+from ranker.signing import sign
+from tests.conftest import BROWSER, TOKEN, data_keys, flush, make_settings, put_item
 
 FUZZ = settings(
     max_examples=150,
@@ -61,7 +62,43 @@ id_values = (
 )
 site_values = st.sampled_from(["news", "other", "nope", "NEWS", "news\n", ""]) | json_values
 beacons = st.fixed_dictionaries(
-    {"site": site_values, "id": id_values}, optional={"extra": json_values}
+    {"site": site_values, "id": id_values},
+    optional={"extra": json_values, "token": json_values | st.text(max_size=60)},
+)
+# Ids that signed beacons may have counted: the only uncatalogued members allowed.
+SIGNED = {"news": {"draft-1", "draft-2"}, "other": {"draft-1"}}
+
+
+@st.composite
+def signed_beacons(draw: st.DrawFn) -> dict[str, Any]:
+    """A beacon for an uncatalogued id with a token: valid, or valid for something else."""
+    site = draw(st.sampled_from(sorted(SIGNED)))
+    item_id = draw(st.sampled_from(sorted(SIGNED[site])))
+    signer = draw(st.sampled_from(sorted(SIGNED)))
+    signed_id = draw(st.sampled_from([item_id, "draft-3", "a"]))
+    expires = draw(st.sampled_from([2**31 - 1, 1, 0]))
+    key = make_settings("redis://unused").sites[signer].signing_key
+    return {"site": site, "id": item_id, "token": sign(key, signer, signed_id, expires)}
+
+
+user_agents = (
+    st.just(BROWSER)
+    | st.sampled_from(
+        [
+            "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
+            "Mozilla/5.0 (X11; Linux x86_64) HeadlessChrome/131.0.0.0 Safari/537.36",
+            "",
+            "x" * 600,
+        ]
+    )
+    | st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=80)
+)
+extra_headers = st.fixed_dictionaries(
+    {"User-Agent": user_agents},
+    optional={
+        "Sec-Purpose": st.sampled_from(["prefetch", "prefetch;prerender", "x"]),
+        "X-Forwarded-For": st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E)),
+    },
 )
 header_text = st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=40)
 content_types = (
@@ -85,9 +122,11 @@ content_types = (
 
 @st.composite
 def beacon_bodies(draw: st.DrawFn) -> bytes:
-    kind = draw(st.sampled_from(["beacon", "json", "binary", "text", "padded"]))
+    kind = draw(st.sampled_from(["beacon", "signed", "json", "binary", "text", "padded"]))
     if kind == "beacon":
         return json.dumps(draw(beacons)).encode()
+    if kind == "signed":
+        return json.dumps(draw(signed_beacons())).encode()
     if kind == "json":
         return json.dumps(draw(json_values)).encode()
     if kind == "binary":
@@ -134,7 +173,8 @@ async def assert_rankings_clean(redis: Redis) -> None:
         assert kind in ("hot", "tot", "b", "win"), key
         assert scope in SECTIONS | {"all"}, key
         members = set(await redis.zrange(key, 0, -1))
-        assert members <= CATALOGUED[site], (key, members - CATALOGUED[site])
+        allowed = CATALOGUED[site] | (SIGNED[site] if scope == "all" else set())
+        assert members <= allowed, (key, members - allowed)
 
 
 async def assert_catalog_clean(redis: Redis) -> None:
@@ -159,26 +199,69 @@ async def assert_catalog_clean(redis: Redis) -> None:
 
 
 @FUZZ
-@given(body=beacon_bodies(), content_type=content_types, chunked=st.booleans())
-@example(body=b'{"site":"news","id":"a"}', content_type="text/plain", chunked=False)
-@example(body=b'{"site":"news","id":"a\\n"}', content_type="application/json", chunked=False)
+@given(
+    body=beacon_bodies(),
+    content_type=content_types,
+    chunked=st.booleans(),
+    headers=extra_headers,
+)
+@example(
+    body=b'{"site":"news","id":"a"}',
+    content_type="text/plain",
+    chunked=False,
+    headers={"User-Agent": BROWSER},
+)
+@example(
+    body=b'{"site":"news","id":"a\\n"}',
+    content_type="application/json",
+    chunked=False,
+    headers={"User-Agent": BROWSER},
+)
+@example(
+    body=json.dumps(
+        {
+            "site": "news",
+            "id": "draft-1",
+            "token": sign(
+                make_settings("redis://unused").sites["news"].signing_key,
+                "news",
+                "draft-1",
+                2**31 - 1,
+            ),
+        }
+    ).encode(),
+    content_type="text/plain",
+    chunked=False,
+    headers={"User-Agent": BROWSER},
+)
 async def test_random_beacons(
-    client: TestClient[Any, Any], redis: Redis, body: bytes, content_type: str, chunked: bool
+    client: TestClient[Any, Any],
+    redis: Redis,
+    body: bytes,
+    content_type: str,
+    chunked: bool,
+    headers: dict[str, str],
 ) -> None:
     await ensure_catalog(client)
     response = await client.post(
         "/v1/hit",
         data=_chunks(body) if chunked else body,
-        headers={"Content-Type": content_type},
+        headers={"Content-Type": content_type, **headers},
     )
-    assert response.status in (204, 400, 404, 413, 415), await response.text()
+    assert response.status in (202, 204, 400, 403, 404, 413, 415), await response.text()
     if response.status == 204:
         doc = orjson.loads(body)
-        assert doc["id"] in CATALOGUED[doc["site"]], doc
+        assert doc["id"] in CATALOGUED[doc["site"]] | SIGNED[doc["site"]], doc
+    elif response.status == 202:
+        assert (await response.json())["counted"] is False
     else:
         await assert_error_json(response)
     await flush(client)
     await assert_rankings_clean(redis)
+    # I5: whatever was counted, the public lists show catalogued stories only.
+    for site in CATALOGUED:
+        top = await (await client.get(f"/v1/sites/{site}/top?n=100&window=all")).json()
+        assert {i["id"] for i in top["items"]} <= CATALOGUED[site]
 
 
 @FUZZ
