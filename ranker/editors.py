@@ -47,7 +47,8 @@ def _buckets(request: web.Request, now: float) -> tuple[Resolution, list[int]]:
         "day": settings.day_retention,
     }[resolution]
     size = BUCKET_SECONDS[resolution]
-    n = _int_param(request, "n", 60, 1, int(retention // size))
+    most = int(retention // size)
+    n = _int_param(request, "n", min(60, most), 1, most)
     newest = bucket_start(now, resolution)
     return resolution, [newest - size * i for i in range(n - 1, -1, -1)]
 

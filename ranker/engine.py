@@ -45,10 +45,11 @@ def find_server_binary() -> str:
     )
 
 
-def _die_with_parent() -> None:
-    # Linux: the server gets SIGTERM if Ranker dies without stopping it. The signal follows
-    # the *thread* that started the server, so start it from a long-lived thread (the main
-    # one), never from a worker pool.
+def die_with_parent() -> None:
+    """Linux: the calling process (the server, or a worker) gets SIGTERM when its parent
+    dies without stopping it."""
+    # The signal follows the *thread* that started the child, so start it from a
+    # long-lived thread (the main one), never from a worker pool.
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
@@ -105,7 +106,7 @@ class EmbeddedEngine:
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
-                preexec_fn=_die_with_parent,
+                preexec_fn=die_with_parent,
             )
         except OSError as e:
             self._release()

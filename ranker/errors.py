@@ -8,6 +8,8 @@ from collections.abc import Awaitable, Callable, Mapping
 import orjson
 from aiohttp import web
 
+from ranker.store import STORE_ERRORS
+
 log = logging.getLogger("ranker")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -60,6 +62,12 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
             raise
         headers = {k: v for k, v in e.headers.items() if k in ("Allow", "Retry-After")}
         return error_response(e.status, _CODES.get(e.status, "error"), e.reason or "error", headers)
+    except STORE_ERRORS as e:
+        # Reads and catalog writes need Redis; beacons do not (they are buffered).
+        log.warning("store unavailable for %s %s: %s", request.method, request.path, e)
+        return error_response(
+            503, "store_unavailable", "the store is unreachable; try later", {"Retry-After": "5"}
+        )
     except Exception:
         log.exception("unhandled error in %s %s", request.method, request.path)
         return error_response(500, "internal", "internal error")

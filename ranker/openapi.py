@@ -569,7 +569,10 @@ def _parameters() -> Doc:
         "buckets": {
             "name": "n",
             "in": "query",
-            "description": f"how many buckets, ending with the current one: {_retention_limits()}",
+            "description": (
+                "how many buckets, ending with the current one (default 60, or all that are "
+                f"kept if fewer): {_retention_limits()}"
+            ),
             "schema": {"type": "integer", "minimum": 1, "default": SERIES_DEFAULT_N},
         },
         "ifNoneMatch": {

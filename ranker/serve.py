@@ -14,7 +14,7 @@ from aiohttp import web
 
 from ranker.app import create_app
 from ranker.config import Settings
-from ranker.engine import EmbeddedEngine
+from ranker.engine import EmbeddedEngine, die_with_parent
 
 log = logging.getLogger("ranker")
 
@@ -30,6 +30,10 @@ def _new_loop() -> asyncio.AbstractEventLoop:
 
 def run_worker(settings: Settings, reuse_port: bool = False) -> None:
     """Serve until SIGTERM/SIGINT; on the way out, everything accepted is flushed."""
+    if reuse_port:
+        # One of several workers: if the parent dies without stopping it (SIGKILL), it gets
+        # SIGTERM, flushes and exits rather than serve on alone.
+        die_with_parent()
     web.run_app(
         create_app(settings),
         host=settings.host,

@@ -4,11 +4,13 @@ collector accepted (answered 2xx) may go uncounted."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -195,3 +197,60 @@ async def test_sigterm_flushes_everything_accepted(
         proc.stdout.close()
     totals = dict(await redis.zrange(keys.total("news", "all"), 0, -1, withscores=True))
     assert totals == {"x": 100.0, "y": 50.0}
+
+
+async def test_reads_during_an_outage_are_503_not_500(own_engine: EmbeddedEngine) -> None:
+    clock = FakeClock()
+    app = create_app(make_settings(own_engine.url, cache_ttl=0.001), clock=clock)
+    async with TestClient(TestServer(app, host="127.0.0.1")) as client:
+        await put_item(client, "a")
+        await asyncio.to_thread(own_engine.stop)
+        for path in ("/v1/sites/news/top", "/v1/sites/news/items/a"):
+            clock.advance(1)
+            response = await client.get(path, headers={"Authorization": f"Bearer {TOKEN}"})
+            assert response.status == 503, path
+            assert response.headers["Retry-After"]
+            assert (await response.json())["error"] == "store_unavailable"
+        assert await hit(client, "a") == 204  # beacons are buffered meanwhile
+        await asyncio.to_thread(own_engine.start)
+        assert await app[FLUSHER].flush()
+        assert (await client.get("/v1/sites/news/top")).status == 200
+
+
+def test_workers_stop_when_their_parent_is_killed(engine: EmbeddedEngine, tmp_path: Path) -> None:
+    config = tmp_path / "ranker.toml"
+    config.write_text(f'[sites.news]\ntoken = "{TOKEN}"\n')
+    port = _free_port()
+    env = {**os.environ, "REDIS_URL": engine.url, "RANKER_PORT": str(port)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ranker", "serve", "--config", str(config), "--workers", "2"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 15
+        workers: list[int] = []
+        while len(workers) < 2 and time.monotonic() < deadline:
+            children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children")
+            workers = [int(p) for p in children.read_text().split()] if children.exists() else []
+            time.sleep(0.05)
+        assert len(workers) == 2
+        proc.kill()
+        proc.wait()
+        deadline = time.monotonic() + 15
+        while any(_alive(w) for w in workers) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not any(_alive(w) for w in workers)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"

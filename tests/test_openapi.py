@@ -1,0 +1,242 @@
+"""The OpenAPI description at /openapi.json: valid OpenAPI 3.1, in step with the routes, and
+true of a live `ranker serve`, which schemathesis fuzzes from it: no 5xx, every answer as
+described."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import replace
+from typing import Any
+from urllib.parse import unquote
+
+import pytest
+import requests
+import schemathesis
+from aiohttp import web
+from redis import Redis
+
+from ranker.app import create_app
+from ranker.config import Settings, Site
+from ranker.engine import EmbeddedEngine
+from ranker.openapi import DOCUMENT, JSON_LINES
+from ranker.windows import BUCKET_SECONDS
+from tests.conftest import make_settings
+
+# The site and story the description's examples name, so its examples meet real data.
+SITE = "demo"
+STORY = "tram-line-approved"
+SITE_TOKEN = "fuzz-token"
+METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
+# Beacons from a client that says it is a bot are received (202) but neither checked further
+# nor counted: the fuzzing client says it is a browser.
+BROWSER = "Mozilla/5.0 (X11; Linux x86_64; rv:140.0) Gecko/20100101 Firefox/140.0"
+MAX_EXAMPLES = 30  # fuzzed requests per operation, besides examples and edge cases
+
+
+def documented(doc: dict[str, Any]) -> set[tuple[str, str]]:
+    return {
+        (method.upper(), path)
+        for path, item in doc["paths"].items()
+        for method in item
+        if method in METHODS
+    }
+
+
+def routes(app: web.Application) -> set[tuple[str, str]]:
+    # aiohttp answers HEAD wherever it answers GET: not described separately.
+    return {(r.method, r.resource.canonical) for r in app.router.routes() if r.method != "HEAD"}
+
+
+def test_every_route_is_described_and_nothing_else() -> None:
+    app = create_app(make_settings("redis://127.0.0.1:1"))
+    assert routes(app) == documented(DOCUMENT)
+
+
+def test_demo_mode_adds_only_its_page() -> None:
+    """The demo's article page is left out of the description: it is not part of the API."""
+    settings = make_settings("redis://127.0.0.1:1")
+    demo = {**settings.sites, "demo": Site("demo", half_life=3600.0, token="t")}
+    plain = routes(create_app(settings))
+    assert routes(create_app(replace(settings, sites=demo, demo=True))) - plain == {("GET", "/")}
+
+
+def test_the_description_is_valid_openapi() -> None:
+    schema = schemathesis.openapi.from_dict(copy.deepcopy(DOCUMENT))
+    schema.validate()
+    for operation in schema.get_all_operations():
+        operation.ok()  # raises for an operation schemathesis cannot use
+    broken = copy.deepcopy(DOCUMENT)
+    broken["paths"]["/healthz"]["get"]["responses"] = {"200": {"content": {}}}  # no description
+    with pytest.raises(Exception, match="description"):
+        schemathesis.openapi.from_dict(broken).validate()
+
+
+# -- the live server ----------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_until(check: Any, what: str, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if check():
+                return
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.05)
+    pytest.fail(f"timed out waiting until {what}")
+
+
+def _seed(base: str, http: requests.Session) -> None:
+    """One catalogued story with enough views in the last minutes to rank and to rise."""
+    headers = {"Authorization": f"Bearer {SITE_TOKEN}"}
+    entry = {"title": "Council approves new tram line", "url": "/tram", "section": "politics"}
+    response = http.put(f"{base}/v1/sites/{SITE}/items/{STORY}", json=entry, headers=headers)
+    assert response.status_code == 201, response.text
+    for reader in range(20):  # one view each from 20 readers: repeats would not count
+        beacon = {"site": SITE, "id": STORY}
+        agent = {"User-Agent": f"{BROWSER} reader/{reader}"}  # a visitor each
+        assert http.post(f"{base}/v1/hit", json=beacon, headers=agent).status_code == 204
+
+    def listed() -> bool:
+        top = http.get(f"{base}/v1/sites/{SITE}/top", params={"window": "1h"}).json()
+        return [it["views"] for it in top["items"]] == [20]
+
+    _wait_until(listed, "the views are written")
+
+
+@pytest.fixture(scope="module")
+def http() -> Iterator[requests.Session]:
+    with requests.Session() as session:
+        session.headers["User-Agent"] = BROWSER
+        yield session
+
+
+@pytest.fixture(scope="module")
+def live_server(
+    engine: EmbeddedEngine, tmp_path_factory: pytest.TempPathFactory, http: requests.Session
+) -> Iterator[str]:
+    """`ranker serve` on a free port, on the session's engine, with one seeded story."""
+    with Redis.from_url(engine.url) as redis:
+        redis.flushall()
+    workdir = tmp_path_factory.mktemp("live")
+    config = workdir / "ranker.toml"
+    config.write_text(f'[sites.{SITE}]\ntoken = "{SITE_TOKEN}"\n')
+    port = _free_port()
+    env = {**os.environ, "REDIS_URL": engine.url, "RANKER_PORT": str(port)}
+    log_path = workdir / "server.log"
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "ranker", "serve", "--config", str(config)],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_until(lambda: http.get(f"{base}/healthz").status_code == 200, "the server listens")
+        _seed(base, http)
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    output = log_path.read_text(errors="replace")
+    assert "Traceback" not in output, output  # an error the answers did not show
+
+
+def test_the_served_description_is_the_document(live_server: str, http: requests.Session) -> None:
+    response = http.get(f"{live_server}/openapi.json")
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == "application/json"
+    assert response.headers["Access-Control-Allow-Origin"] == "*"
+    assert response.headers["Cache-Control"].startswith("public, max-age=")
+    assert response.json() == json.loads(json.dumps(DOCUMENT))
+
+
+@schemathesis.serializer(*(t for t in JSON_LINES if t != "text/plain"))
+def _json_lines(ctx: schemathesis.SerializationContext, value: Any) -> bytes:
+    """An import body: a generated list of entries as one JSON document per line."""
+    if isinstance(value, bytes):
+        return value
+    lines = value if isinstance(value, list) else [value]
+    return "".join(json.dumps(line) + "\n" for line in lines).encode()
+
+
+# Mostly the configured site and often the seeded story, so requests get past the 404s to
+# the code behind them.
+FUZZ = schemathesis.Config.from_dict(
+    {
+        "seed": 20261126,
+        "generation": {"max-examples": MAX_EXAMPLES, "deterministic": True, "database": "none"},
+        "auth": {"openapi": {"siteToken": {"bearer": SITE_TOKEN}}},
+        "dictionaries": {"sites": {"values": [SITE]}, "stories": {"values": [STORY]}},
+        "parameters": {
+            "path.site": {"dictionary": "sites", "probability": 0.9},
+            "query.site": {"dictionary": "sites", "probability": 0.9},
+            "path.id": {"dictionary": "stories", "probability": 0.3},
+            "query.id": {"dictionary": "stories", "probability": 0.3},
+        },
+        "operations": [
+            # Bad lines are reported in the answer's `errors`, never refused: any body of
+            # JSON lines is answered 200.
+            {
+                "include-operation-id": "importItems",
+                "checks": {"negative_data_rejection": {"enabled": False}},
+            }
+        ],
+    }
+)
+# The document the server serves (see the test above), one test per operation. Loaded here,
+# not from a fixture: schemathesis' fixture-based loader fails on pytest 9.2.
+described = schemathesis.openapi.from_dict(copy.deepcopy(DOCUMENT), config=FUZZ)
+_defaults = Settings()
+_RETENTION = {
+    "minute": _defaults.minute_retention,
+    "hour": _defaults.hour_retention,
+    "day": _defaults.day_retention,
+}
+BUCKET_LIMITS = {res: int(_RETENTION[res] // size) for res, size in BUCKET_SECONDS.items()}
+
+
+def _at_most(query: dict[str, Any], name: str, limit: int) -> None:
+    value = str(query.get(name, ""))
+    if re.fullmatch("[0-9]+", value):
+        query[name] = min(int(value), limit)
+
+
+@schemathesis.hook("before_call")
+def _rules_stated_in_words(context: Any, case: schemathesis.Case, kwargs: Any) -> None:
+    """What the description says only in prose, applied to the generated requests: a body's
+    id repeats the path's, and how far back `n` or `days` reach depends on the retention."""
+    body, path, query = case.body, case.path_parameters or {}, case.query or {}
+    if isinstance(body, dict) and isinstance(body.get("id"), str) and "id" in path:
+        body["id"] = unquote(path["id"])
+    res = query.get("res", "minute")
+    if case.operation.path.endswith("/series") and isinstance(res, str) and res in BUCKET_LIMITS:
+        _at_most(query, "n", BUCKET_LIMITS[res])
+    if case.operation.path.endswith("/beacons"):
+        _at_most(query, "days", BUCKET_LIMITS["day"])
+
+
+@described.parametrize()
+def test_the_live_server_answers_as_described(
+    case: schemathesis.Case, live_server: str, http: requests.Session
+) -> None:
+    case.call_and_validate(base_url=live_server, session=http)
