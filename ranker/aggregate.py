@@ -68,6 +68,7 @@ class Aggregator:
         self.pending_keys = 0  # (item, minute) pairs in open batches, kept as views arrive
         # (site, reason) -> beacons not counted since start; site "" when it was not known.
         self.filtered: dict[tuple[str, str], int] = {}
+        self.counted: dict[str, int] = dict.fromkeys(half_lives, 0)  # site -> views since start
 
     @property
     def pending_views(self) -> int:
@@ -81,6 +82,7 @@ class Aggregator:
 
     def add(self, site: str, item: str, t: float, *, signed: bool = False) -> None:
         self.accepted += 1
+        self.counted[site] += 1
         batch = self._batch(site, t)
         self.pending_keys += batch.add(item, t)
         if signed:

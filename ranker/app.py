@@ -22,6 +22,7 @@ from ranker.appkeys import (
     CATALOG,
     CLOCK,
     FLUSHER,
+    METRICS,
     REDIS_URL,
     SETTINGS,
     STORE,
@@ -32,6 +33,7 @@ from ranker.config import Settings
 from ranker.engine import EmbeddedEngine
 from ranker.errors import json_errors
 from ranker.flusher import Flusher
+from ranker.metrics import Metrics
 from ranker.query import TopCache, cache_control
 from ranker.store import STORE_ERRORS, Store
 
@@ -129,12 +131,24 @@ async def flusher_ctx(app: web.Application) -> AsyncIterator[None]:
     await flusher.drain(DRAIN_TIMEOUT)
 
 
+async def metrics_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Move the collector's counters into the Prometheus metrics every second."""
+    metrics = app[METRICS] = Metrics(app[AGGREGATOR], app[FLUSHER], app[STORE], app[TOP_CACHE])
+    task = asyncio.create_task(metrics.run())
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
 def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) -> web.Application:
     app = web.Application(middlewares=[json_errors], client_max_size=handlers.MAX_IMPORT_BYTES)
     app[SETTINGS] = settings
     app[CLOCK] = clock
     app[TOP_CACHE] = TopCache(settings.cache_ttl, clock, cache_control(settings))
-    app.cleanup_ctx.extend([engine_ctx, store_ctx, catalog_ctx, admission_ctx, flusher_ctx])
+    app.cleanup_ctx.extend(
+        [engine_ctx, store_ctx, catalog_ctx, admission_ctx, flusher_ctx, metrics_ctx]
+    )
     site = "/v1/sites/{site}"
     item = site + "/items/{id}"
     app.router.add_post("/v1/hit", collect.hit)
@@ -154,6 +168,8 @@ def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) ->
     app.router.add_get(item, handlers.get_item)
     app.router.add_delete(item, handlers.delete_item)
     app.router.add_get("/healthz", handlers.health)
+    app.router.add_get("/readyz", handlers.ready)
+    app.router.add_get("/metrics", handlers.metrics)
     app.router.add_get("/dashboard", editors.dashboard)
     app.router.add_get("/openapi.json", openapi.openapi)
     assets.add_routes(app.router)

@@ -11,6 +11,7 @@ from ranker.aggregate import Aggregator
 from ranker.catalog import CatalogIndex
 from ranker.config import Settings
 from ranker.flusher import Flusher
+from ranker.metrics import Metrics
 from ranker.query import TopCache
 from ranker.store import Store
 
@@ -25,3 +26,4 @@ FLUSHER = web.AppKey("FLUSHER", Flusher)
 CATALOG = web.AppKey("CATALOG", CatalogIndex)
 TOP_CACHE = web.AppKey("TOP_CACHE", TopCache)
 ADMISSION = web.AppKey("ADMISSION", Admission)
+METRICS = web.AppKey("METRICS", Metrics)

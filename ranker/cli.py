@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
+import contextlib
 import os
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import replace
@@ -22,14 +23,21 @@ DEMO_TOKEN = "demo-token"
 
 
 def _serve(settings: Settings, workers: int = 1) -> int:
-    from ranker.serve import run
-
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     if not settings.sites:
         print("ranker: no sites configured; add a [sites.NAME] table", file=sys.stderr)
         return 2
-    print(f"ranker: serving http://{settings.host}:{settings.port}/", flush=True)
-    run(settings, workers)
+    with contextlib.ExitStack() as stack:
+        if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            # Workers write their metrics here, so any one of them can answer for all. It
+            # must be set before prometheus-client is first imported (by ranker.serve).
+            shared = stack.enter_context(tempfile.TemporaryDirectory(prefix="ranker-metrics-"))
+            os.environ["PROMETHEUS_MULTIPROC_DIR"] = shared
+        from ranker import logs
+        from ranker.serve import run
+
+        logs.setup(settings.log_format)
+        print(f"ranker: serving http://{settings.host}:{settings.port}/", flush=True)
+        run(settings, workers)
     return 0
 
 
@@ -64,6 +72,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
             demo_rate=args.rate,
             data_dir=data_dir,
             proxy_hops=max(settings.proxy_hops, 1),
+            # Lines for a person at a terminal, unless the environment asks for JSON.
+            log_format=os.environ.get("RANKER_LOG_FORMAT", "text"),
         )
     )
 

@@ -60,6 +60,8 @@ class Site:
 class Settings:
     host: str = "127.0.0.1"
     port: int = 8080
+    log_format: str = "json"  # or "text"
+    ready_max_lag: float = 10.0  # /readyz fails once accepted views wait longer than this
     # None: start the embedded engine with its data under `data_dir`.
     redis_url: str | None = None
     redis_cluster: bool = False  # redis_url names one node of a Redis Cluster
@@ -148,6 +150,12 @@ def _count(v: object, name: str) -> int:
     return n
 
 
+def _log_format(v: object, name: str) -> str:
+    if v not in ("json", "text"):
+        raise ConfigError(f"{name}: expected 'json' or 'text', got {v!r}")
+    return str(v)
+
+
 def _number(v: object, name: str) -> float:
     if isinstance(v, bool) or not isinstance(v, int | float) or v <= 0:
         raise ConfigError(f"{name}: expected a positive number, got {v!r}")
@@ -156,7 +164,12 @@ def _number(v: object, name: str) -> float:
 
 _Parser = Any
 _TABLES: dict[str, dict[str, tuple[str, _Parser]]] = {
-    "server": {"host": ("host", _str), "port": ("port", _port)},
+    "server": {
+        "host": ("host", _str),
+        "port": ("port", _port),
+        "log_format": ("log_format", _log_format),
+        "ready_max_lag": ("ready_max_lag", parse_duration),
+    },
     "redis": {
         "url": ("redis_url", _str),
         "cluster": ("redis_cluster", _bool),
@@ -195,6 +208,7 @@ _ENV = {
     "RANKER_HOST": "host",
     "RANKER_PORT": "port",
     "RANKER_DATA_DIR": "data_dir",
+    "RANKER_LOG_FORMAT": "log_format",
 }
 
 
@@ -254,7 +268,8 @@ def settings_from_mapping(doc: Mapping[str, Any], environ: Mapping[str, str]) ->
         raise ConfigError("unknown setting(s): " + ", ".join(unknown))
     for var, attr in _ENV.items():
         if environ.get(var):
-            values[attr] = environ[var] if attr != "port" else _port(environ[var], var)
+            parse = {"port": _port, "log_format": _log_format}.get(attr)
+            values[attr] = parse(environ[var], var) if parse else environ[var]
     if environ.get("REDIS_CLUSTER"):
         values["redis_cluster"] = environ["REDIS_CLUSTER"].lower() in ("1", "true", "yes")
     if values.get("redis_cluster") and not values.get("redis_url"):

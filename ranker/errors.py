@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable, Mapping
 import orjson
 from aiohttp import web
 
+from ranker import logs
 from ranker.store import STORE_ERRORS
 
 log = logging.getLogger("ranker")
@@ -52,22 +53,31 @@ _CODES = {
 
 @web.middleware
 async def json_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Errors as JSON, each with the request's id (`X-Request-ID`) as its log lines have."""
+    logs.bind(request)
     try:
         return await handler(request)
     except ApiError as e:
+        e.headers["X-Request-ID"] = logs.request_id(request)
         return error_response(e.status, e.code, e.message, e.headers)
     except web.HTTPException as e:
         # aiohttp's own answers (no route, wrong method, body too large): same JSON shape.
         if e.status < 400:
             raise
         headers = {k: v for k, v in e.headers.items() if k in ("Allow", "Retry-After")}
+        headers["X-Request-ID"] = logs.request_id(request)
         return error_response(e.status, _CODES.get(e.status, "error"), e.reason or "error", headers)
     except STORE_ERRORS as e:
         # Reads and catalog writes need Redis; beacons do not (they are buffered).
         log.warning("store unavailable for %s %s: %s", request.method, request.path, e)
         return error_response(
-            503, "store_unavailable", "the store is unreachable; try later", {"Retry-After": "5"}
+            503,
+            "store_unavailable",
+            "the store is unreachable; try later",
+            {"Retry-After": "5", "X-Request-ID": logs.request_id(request)},
         )
     except Exception:
         log.exception("unhandled error in %s %s", request.method, request.path)
-        return error_response(500, "internal", "internal error")
+        return error_response(
+            500, "internal", "internal error", {"X-Request-ID": logs.request_id(request)}
+        )

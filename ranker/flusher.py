@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import itertools
 import logging
+import random
 import secrets
 import time
 
@@ -44,6 +45,10 @@ class Flusher:
         self.flushed_views = 0  # views this process has written
         self.dropped_views = 0  # views of items deleted before they were written
         self.failures = 0  # consecutive failed flushes
+        self.failed_flushes = 0  # all failed attempts since start
+        self.flush_seconds: list[float] = []  # durations of written batches, for metrics
+        # When everything accepted was last known written (monotonic): the flush lag.
+        self.caught_up_at = time.monotonic()
 
     @property
     def pending_keys(self) -> int:
@@ -79,22 +84,34 @@ class Flusher:
                 self._in_flight_keys += batch.keys
                 ok = await self._send(site) and ok
         self.failures = 0 if ok else self.failures + 1
+        if ok:
+            self.caught_up_at = time.monotonic()
         return ok
 
     async def _send(self, site: str) -> bool:
         batch_id, batch = self._in_flight[site]
+        started = time.monotonic()
         try:
             applied, dropped = await self._store.flush(batch, batch_id)
         except STORE_ERRORS as e:
+            self.failed_flushes += 1
             if self.failures == 0:
                 log.warning("flush of %s failed, will retry: %s", site, e)
             return False
+        if len(self.flush_seconds) < 10_000:  # taken by the metrics every second
+            self.flush_seconds.append(time.monotonic() - started)
         del self._in_flight[site]
         self._in_flight_keys -= batch.keys
         if applied:
             self.flushed_views += batch.views - dropped
             self.dropped_views += dropped
         return True
+
+    def lag(self) -> float:
+        """Seconds since everything accepted was last written; 0 when nothing waits."""
+        if not self._in_flight and not self._aggregator.sites():
+            return 0.0
+        return time.monotonic() - self.caught_up_at
 
     async def run(self) -> None:
         delay = self._interval
@@ -103,7 +120,10 @@ class Flusher:
                 await asyncio.wait_for(self._wake.wait(), delay)
             self._wake.clear()
             ok = await self.flush()
-            delay = self._interval if ok else min(max(delay, self._interval) * 2, MAX_BACKOFF)
+            # Backoff with jitter, so collectors that lost Redis together do not return
+            # in step.
+            backoff = min(max(delay, self._interval) * 2, MAX_BACKOFF)
+            delay = self._interval if ok else backoff * random.uniform(0.5, 1.0)
 
     async def drain(self, timeout: float) -> bool:
         """At shutdown: keep flushing until everything is written or `timeout` runs out."""

@@ -2,16 +2,29 @@
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import os
+import time
 from typing import Any
 
 import orjson
 from aiohttp import web
 
-from ranker.appkeys import AGGREGATOR, CATALOG, CLOCK, FLUSHER, SETTINGS, STORE, TOP_CACHE
+from ranker import metrics as prometheus
+from ranker.appkeys import (
+    AGGREGATOR,
+    CATALOG,
+    CLOCK,
+    FLUSHER,
+    METRICS,
+    SETTINGS,
+    STORE,
+    TOP_CACHE,
+)
 from ranker.errors import ApiError
 from ranker.query import Entry, cached_response, compute_top, item_ranks, parse_top_query
+from ranker.store import STORE_ERRORS
 from ranker.validate import (
     ID_RULE,
     NUMBER_RE,
@@ -110,6 +123,8 @@ def _not_counted(filtered: dict[tuple[str, str], int]) -> dict[str, int]:
 
 
 async def health(request: web.Request) -> web.Response:
+    """GET /healthz: alive. 200 even while Redis is away: the collector keeps accepting and
+    buffering then, and restarting it would lose what it holds (see /readyz)."""
     flusher = request.app[FLUSHER]
     doc = {
         "pid": os.getpid(),  # which worker answered, when several share the port
@@ -120,7 +135,39 @@ async def health(request: web.Request) -> web.Response:
         "flushed_views": flusher.flushed_views,
         "dropped_views": flusher.dropped_views,
     }
-    return json_response(doc, 200 if flusher.failures == 0 else 503)
+    return json_response(doc)
+
+
+READY_PING_TIMEOUT = 2.0
+
+
+async def ready(request: web.Request) -> web.Response:
+    """GET /readyz: 200 while Redis answers and accepted views reach it within
+    `server.ready_max_lag`; else 503, so a load balancer can send traffic elsewhere."""
+    app = request.app
+    lag = app[FLUSHER].lag()
+    started = time.monotonic()
+    try:
+        await asyncio.wait_for(app[STORE].ping(), READY_PING_TIMEOUT)
+        redis: str = "ok"
+    except (TimeoutError, *STORE_ERRORS) as e:
+        redis = f"unreachable: {e or type(e).__name__}"
+    ready = redis == "ok" and lag <= app[SETTINGS].ready_max_lag
+    doc = {
+        "status": "ready" if ready else "not_ready",
+        "redis": redis,
+        "redis_ping_ms": round((time.monotonic() - started) * 1000, 2),
+        "flush_lag_s": round(lag, 3),
+        "max_flush_lag_s": app[SETTINGS].ready_max_lag,
+    }
+    return json_response(doc, 200 if ready else 503)
+
+
+async def metrics(request: web.Request) -> web.Response:
+    """GET /metrics: Prometheus text format."""
+    request.app[METRICS].sync()
+    body, content_type = prometheus.exposition()
+    return web.Response(body=body, headers={"Content-Type": content_type})
 
 
 # -- catalog ----------------------------------------------------------------------------

@@ -515,6 +515,20 @@ def _schemas() -> Doc:
                 "dropped_views": count,
             },
         },
+        "Ready": {
+            "type": "object",
+            "required": ["status", "redis", "redis_ping_ms", "flush_lag_s", "max_flush_lag_s"],
+            "properties": {
+                "status": {"enum": ["ready", "not_ready"]},
+                "redis": {"type": "string", "description": "`ok`, or why not"},
+                "redis_ping_ms": {"type": "number"},
+                "flush_lag_s": {
+                    "type": "number",
+                    "description": "seconds since everything accepted was written",
+                },
+                "max_flush_lag_s": {"type": "number"},
+            },
+        },
     }
 
 
@@ -1000,10 +1014,33 @@ def _service_paths() -> Doc:
             "get": {
                 "tags": ["service"],
                 "operationId": "health",
-                "summary": "This process's collector: views accepted, pending, written",
+                "summary": "Alive: this process's views accepted, pending and written",
+                "description": "200 even while Redis is away (`status: degraded`): the "
+                "collector keeps buffering then, and restarting it would lose what it holds.",
+                "responses": {"200": _ok("alive", _ref("Health"))},
+            }
+        },
+        "/readyz": {
+            "get": {
+                "tags": ["service"],
+                "operationId": "ready",
+                "summary": "Ready: Redis answers and accepted views reach it in time",
                 "responses": {
-                    "200": _ok("writes to Redis succeed", _ref("Health")),
-                    "503": _ok("writes to Redis are failing; views wait in memory", _ref("Health")),
+                    "200": _ok("ready", _ref("Ready")),
+                    "503": _ok("Redis unreachable, or views wait too long", _ref("Ready")),
+                },
+            }
+        },
+        "/metrics": {
+            "get": {
+                "tags": ["service"],
+                "operationId": "metrics",
+                "summary": "Prometheus metrics: beacons by outcome, flushes, Redis, cache",
+                "responses": {
+                    "200": {
+                        "description": "Prometheus text exposition format",
+                        "content": {"text/plain": {"schema": {"type": "string"}}},
+                    }
                 },
             }
         },

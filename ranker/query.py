@@ -86,12 +86,16 @@ class TopCache:
         # Bumped by a catalog write, so a list computed across the write is not kept.
         self._generation: dict[str, int] = {}
         self._inflight: dict[TopKey, asyncio.Future[Entry]] = {}
+        self.hits = 0  # lists answered from memory
+        self.misses = 0  # lists computed (or awaited while another request computed them)
 
     async def get(self, key: TopKey, compute: Callable[[], Awaitable[dict[str, Any]]]) -> Entry:
         now = self._clock()
         entry = self._entries.get(key)
         if entry is not None and entry.expires > now:
+            self.hits += 1
             return entry
+        self.misses += 1
         if (pending := self._inflight.get(key)) is not None:
             return await asyncio.shield(pending)
         future: asyncio.Future[Entry] = asyncio.get_running_loop().create_future()
@@ -119,7 +123,10 @@ class TopCache:
         """The hot path: an unexpired list for a query string seen before, else None."""
         key = self._keys.get((site, query_string))
         entry = self._entries.get(key) if key is not None else None
-        return entry if entry is not None and entry.expires > self._clock() else None
+        if entry is not None and entry.expires > self._clock():
+            self.hits += 1
+            return entry
+        return None
 
     def key(self, site: str, query_string: str, parse: Callable[[], TopKey]) -> TopKey:
         """The validated list a request asks for; parsed once per distinct query string."""

@@ -6,11 +6,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
+import os
 import signal
 from dataclasses import replace
 from types import FrameType
 
 from aiohttp import web
+from prometheus_client import multiprocess
 
 from ranker.app import create_app
 from ranker.config import Settings
@@ -84,6 +86,8 @@ def run(settings: Settings, workers: int = 1) -> None:
                 process.join()
             except KeyboardInterrupt:  # Ctrl-C reached the workers too; wait for them
                 process.join()
+            if process.pid is not None and os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+                multiprocess.mark_process_dead(process.pid)  # type: ignore[no-untyped-call]
     finally:
         signal.signal(signal.SIGTERM, previous)
         if engine is not None:

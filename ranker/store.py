@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import secrets
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass
 from importlib.resources import files
-from typing import Any, cast
+from typing import Any, Concatenate, ParamSpec, TypeVar, cast
 
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
@@ -55,6 +56,26 @@ def _reasons(batch: Batch) -> list[str | int]:
     return flat
 
 
+S = TypeVar("S", bound="Store")
+P = ParamSpec("P")
+R = TypeVar("R")
+Method = Callable[Concatenate[S, P], Coroutine[Any, Any, R]]
+
+
+def _round_trip(purpose: str) -> Callable[[Method[S, P, R]], Method[S, P, R]]:
+    """Count calls of a store method (one round trip each) under `purpose`, for metrics."""
+
+    def wrap(method: Method[S, P, R]) -> Method[S, P, R]:
+        @functools.wraps(method)
+        async def counted(store: S, /, *args: P.args, **kwargs: P.kwargs) -> R:
+            store.round_trips[purpose] = store.round_trips.get(purpose, 0) + 1
+            return await method(store, *args, **kwargs)
+
+        return cast(Method[S, P, R], counted)
+
+    return wrap
+
+
 def _lua(name: str) -> str:
     return files("ranker").joinpath("lua", f"{name}.lua").read_text(encoding="utf-8")
 
@@ -82,6 +103,7 @@ class CatalogChange:
 class Store:
     def __init__(self, redis: AnyRedis, settings: Settings) -> None:
         self.redis = redis
+        self.round_trips: dict[str, int] = {}  # purpose -> calls, for metrics
         self._retention = (
             settings.minute_retention,
             settings.hour_retention,
@@ -123,6 +145,7 @@ class Store:
 
     # -- rankings -----------------------------------------------------------------------
 
+    @_round_trip("flush")
     async def flush(self, batch: Batch, batch_id: str) -> tuple[bool, int]:
         """Apply a batch at most once (retries with the same id are no-ops).
 
@@ -158,6 +181,7 @@ class Store:
         applied = any(int(r[0]) for r in replies)
         return applied, sum(int(r[1]) for r in replies)
 
+    @_round_trip("maintenance")
     async def rebase(
         self,
         site: str,
@@ -173,10 +197,12 @@ class Store:
         )
         return float(landmark)
 
+    @_round_trip("query")
     async def landmark(self, site: str) -> float | None:
         value = await self.redis.hget(keys.meta(site), "landmark")
         return None if value is None else float(value)
 
+    @_round_trip("query")
     async def top(
         self, site: str, section: str | None, window: str, n: int, now: float, max_scan: int
     ) -> tuple[float | None, list[Ranked]]:
@@ -200,6 +226,7 @@ class Store:
         rows.sort(key=lambda r: (-r.score, r.id))
         return landmark, rows[:n]
 
+    @_round_trip("query")
     async def series(
         self, site: str, ids: list[str], resolution: str, starts: list[int], scope: str = "all"
     ) -> dict[str, list[int]]:
@@ -210,6 +237,7 @@ class Store:
             replies = await pipe.execute()
         return {item_id: [int(reply[i] or 0) for reply in replies] for i, item_id in enumerate(ids)}
 
+    @_round_trip("query")
     async def rising_candidates(
         self,
         site: str,
@@ -233,9 +261,11 @@ class Store:
         )
         return [(r[0], int(float(r[1])), int(float(r[2])), r[3], r[4], r[5]) for r in reply]
 
+    @_round_trip("query")
     async def sections(self, site: str) -> list[str]:
         return sorted(cast(set[str], await self.redis.smembers(keys.scopes(site))))
 
+    @_round_trip("query")
     async def hidden_items(self, site: str, limit: int = 500) -> list[tuple[str, dict[str, str]]]:
         ids = sorted(cast(set[str], await self.redis.smembers(keys.hidden(site))))[:limit]
         async with self.redis.pipeline(transaction=False) as pipe:
@@ -244,9 +274,11 @@ class Store:
             entries = await pipe.execute()
         return [(i, e) for i, e in zip(ids, entries, strict=True) if e]
 
+    @_round_trip("query")
     async def total(self, site: str, item_id: str, scope: str = "all") -> float:
         return await self.redis.zscore(keys.total(site, scope), item_id) or 0.0
 
+    @_round_trip("query")
     async def beacons(self, site: str, days: list[int]) -> list[dict[str, int]]:
         """For each UTC day start in `days`: views counted, and beacons not counted by reason."""
         async with self.redis.pipeline(transaction=False) as pipe:
@@ -255,6 +287,11 @@ class Store:
             replies = await pipe.execute()
         return [{reason: int(n) for reason, n in reply.items()} for reply in replies]
 
+    @_round_trip("ping")
+    async def ping(self) -> None:
+        await self.redis.ping()
+
+    @_round_trip("salt")
     async def salt(self, day: str) -> bytes:
         """The day's visitor-hash salt, made by whichever collector asks first."""
         key = keys.salt(day)
@@ -275,6 +312,7 @@ class Store:
             keys.hidden(site),
         ]
 
+    @_round_trip("catalog")
     async def put_items(self, site: str, entries: Iterable[tuple[str, Mapping[str, str]]]) -> int:
         """Create or replace catalog entries in one pipeline; the number that were new."""
         replies = await self._run_all(
@@ -286,10 +324,12 @@ class Store:
         )
         return sum(int(r) for r in replies)
 
+    @_round_trip("catalog")
     async def get_item(self, site: str, item_id: str) -> dict[str, str] | None:
         fields = await self.redis.hgetall(keys.item(site, item_id))
         return cast(dict[str, str], fields) or None
 
+    @_round_trip("catalog")
     async def delete_item(self, site: str, item_id: str, now: float) -> bool:
         """Delete an entry and all its counts; False when there was no such entry."""
         deleted = await self._delete(
@@ -298,6 +338,7 @@ class Store:
         )
         return bool(deleted)
 
+    @_round_trip("catalog")
     async def set_hidden(self, site: str, item_id: str, hidden: bool) -> bool:
         """Hide or show an existing entry; False when there is no such entry."""
         found = await self._hide(
@@ -306,10 +347,12 @@ class Store:
         )
         return bool(found)
 
+    @_round_trip("catalog")
     async def list_items(self, site: str, cursor: int, count: int) -> tuple[int, list[str]]:
         next_cursor, ids = await self.redis.sscan(keys.items(site), cursor, count=count)
         return int(next_cursor), sorted(cast(list[str], ids))
 
+    @_round_trip("catalog")
     async def catalog_snapshot(self, site: str) -> tuple[int, set[str], str]:
         """(version, every catalogued id, last log entry id), read atomically."""
         reply = await self._snapshot(
@@ -317,9 +360,11 @@ class Store:
         )
         return int(reply[0]), set(reply[2:]), reply[1]
 
+    @_round_trip("catalog")
     async def catalog_version(self, site: str) -> int:
         return int(await self.redis.hget(keys.meta(site), "catver") or 0)
 
+    @_round_trip("catalog")
     async def catalog_changes(self, site: str, after: str) -> list[CatalogChange]:
         entries = cast(
             list[tuple[str, dict[str, Any]]],

@@ -24,6 +24,7 @@ CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
 TOKEN = "demo-token"
+GOOGLEBOT = "Googlebot/2.1 (+http://www.google.com/bot.html)"
 
 if not Path(CHROMIUM).exists():
     if os.environ.get("RANKER_REQUIRE_BROWSER"):
@@ -123,7 +124,10 @@ async def browser() -> AsyncIterator[Any]:
 @pytest.fixture
 async def page(browser: Any) -> AsyncIterator[Any]:
     # A reader's Chrome, not "HeadlessChrome": the collector counts no headless browser.
-    context = await browser.new_context(viewport={"width": 1280, "height": 900}, user_agent=BROWSER)
+    # English number formats whatever the machine's locale: tests read numbers as text.
+    context = await browser.new_context(
+        viewport={"width": 1280, "height": 900}, user_agent=BROWSER, locale="en-US"
+    )
     page = await context.new_page()
     page.set_default_timeout(10_000)
     dialogs: list[str] = []
@@ -282,3 +286,43 @@ async def test_the_dashboard_shows_lists_charts_and_hides_a_story(
     await reader.wait_for_selector("#most-viewed li.ranker-item")
     assert await widget_ids(reader) == ["second", "third"]
     await reader.close()
+
+
+async def test_the_dashboard_tells_editors_what_was_not_counted_and_why(
+    live: Live, page: Any
+) -> None:
+    await live.put("lead", "Council approves new tram line")
+    await live.put("second", "Derby ends in a draw", "sport")
+    await live.read({"lead": 12, "second": 5})
+    async with aiohttp.ClientSession() as s:
+        refused = [{"User-Agent": GOOGLEBOT}] * 3 + [
+            {"User-Agent": BROWSER, "Sec-Purpose": "prefetch"}
+        ]
+        for headers in refused:
+            async with s.post(
+                live.url("/v1/hit"),
+                data='{"site":"demo","id":"lead"}',
+                headers={"Content-Type": "text/plain", **headers},
+            ) as r:
+                assert r.status == 202
+    assert await live.app[FLUSHER].flush()
+
+    await page.goto(live.url("/dashboard?site=demo"))
+    await page.wait_for_selector("#beacons-reasons li")
+    assert await page.text_content("#beacons-counted") == "17"
+    assert await page.text_content("#beacons-refused") == "4"
+    assert await page.text_content("#beacons-share") == "(19%)"
+    reasons = await page.eval_on_selector_all(
+        "#beacons-reasons li",
+        """els => els.map(e => [e.dataset.reason,
+                                e.querySelector('.bt-reason-label').firstChild.textContent,
+                                e.querySelector('.bt-reason-n').textContent,
+                                e.title])""",
+    )
+    assert [r[:3] for r in reasons] == [["bot", "Bots", "3"], ["prefetch", "Prefetched", "1"]]
+    assert reasons[0][3].startswith("Crawlers, headless browsers and link previews")
+    assert reasons[1][3].startswith("Pages prefetched or prerendered")
+    week = await page.text_content("#beacons-week-sum")
+    assert week == "17 counted · 4 not counted (19%)"
+    await page.locator(".beacons-card").scroll_into_view_if_needed()
+    await page.screenshot(path=shot("dashboard-beacons.png"), full_page=True)

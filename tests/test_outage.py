@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+import logging
 import os
 import signal
 import socket
@@ -18,9 +20,10 @@ import aiohttp
 import orjson
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
+from prometheus_client.parser import text_string_to_metric_families
 from redis.asyncio import Redis
 
-from ranker import keys
+from ranker import keys, logs
 from ranker.app import create_app
 from ranker.appkeys import FLUSHER
 from ranker.engine import EmbeddedEngine
@@ -65,12 +68,17 @@ async def test_views_accepted_during_an_outage_are_counted_after_it(
             accepted[item] += 1
             assert not await app[FLUSHER].flush()  # in flight, kept, retried unchanged
         health = await client.get("/healthz")
-        assert health.status == 503
+        assert health.status == 200  # alive: a restart now would lose the buffered views
+        assert (await health.json())["status"] == "degraded"
         assert (await health.json())["pending_views"] == 10
+        ready = await client.get("/readyz")
+        assert ready.status == 503
+        assert (await ready.json())["redis"].startswith("unreachable")
 
         await asyncio.to_thread(own_engine.start)
         assert await app[FLUSHER].flush()
         assert (await (await client.get("/healthz")).json())["pending_views"] == 0
+        assert (await client.get("/readyz")).status == 200
     assert await _totals(own_engine.url) == accepted
 
 
@@ -186,6 +194,18 @@ async def test_sigterm_flushes_everything_accepted(
                     },
                 ) as r:
                     accepted += r.status == 204
+            # Whichever worker answers /metrics answers for all of them.
+            await asyncio.sleep(1.2)  # each worker moves its counters over every second
+            for _ in range(4):
+                async with session.get(base + "/metrics") as r:
+                    families = text_string_to_metric_families(await r.text())
+                    counted = {
+                        s.labels["site"]: s.value
+                        for f in families
+                        for s in f.samples
+                        if s.name == "ranker_beacons_total" and s.labels["outcome"] == "counted"
+                    }
+                    assert counted == {"news": 150}
         assert accepted == 150
         proc.send_signal(signal.SIGTERM)
         assert await asyncio.to_thread(proc.wait, 20) == 0
@@ -254,3 +274,28 @@ def _alive(pid: int) -> bool:
     except FileNotFoundError:
         return False
     return state != "Z"
+
+
+async def test_a_logged_store_failure_names_its_request(
+    own_engine: EmbeddedEngine, capsys: pytest.CaptureFixture[str]
+) -> None:
+    app = create_app(make_settings(own_engine.url), clock=FakeClock())
+    async with TestClient(TestServer(app, host="127.0.0.1")) as client:
+        await put_item(client, "a")
+        await asyncio.to_thread(own_engine.stop)
+        logs.setup("json")
+        try:
+            response = await client.get(
+                "/v1/sites/news/items/a",
+                headers={"Authorization": f"Bearer {TOKEN}", "X-Request-ID": "trace-7"},
+            )
+            assert response.status == 503
+            assert response.headers["X-Request-ID"] == "trace-7"
+            err = capsys.readouterr().err
+        finally:
+            logging.getLogger().handlers.clear()
+        await asyncio.to_thread(own_engine.start)
+    lines = [json.loads(x) for x in err.splitlines() if x.startswith("{")]
+    failure = [x for x in lines if x["logger"] == "ranker" and x["level"] == "WARNING"]
+    assert failure and failure[0]["request_id"] == "trace-7", lines
+    assert "store unavailable" in failure[0]["message"]

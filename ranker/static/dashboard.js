@@ -1,10 +1,11 @@
 /* Ranker editors' dashboard. Plain ES2017, no dependencies, no build step.
  *
- * Views: sign-in form, dashboard (most viewed + rising + hidden stories) and a story
- * view at #story=<id>. Data comes from the JSON APIs under /v1/sites/{site}/, polled
- * every 5 s while the tab is visible. Untrusted text only ever reaches the DOM through
- * textContent; SVG is built with createElementNS; the token lives in sessionStorage and
- * the Authorization header, never in a URL.
+ * Views: sign-in form, dashboard (most viewed + rising + hidden stories + the day's
+ * beacon tally) and a story view at #story=<id>. Data comes from the JSON APIs under
+ * /v1/sites/{site}/, polled every 5 s while the tab is visible (the tally every 30 s).
+ * Untrusted text only ever reaches the DOM through textContent; SVG is built with
+ * createElementNS; the token lives in sessionStorage and the Authorization header, never
+ * in a URL.
  */
 (function () {
   "use strict";
@@ -33,6 +34,20 @@
     day: { n: 30, hint: "views per day, last 30 days" },
   };
   const RISING_SPARK = { res: "minute", n: 30 };
+  // The tally changes only as fast as the collectors flush, and nobody watches it tick.
+  const BEACONS_MS = 30000;
+  const BEACON_DAYS = 7;
+  // Why a beacon was not counted, in an editor's words; a reason not listed here is shown
+  // by its name.
+  const REASONS = {
+    bot: { label: "Bots", help: "Crawlers, headless browsers and link previews" },
+    prefetch: { label: "Prefetched", help: "Pages prefetched or prerendered and never shown" },
+    duplicate: { label: "Repeat views", help: "The same reader again within the repeat window" },
+    unsigned: { label: "Unknown ids", help: "An id not in the catalog, sent without a valid token" },
+    rate_limited: { label: "Rate limited", help: "Too many beacons from one address" },
+    malformed: { label: "Malformed", help: "Broken beacons" },
+    overloaded: { label: "Store unreachable", help: "Refused while the store was unreachable" },
+  };
 
   // ---------------------------------------------------------------- small helpers
 
@@ -87,6 +102,7 @@
 
   const intFmt = new Intl.NumberFormat(undefined, { maximumFractionDigits: 0 });
   const decFmt = new Intl.NumberFormat(undefined, { minimumFractionDigits: 1, maximumFractionDigits: 1 });
+  const pctFmt = new Intl.NumberFormat(undefined, { style: "percent", maximumFractionDigits: 1 });
   const compactFmt = (() => {
     try { return new Intl.NumberFormat(undefined, { notation: "compact", maximumFractionDigits: 1 }); } catch (e) { return intFmt; }
   })();
@@ -98,6 +114,12 @@
     const n = num(r);
     if (n >= 100) return "×" + intFmt.format(Math.round(n));
     return "×" + n.toFixed(1);
+  }
+  /** n as a share of total: "6.6%", "<0.1%" rather than a misleading "0%". */
+  function fmtShare(n, total) {
+    if (!(total > 0)) return "";
+    const r = n / total;
+    return r > 0 && r < 0.001 ? "<" + pctFmt.format(0.001) : pctFmt.format(r);
   }
   function fmtAxis(v) { return v >= 10000 ? compactFmt.format(v) : intFmt.format(v); }
   function pad2(n) { return (n < 10 ? "0" : "") + n; }
@@ -156,13 +178,14 @@
     storyPoints: null,
     storyMissing: false,
     hidePending: false,
-    seq: { top: 0, rising: 0, hidden: 0, story: 0, sections: 0 },
+    seq: { top: 0, rising: 0, hidden: 0, story: 0, sections: 0, beacons: 0 },
     topCache: new Map(), // "window|section" -> {data, series}
     risingData: null,
     risingSeries: null,
     prevRanks: null, // {key, ranks: Map(id -> rank)}
     sectionsLoaded: false,
     hiddenIds: new Set(),
+    beaconsAt: 0, // when the tally was last asked for (Date.now())
     timer: 0,
     ticking: false,
     again: false,
@@ -339,6 +362,9 @@
     $("most-viewed").tBodies[0].textContent = "";
     $("rising").textContent = "";
     $("hidden-list").textContent = "";
+    S.beaconsAt = 0;
+    S.seq.beacons++;
+    clearBeacons("Loading…");
     const select = $("section");
     while (select.options.length > 1) select.remove(1);
     select.value = "";
@@ -391,6 +417,7 @@
       jobs.push(loadStory());
     } else {
       jobs.push(loadTop(), loadRising(), loadHidden());
+      if (Date.now() - S.beaconsAt >= BEACONS_MS) jobs.push(loadBeacons());
       if (!S.sectionsLoaded) loadSections();
     }
     const results = await Promise.all(jobs.map((p) => p.then(() => true, (e) => isQuiet(e))));
@@ -930,6 +957,171 @@
         return { id: li.getAttribute("data-id"), title: link ? link.textContent : "", section: chip ? chip.textContent : "" };
       }),
     };
+  }
+
+  // ---------------------------------------------------------------- beacon tally
+
+  async function loadBeacons() {
+    const seq = ++S.seq.beacons;
+    S.beaconsAt = Date.now();
+    let data;
+    try {
+      data = await api(sitePath("/beacons?days=" + BEACON_DAYS), {});
+    } catch (e) {
+      if (seq !== S.seq.beacons || e.code === "auth") throw e;
+      if (e.status >= 400 && e.status < 500) {
+        // Asking again soon would get the same answer: wait for the next round.
+        if ($("beacons-today").hidden && $("beacons-week").hidden) {
+          clearBeacons("The tally is not available: " + (e.message || ("HTTP " + e.status)));
+        }
+      } else {
+        S.beaconsAt = 0; // the connection's fault: tried again on the next poll
+      }
+      throw e;
+    }
+    if (seq !== S.seq.beacons || S.view === "signin") return;
+    renderBeacons(data);
+  }
+
+  function clearBeacons(message) {
+    $("beacons-today").hidden = true;
+    $("beacons-week").hidden = true;
+    $("beacons-reasons").textContent = "";
+    $("beacons-week-chart").textContent = "";
+    const empty = $("beacons-empty");
+    setText(empty, message);
+    empty.hidden = false;
+  }
+
+  /** One day of the tally: views counted, and the reasons beacons were not, largest first. */
+  function dayTally(day, order) {
+    const d = day && typeof day === "object" ? day : {};
+    const nc = d.not_counted && typeof d.not_counted === "object" ? d.not_counted : {};
+    const reasons = [];
+    let refused = 0;
+    for (const reason of Object.keys(nc)) {
+      const n = Math.max(0, Math.round(num(nc[reason])));
+      refused += n;
+      if (n > 0) reasons.push({ reason: reason, n: n });
+    }
+    const pos = (r) => { const i = order.indexOf(r); return i < 0 ? order.length : i; };
+    reasons.sort((a, b) => b.n - a.n || pos(a.reason) - pos(b.reason));
+    const counted = Math.max(0, Math.round(num(d.counted)));
+    return { day: typeof d.day === "string" ? d.day : "", counted: counted, refused: refused, total: counted + refused, reasons: reasons };
+  }
+
+  /** "2026-11-26" (a UTC day) as "26 Nov". */
+  function fmtDay(day) {
+    const d = /^\d{4}-\d{2}-\d{2}$/.test(day) ? new Date(day + "T00:00:00Z") : null;
+    return d && !isNaN(d.getTime()) ? d.getUTCDate() + " " + MONTHS[d.getUTCMonth()] : day;
+  }
+
+  function renderBeacons(data) {
+    const order = data && Array.isArray(data.reasons) ? data.reasons.map(String) : Object.keys(REASONS);
+    const days = (data && Array.isArray(data.days) ? data.days : []).map((d) => dayTally(d, order)); // newest first
+    const today = days[0] || dayTally(null, order);
+    const hint = $("beacons-hint");
+    hint.setAttribute("title", today.day ? "The UTC day " + today.day + ", so far" : "The UTC day so far");
+
+    const empty = $("beacons-empty");
+    $("beacons-today").hidden = today.total === 0;
+    setText(empty, "No beacons yet today.");
+    empty.hidden = today.total > 0;
+    if (today.total > 0) {
+      setText($("beacons-counted"), fmtInt(today.counted));
+      setText($("beacons-refused"), fmtInt(today.refused));
+      const share = fmtShare(today.refused, today.total);
+      setText($("beacons-share"), share ? "(" + share + ")" : "");
+      const split = $("beacons-split");
+      split.style.width = (100 * today.counted / today.total).toFixed(2) + "%";
+      split.parentNode.setAttribute("title", fmtInt(today.counted) + " of " + fmtInt(today.total) +
+        " beacons counted (" + fmtShare(today.counted, today.total) + ")");
+      renderReasons(today);
+      $("beacons-none").hidden = today.refused > 0;
+      $("reasons-title").hidden = today.refused === 0;
+    }
+    renderWeek(days);
+  }
+
+  function renderReasons(today) {
+    const list = $("beacons-reasons");
+    const existing = new Map();
+    for (const li of Array.from(list.children)) existing.set(li.getAttribute("data-reason"), li);
+    const frag = document.createDocumentFragment();
+    for (const r of today.reasons) {
+      const known = REASONS[r.reason];
+      const label = known ? known.label : capitalize(r.reason.replace(/_/g, " "));
+      let li = existing.get(r.reason);
+      if (li) {
+        existing.delete(r.reason);
+      } else {
+        li = el("li", { class: "bt-reason", "data-reason": r.reason });
+        const name = el("span", { class: "bt-reason-label" }, label);
+        // The explanation is the tooltip; screen readers get it as text.
+        if (known) name.appendChild(el("span", { class: "visually-hidden" }, ": " + known.help));
+        const bar = el("span", { class: "bt-bar", "aria-hidden": "true" });
+        bar.appendChild(el("span", { class: "bt-bar-fill" }));
+        li.append(name, bar, el("span", { class: "bt-reason-n" }));
+      }
+      const share = fmtShare(r.n, today.refused);
+      li.setAttribute("title", (known ? known.help : label) + " · " + share + " of the beacons not counted");
+      li.children[1].firstChild.style.width = (100 * r.n / today.refused).toFixed(2) + "%";
+      setText(li.children[2], fmtInt(r.n));
+      frag.appendChild(li);
+    }
+    for (const li of existing.values()) li.remove();
+    list.appendChild(frag);
+  }
+
+  /** The days asked for, oldest to newest: a sentence, and a bar per day (counted below,
+   * not counted stacked on top). */
+  function renderWeek(days) {
+    const week = $("beacons-week");
+    let counted = 0;
+    let refused = 0;
+    let peak = 0;
+    for (const d of days) { counted += d.counted; refused += d.refused; if (d.total > peak) peak = d.total; }
+    week.hidden = counted + refused === 0;
+    const chart = $("beacons-week-chart");
+    chart.textContent = "";
+    if (week.hidden) return;
+    setText($("week-title"), "Last " + plural(days.length, "day"));
+    const share = fmtShare(refused, counted + refused);
+    const parts = [fmtInt(counted) + " counted · ", fmtInt(refused) + " not counted" + (share ? " (" + share + ")" : "")];
+    const sentence = parts.join("");
+    const sum = $("beacons-week-sum");
+    if (sum.textContent !== sentence) {
+      sum.textContent = "";
+      for (const part of parts) sum.appendChild(el("span", null, part)); // each wraps as a whole
+    }
+
+    const barW = 9;
+    const gap = 4;
+    const H = 30;
+    const W = days.length * barW + (days.length - 1) * gap;
+    const root = svg("svg", {
+      class: "bt-week-svg", width: W, height: H, viewBox: "0 0 " + W + " " + H, focusable: "false",
+      role: "img", "aria-label": "Beacons per day, last " + plural(days.length, "day") + ": " + sentence,
+    });
+    days.slice().reverse().forEach((d, i) => {
+      const x = i * (barW + gap);
+      const g = svg("g", { class: i === days.length - 1 ? "bt-day is-today" : "bt-day" });
+      const tip = svg("title");
+      tip.textContent = fmtDay(d.day) + (i === days.length - 1 ? " (today, so far)" : "") + ": " +
+        fmtInt(d.counted) + " counted, " + fmtInt(d.refused) + " not counted";
+      g.appendChild(tip);
+      g.appendChild(svg("rect", { class: "bt-day-slot", x: x, y: H - 2, width: barW, height: 2 }));
+      const hC = peak > 0 ? (d.counted / peak) * H : 0;
+      const hR = peak > 0 ? (d.refused / peak) * H : 0;
+      // A day with anything at all stays visible, however small next to the peak.
+      const minH = d.total > 0 ? 1.5 : 0;
+      const rH = d.refused > 0 ? Math.max(minH, hR) : 0;
+      const cH = d.counted > 0 ? Math.min(H - rH, Math.max(minH, hC)) : 0;
+      if (cH) g.appendChild(svg("rect", { class: "bt-day-counted", x: x, y: (H - cH).toFixed(1), width: barW, height: cH.toFixed(1) }));
+      if (rH) g.appendChild(svg("rect", { class: "bt-day-refused", x: x, y: (H - cH - rH).toFixed(1), width: barW, height: rH.toFixed(1) }));
+      root.appendChild(g);
+    });
+    chart.appendChild(root);
   }
 
   // ---------------------------------------------------------------- sections
