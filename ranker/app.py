@@ -131,6 +131,31 @@ async def flusher_ctx(app: web.Application) -> AsyncIterator[None]:
     await flusher.drain(DRAIN_TIMEOUT)
 
 
+async def maintenance_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Every interval, each site's upkeep: done by one collector, whichever locks it first."""
+    settings, store, clock = app[SETTINGS], app[STORE], app[CLOCK]
+
+    async def run() -> None:
+        while True:
+            await asyncio.sleep(settings.maintenance_interval)
+            for name, site in settings.sites.items():
+                try:
+                    done, pruned, trimmed = await store.maintain(
+                        name, clock(), site.half_life, settings.maintenance_interval
+                    )
+                except STORE_ERRORS as e:
+                    log.warning("upkeep of %s failed, will retry: %s", name, e)
+                    continue
+                if pruned or trimmed:
+                    log.info("upkeep of %s: %d pruned, %d trimmed", name, pruned, trimmed)
+
+    task = asyncio.create_task(run())
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
 async def metrics_ctx(app: web.Application) -> AsyncIterator[None]:
     """Move the collector's counters into the Prometheus metrics every second."""
     metrics = app[METRICS] = Metrics(app[AGGREGATOR], app[FLUSHER], app[STORE], app[TOP_CACHE])
@@ -147,7 +172,15 @@ def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) ->
     app[CLOCK] = clock
     app[TOP_CACHE] = TopCache(settings.cache_ttl, clock, cache_control(settings))
     app.cleanup_ctx.extend(
-        [engine_ctx, store_ctx, catalog_ctx, admission_ctx, flusher_ctx, metrics_ctx]
+        [
+            engine_ctx,
+            store_ctx,
+            catalog_ctx,
+            admission_ctx,
+            flusher_ctx,
+            maintenance_ctx,
+            metrics_ctx,
+        ]
     )
     site = "/v1/sites/{site}"
     item = site + "/items/{id}"

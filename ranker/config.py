@@ -91,6 +91,8 @@ class Settings:
     day_retention: float = 35 * 86400.0
     # Rebase the decay landmark once it lags the clock by this many half-lives.
     rebase_after: float = 24.0
+    maintenance_interval: float = 60.0  # how often one collector does each site's upkeep
+    hot_max: int = 200_000  # members a hot ranking keeps; the long tail beyond is trimmed
     rising_min_views: int = 10  # short-window views a story needs before it can "rise"
     demo: bool = False  # serve the demo site's pages (set by `ranker demo`)
     demo_rate: float = 0.0  # simulated demo views per second
@@ -200,6 +202,10 @@ _TABLES: dict[str, dict[str, tuple[str, _Parser]]] = {
         "day": ("day_retention", parse_duration),
     },
     "decay": {"rebase_after": ("rebase_after", _number)},
+    "maintenance": {
+        "interval": ("maintenance_interval", parse_duration),
+        "hot_max": ("hot_max", _positive_int),
+    },
     "trends": {"rising_min_views": ("rising_min_views", _positive_int)},
 }
 _SITE_KEYS = {"half_life", "token", "title", "secret"}

@@ -69,6 +69,12 @@ def scopes(site: str) -> str:
     return f"rk:{{{site}}}:scopes"
 
 
+def maintenance_lock(site: str) -> str:
+    """STRING: held by the collector doing the site's upkeep (maintain.lua), so it runs once
+    per period whichever and however many collectors there are. Expires after the period."""
+    return f"rk:{{{site}}}:lock:maintenance"
+
+
 def flushed(site: str, batch_id: str) -> str:
     """STRING marker that a batch was applied, so a retried flush never counts twice. 1 day."""
     return f"rk:{{{site}}}:flushed:{batch_id}"

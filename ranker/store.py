@@ -113,6 +113,9 @@ class Store:
         self._rebase_after = settings.rebase_after
         self._flush = self._script("lib_rebase", "flush")
         self._rebase = self._script("lib_rebase", "rebase")
+        self._maintain = self._script("lib_rebase", "maintain")
+        self._hot_max = settings.hot_max
+        self._owner = secrets.token_hex(8)
         self._top = self._script("top")
         self._put = self._script("catalog_put")
         self._delete = self._script("catalog_delete")
@@ -180,6 +183,27 @@ class Store:
         )
         applied = any(int(r[0]) for r in replies)
         return applied, sum(int(r[1]) for r in replies)
+
+    @_round_trip("maintenance")
+    async def maintain(
+        self, site: str, now: float, half_life: float, period: float
+    ) -> tuple[bool, int, int]:
+        """A site's upkeep (maintain.lua), unless another collector did it within `period`
+        seconds: (done here, hot members pruned, hot members trimmed)."""
+        reply = await self._maintain(
+            keys=[keys.meta(site), keys.scopes(site), keys.maintenance_lock(site)],
+            args=[
+                int(now),
+                repr(half_life),
+                keys.prefix(site),
+                repr(self._rebase_after),
+                repr(PRUNE_BELOW),
+                self._hot_max,
+                int(period * 1000),
+                self._owner,
+            ],
+        )
+        return bool(reply[0]), int(reply[1]), int(reply[2])
 
     @_round_trip("maintenance")
     async def rebase(

@@ -213,6 +213,10 @@ def test_a_site_defaults_to_a_six_hour_half_life() -> None:
         ("collector", "proxy_hops", -1),
         ("collector", "proxy_hops", 1.5),
         ("collector", "max_field_size", 0),
+        ("server", "log_format", "xml"),
+        ("server", "ready_max_lag", 0),
+        ("maintenance", "interval", "often"),
+        ("maintenance", "hot_max", 0),
     ],
 )
 def test_wrong_types_are_errors(table: str, key: str, value: object) -> None:
