@@ -20,6 +20,9 @@ _DURATION_RE = re.compile(r"\s*([0-9]+(?:\.[0-9]+)?)\s*(ms|s|m|h|d)?\s*")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
 
 
+CLUSTER_SCHEMES = ("redis+cluster", "rediss+cluster")
+
+
 class ConfigError(ValueError):
     """A setting is missing, unknown or malformed; the message names it."""
 
@@ -278,6 +281,12 @@ def settings_from_mapping(doc: Mapping[str, Any], environ: Mapping[str, str]) ->
             values[attr] = parse(environ[var], var) if parse else environ[var]
     if environ.get("REDIS_CLUSTER"):
         values["redis_cluster"] = environ["REDIS_CLUSTER"].lower() in ("1", "true", "yes")
+    url = values.get("redis_url")
+    for scheme in CLUSTER_SCHEMES:
+        # redis+cluster://host:port names a cluster node: the same as redis.cluster = true.
+        if url and url.startswith(scheme + "://"):
+            values["redis_url"] = scheme.replace("+cluster", "") + url[len(scheme) :]
+            values["redis_cluster"] = True
     if values.get("redis_cluster") and not values.get("redis_url"):
         raise ConfigError("redis.cluster: needs redis.url (or REDIS_URL) naming a node")
     if "data_dir" in values:

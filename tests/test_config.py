@@ -406,3 +406,18 @@ def test_serve_with_a_bad_config_exits_2_naming_the_key(tmp_path: Path) -> None:
     assert "server.prot" in proc.stderr
     assert "Traceback" not in proc.stderr
     assert not (tmp_path / "var").exists()  # nothing was started
+
+
+@pytest.mark.parametrize(
+    ("url", "plain"),
+    [
+        ("redis+cluster://node1:7000", "redis://node1:7000"),
+        ("rediss+cluster://node1:7000/0", "rediss://node1:7000/0"),
+    ],
+)
+def test_a_cluster_url_turns_cluster_mode_on(url: str, plain: str) -> None:
+    from_env = settings_from_mapping(SITE, {"REDIS_URL": url})
+    from_file = settings_from_mapping({**SITE, "redis": {"url": url}}, {})
+    for settings in (from_env, from_file):
+        assert (settings.redis_url, settings.redis_cluster) == (plain, True)
+    assert not settings_from_mapping(SITE, {"REDIS_URL": "redis://n:1"}).redis_cluster
