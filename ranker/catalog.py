@@ -12,6 +12,7 @@ import contextlib
 import logging
 from collections.abc import Iterable
 
+from ranker.keys import shard_of
 from ranker.store import STORE_ERRORS, Store
 
 log = logging.getLogger("ranker.catalog")
@@ -20,28 +21,41 @@ log = logging.getLogger("ranker.catalog")
 class CatalogIndex:
     def __init__(self, store: Store, sites: Iterable[str]) -> None:
         self._store = store
-        self._ids: dict[str, set[str]] = {site: set() for site in sites}
+        # site -> one id set per shard; each shard has its own catalog log.
+        self._shards: dict[str, list[set[str]]] = {
+            site: [set() for _ in store.tags(site)] for site in sites
+        }
+        self._ids = {
+            tag: ids
+            for site, shards in self._shards.items()
+            for tag, ids in zip(store.tags(site), shards, strict=True)
+        }
         self._version: dict[str, int] = dict.fromkeys(self._ids, -1)
         self._cursor: dict[str, str] = dict.fromkeys(self._ids, "0-0")
 
+    def _set(self, site: str, item_id: str) -> set[str]:
+        shards = self._shards[site]
+        return shards[0] if len(shards) == 1 else shards[shard_of(item_id, len(shards))]
+
     def has(self, site: str, item_id: str) -> bool:
-        return item_id in self._ids[site]
+        return item_id in self._set(site, item_id)
 
     def size(self, site: str) -> int:
-        return len(self._ids[site])
+        return sum(len(ids) for ids in self._shards[site])
 
     def note_added(self, site: str, item_id: str) -> None:
         """This process wrote the entry: count it at once, before the log comes round."""
-        self._ids[site].add(item_id)
+        self._set(site, item_id).add(item_id)
 
     def note_deleted(self, site: str, item_id: str) -> None:
-        self._ids[site].discard(item_id)
+        self._set(site, item_id).discard(item_id)
 
     async def refresh(self) -> None:
-        for site in self._ids:
-            await self._refresh_site(site)
+        for tag in self._ids:
+            await self._refresh_shard(tag)
 
-    async def _refresh_site(self, site: str) -> None:
+    async def _refresh_shard(self, site: str) -> None:
+        # `site` is a shard's tag (the site's name when it has one shard).
         version = await self._store.catalog_version(site)
         if version == self._version[site]:
             return
@@ -54,11 +68,10 @@ class CatalogIndex:
             or [c.version for c in changes[:wanted]] != list(range(local + 1, version + 1))
         ):
             # First load, a reset store, or the log was trimmed past us: take it all again.
-            (
-                self._version[site],
-                self._ids[site],
-                self._cursor[site],
-            ) = await self._store.catalog_snapshot(site)
+            version, ids, self._cursor[site] = await self._store.catalog_snapshot(site)
+            self._version[site] = version
+            self._ids[site].clear()  # in place: _shards holds the same set
+            self._ids[site].update(ids)
             return
         ids = self._ids[site]
         for change in changes[:wanted]:

@@ -51,6 +51,9 @@ class Site:
     # Key for beacon tokens (signing.sign) of ids not in the catalog; "" derives one from
     # the token, so a site works without a second secret.
     secret: str = ""
+    # Hash slots the site's stories are spread over (Redis Cluster): lists are the exact
+    # merge of each shard's. Fixed for the life of the data.
+    shards: int = 1
 
     @property
     def signing_key(self) -> str:
@@ -211,7 +214,8 @@ _TABLES: dict[str, dict[str, tuple[str, _Parser]]] = {
     },
     "trends": {"rising_min_views": ("rising_min_views", _positive_int)},
 }
-_SITE_KEYS = {"half_life", "token", "title", "secret"}
+_SITE_KEYS = {"half_life", "token", "title", "secret", "shards"}
+MAX_SHARDS = 64
 _ENV = {
     "REDIS_URL": "redis_url",
     "RANKER_HOST": "host",
@@ -241,7 +245,15 @@ def _parse_site(name: str, table: object, unknown: list[str]) -> Site:
         token=_str(table["token"], f"{where}.token"),
         title=str(table.get("title", "")),
         secret=_str(table["secret"], f"{where}.secret") if "secret" in table else "",
+        shards=_shards(table.get("shards", 1), f"{where}.shards"),
     )
+
+
+def _shards(v: object, name: str) -> int:
+    n = _positive_int(v, name)
+    if n > MAX_SHARDS:
+        raise ConfigError(f"{name}: at most {MAX_SHARDS}, got {v!r}")
+    return n
 
 
 def _parse_table(
@@ -256,6 +268,24 @@ def _parse_table(
             continue
         attr, parser = spec[key]
         values[attr] = parser(raw, f"{table_name}.{key}")
+
+
+def _overlay_environment(values: dict[str, Any], environ: Mapping[str, str]) -> None:
+    """Environment variables over the file's values, and what a cluster URL implies."""
+    for var, attr in _ENV.items():
+        if environ.get(var):
+            parse = {"port": _port, "log_format": _log_format}.get(attr)
+            values[attr] = parse(environ[var], var) if parse else environ[var]
+    if environ.get("REDIS_CLUSTER"):
+        values["redis_cluster"] = environ["REDIS_CLUSTER"].lower() in ("1", "true", "yes")
+    url = values.get("redis_url")
+    for scheme in CLUSTER_SCHEMES:
+        # redis+cluster://host:port names a cluster node: the same as redis.cluster = true.
+        if url and url.startswith(scheme + "://"):
+            values["redis_url"] = scheme.replace("+cluster", "") + url[len(scheme) :]
+            values["redis_cluster"] = True
+    if values.get("redis_cluster") and not values.get("redis_url"):
+        raise ConfigError("redis.cluster: needs redis.url (or REDIS_URL) naming a node")
 
 
 def settings_from_mapping(doc: Mapping[str, Any], environ: Mapping[str, str]) -> Settings:
@@ -275,20 +305,7 @@ def settings_from_mapping(doc: Mapping[str, Any], environ: Mapping[str, str]) ->
             unknown.append(_unknown(table_name, {**_TABLES, "sites": None}))
     if unknown:
         raise ConfigError("unknown setting(s): " + ", ".join(unknown))
-    for var, attr in _ENV.items():
-        if environ.get(var):
-            parse = {"port": _port, "log_format": _log_format}.get(attr)
-            values[attr] = parse(environ[var], var) if parse else environ[var]
-    if environ.get("REDIS_CLUSTER"):
-        values["redis_cluster"] = environ["REDIS_CLUSTER"].lower() in ("1", "true", "yes")
-    url = values.get("redis_url")
-    for scheme in CLUSTER_SCHEMES:
-        # redis+cluster://host:port names a cluster node: the same as redis.cluster = true.
-        if url and url.startswith(scheme + "://"):
-            values["redis_url"] = scheme.replace("+cluster", "") + url[len(scheme) :]
-            values["redis_cluster"] = True
-    if values.get("redis_cluster") and not values.get("redis_url"):
-        raise ConfigError("redis.cluster: needs redis.url (or REDIS_URL) naming a node")
+    _overlay_environment(values, environ)
     if "data_dir" in values:
         values["data_dir"] = Path(values["data_dir"])
     settings = Settings(sites=sites, **values)

@@ -1,12 +1,26 @@
 """Every Redis key name Ranker uses, in one place.
 
-All keys of a site share the hash tag `{site}`, so each script touches one cluster slot.
-The Lua scripts derive per-item, per-scope and per-bucket names from `prefix(site)` with
-the same suffixes as the functions below; keep the two in step.
-`scope` is "all" or a section name.
+All keys of a site share the hash tag `{site}`, so each script touches one cluster slot;
+a site spread over S shards uses the tags `{site:0}` .. `{site:S-1}`, each holding the
+stories that hash to it, with their own rankings and catalog (`shard_tags`, `shard_of`).
+Functions below take such a tag as `site`. The Lua scripts derive per-item, per-scope and
+per-bucket names from `prefix(tag)` with the same suffixes as the functions below; keep
+the two in step. `scope` is "all" or a section name.
 """
 
 from __future__ import annotations
+
+import zlib
+
+
+def shard_tags(site: str, shards: int) -> list[str]:
+    """The hash tags of a site's shards: just the site's name when it has one."""
+    return [site] if shards <= 1 else [f"{site}:{k}" for k in range(shards)]
+
+
+def shard_of(item_id: str, shards: int) -> int:
+    """Which shard holds `item_id`: stable across processes and versions (CRC-32)."""
+    return zlib.crc32(item_id.encode()) % shards if shards > 1 else 0
 
 
 def prefix(site: str) -> str:

@@ -110,6 +110,9 @@ class Store:
             settings.day_retention,
         )
         self._union_ttl_ms = int(settings.window_cache * 1000)
+        # site -> the hash tags of its shards (one: the site itself)
+        self._tags = {name: keys.shard_tags(name, s.shards) for name, s in settings.sites.items()}
+        self._half_lives = {name: s.half_life for name, s in settings.sites.items()}
         self._rebase_after = settings.rebase_after
         self._flush = self._script("lib_rebase", "flush")
         self._rebase = self._script("lib_rebase", "rebase")
@@ -142,6 +145,21 @@ class Store:
             replies = await pipe.execute()
             return replies
 
+    def tags(self, site: str) -> list[str]:
+        """The hash tags of the site's shards."""
+        return self._tags.get(site) or [site]
+
+    def _tag(self, site: str, item_id: str) -> str:
+        """The hash tag of the shard holding `item_id`."""
+        tags = self.tags(site)
+        return tags[keys.shard_of(item_id, len(tags))]
+
+    def _by_shard(self, site: str, ids: Iterable[str]) -> dict[str, list[str]]:
+        grouped: dict[str, list[str]] = {}
+        for item_id in ids:
+            grouped.setdefault(self._tag(site, item_id), []).append(item_id)
+        return grouped
+
     def _script(self, *names: str) -> AsyncScript:
         """One script from the named files, concatenated (a library, then the body)."""
         return self.redis.register_script("\n".join(_lua(name) for name in names))
@@ -158,29 +176,33 @@ class Store:
         Returns whether this call applied anything, and how many views it dropped because
         their item was deleted meanwhile.
         """
-        site = batch.site
-        rows = batch.rows()
-        chunks = [rows[i : i + FLUSH_CHUNK] for i in range(0, len(rows), FLUSH_CHUNK)] or [[]]
-        replies = await self._run_all(
-            self._flush,
-            [
+        tags = self.tags(batch.site)
+        shards: list[list[Row]] = [[] for _ in tags]
+        for row in batch.rows():
+            shards[keys.shard_of(row[0], len(tags))].append(row)
+        calls = []
+        for k, (tag, rows) in enumerate(zip(tags, shards, strict=True)):
+            chunks = [rows[i : i + FLUSH_CHUNK] for i in range(0, len(rows), FLUSH_CHUNK)]
+            if k == 0 and not chunks:
+                chunks = [[]]  # the first shard's first chunk carries the tally of refusals
+            calls += [
                 (
-                    [keys.meta(site), keys.flushed(site, f"{batch_id}.{n}"), keys.scopes(site)],
+                    [keys.meta(tag), keys.flushed(tag, f"{batch_id}.{n}"), keys.scopes(tag)],
                     [
                         repr(batch.ref),
                         repr(batch.half_life),
-                        keys.prefix(site),
+                        keys.prefix(tag),
                         *(int(r) for r in self._retention),
                         FLUSH_MARKER_TTL,
                         repr(self._rebase_after),
                         repr(PRUNE_BELOW),
-                        *(_reasons(batch) if n == 0 else [0]),
+                        *(_reasons(batch) if k == 0 and n == 0 else [0]),
                         *_flat_rows(chunk),
                     ],
                 )
                 for n, chunk in enumerate(chunks)
-            ],
-        )
+            ]
+        replies = await self._run_all(self._flush, calls)
         applied = any(int(r[0]) for r in replies)
         return applied, sum(int(r[1]) for r in replies)
 
@@ -188,22 +210,32 @@ class Store:
     async def maintain(
         self, site: str, now: float, half_life: float, period: float
     ) -> tuple[bool, int, int]:
-        """A site's upkeep (maintain.lua), unless another collector did it within `period`
-        seconds: (done here, hot members pruned, hot members trimmed)."""
-        reply = await self._maintain(
-            keys=[keys.meta(site), keys.scopes(site), keys.maintenance_lock(site)],
-            args=[
-                int(now),
-                repr(half_life),
-                keys.prefix(site),
-                repr(self._rebase_after),
-                repr(PRUNE_BELOW),
-                self._hot_max,
-                int(period * 1000),
-                self._owner,
+        """A site's upkeep (maintain.lua), shard by shard, unless another collector did it
+        within `period` seconds: (done here, hot members pruned, hot members trimmed)."""
+        replies = await self._run_all(
+            self._maintain,
+            [
+                (
+                    [keys.meta(tag), keys.scopes(tag), keys.maintenance_lock(tag)],
+                    [
+                        int(now),
+                        repr(half_life),
+                        keys.prefix(tag),
+                        repr(self._rebase_after),
+                        repr(PRUNE_BELOW),
+                        self._hot_max,
+                        int(period * 1000),
+                        self._owner,
+                    ],
+                )
+                for tag in self.tags(site)
             ],
         )
-        return bool(reply[0]), int(reply[1]), int(reply[2])
+        return (
+            any(int(r[0]) for r in replies),
+            sum(int(r[1]) for r in replies),
+            sum(int(r[2]) for r in replies),
+        )
 
     @_round_trip("maintenance")
     async def rebase(
@@ -214,52 +246,96 @@ class Store:
         min_move: float,
         prune: float = PRUNE_BELOW,
     ) -> float:
-        """Move the landmark to `new_landmark` if it lags by `min_move` s; the landmark after."""
-        landmark = await self._rebase(
-            keys=[keys.meta(site), keys.scopes(site)],
-            args=[new_landmark, repr(half_life), keys.prefix(site), repr(min_move), repr(prune)],
+        """Move each shard's landmark to `new_landmark` if it lags by `min_move` s; the
+        (first shard's) landmark after."""
+        landmarks = await self._run_all(
+            self._rebase,
+            [
+                (
+                    [keys.meta(tag), keys.scopes(tag)],
+                    [new_landmark, repr(half_life), keys.prefix(tag), repr(min_move), repr(prune)],
+                )
+                for tag in self.tags(site)
+            ],
         )
-        return float(landmark)
+        return float(landmarks[0])
 
     @_round_trip("query")
     async def landmark(self, site: str) -> float | None:
-        value = await self.redis.hget(keys.meta(site), "landmark")
+        """The decay landmark (of the site's first shard)."""
+        value = await self.redis.hget(keys.meta(self.tags(site)[0]), "landmark")
         return None if value is None else float(value)
 
     @_round_trip("query")
     async def top(
         self, site: str, section: str | None, window: str, n: int, now: float, max_scan: int
     ) -> tuple[float | None, list[Ranked]]:
-        """The top `n` visible items of a window (ties by id), and the landmark for `hot`."""
+        """The top `n` visible items of a window (ties by id), and the landmark for `hot`.
+
+        A site with several shards gets each shard's top (read on past the n-th while
+        scores tie) and merges them, which is exact because shards hold disjoint stories.
+        Hot scores are first put on one landmark, the latest of the shards'.
+        """
         scope = section or "all"
-        ranking_keys = [keys.meta(site)]
-        if window == "hot":
-            ranking_keys.append(keys.hot(site, scope))
-        elif window == "all":
-            ranking_keys.append(keys.total(site, scope))
-        else:
-            resolution, starts = window_buckets(window, now)
-            ranking_keys.append(keys.window(site, scope, window, starts[0]))
-            ranking_keys += [keys.bucket(site, scope, resolution, s) for s in starts]
-        reply = await self._top(
-            keys=ranking_keys,
-            args=[n, keys.prefix(site), section or "", self._union_ttl_ms, max_scan],
-        )
-        landmark = None if reply[0] is None else float(reply[0])
-        rows = [Ranked(r[0], float(r[1]), *r[2:8]) for r in reply[1:]]
-        rows.sort(key=lambda r: (-r.score, r.id))
-        return landmark, rows[:n]
+        calls = []
+        for tag in self.tags(site):
+            ranking_keys = [keys.meta(tag)]
+            if window == "hot":
+                ranking_keys.append(keys.hot(tag, scope))
+            elif window == "all":
+                ranking_keys.append(keys.total(tag, scope))
+            else:
+                resolution, starts = window_buckets(window, now)
+                ranking_keys.append(keys.window(tag, scope, window, starts[0]))
+                ranking_keys += [keys.bucket(tag, scope, resolution, s) for s in starts]
+            calls.append(
+                (
+                    ranking_keys,
+                    [n, keys.prefix(tag), section or "", self._union_ttl_ms, max_scan],
+                )
+            )
+        replies = await self._run_all(self._top, calls)
+        if len(replies) == 1:
+            reply = replies[0]
+            landmark = None if reply[0] is None else float(reply[0])
+            rows = [Ranked(r[0], float(r[1]), *r[2:8]) for r in reply[1:]]
+            rows.sort(key=lambda r: (-r.score, r.id))
+            return landmark, rows[:n]
+        landmarks = [None if reply[0] is None else float(reply[0]) for reply in replies]
+        common = max((x for x in landmarks if x is not None), default=None)
+        half_life = self._half_lives[site]
+        merged: list[tuple[float, Ranked]] = []
+        for landmark, reply in zip(landmarks, replies, strict=True):
+            # Hot scores onto the common landmark: 2^((L_k - L)/H) <= 1, so nothing
+            # overflows. Window counts are plain integers.
+            scale = 1.0
+            if window == "hot" and landmark is not None and common is not None:
+                scale = 2 ** ((landmark - common) / half_life)
+            for r in reply[1:]:
+                row = Ranked(r[0], float(r[1]) * scale, *r[2:8])
+                # Scaled scores of equal decayed counts may differ in the last bits: equal to
+                # twelve digits is a tie, broken by id as on one shard.
+                merged.append((float(f"{row.score:.12e}"), row))
+        merged.sort(key=lambda sr: (-sr[0], sr[1].id))
+        return common, [row for _, row in merged[:n]]
 
     @_round_trip("query")
     async def series(
         self, site: str, ids: list[str], resolution: str, starts: list[int], scope: str = "all"
     ) -> dict[str, list[int]]:
         """Views per bucket for each id, in the order of `starts`."""
+        groups = list(self._by_shard(site, ids).items())
         async with self.redis.pipeline(transaction=False) as pipe:
-            for start in starts:
-                pipe.zmscore(keys.bucket(site, scope, resolution, start), ids)
-            replies = await pipe.execute()
-        return {item_id: [int(reply[i] or 0) for reply in replies] for i, item_id in enumerate(ids)}
+            for tag, group in groups:
+                for start in starts:
+                    pipe.zmscore(keys.bucket(tag, scope, resolution, start), group)
+            replies = iter(await pipe.execute())
+        out: dict[str, list[int]] = {}
+        for _, group in groups:
+            per_start = [next(replies) for _ in starts]
+            for i, item_id in enumerate(group):
+                out[item_id] = [int(reply[i] or 0) for reply in per_start]
+        return {item_id: out[item_id] for item_id in ids}
 
     @_round_trip("query")
     async def rising_candidates(
@@ -274,42 +350,68 @@ class Store:
         """(id, short-window views, baseline views, title, url, section) of visible ids with
         at least `min_views` in the short window."""
         scope = section or "all"
-        reply = await self._rising(
-            keys=[
-                keys.rising_tmp(site, scope, "short"),
-                keys.rising_tmp(site, scope, "baseline"),
-                *(keys.bucket(site, scope, "minute", s) for s in short),
-                *(keys.bucket(site, scope, "minute", s) for s in baseline),
+        replies = await self._run_all(
+            self._rising,
+            [
+                (
+                    [
+                        keys.rising_tmp(tag, scope, "short"),
+                        keys.rising_tmp(tag, scope, "baseline"),
+                        *(keys.bucket(tag, scope, "minute", s) for s in short),
+                        *(keys.bucket(tag, scope, "minute", s) for s in baseline),
+                    ],
+                    [len(short), min_views, keys.prefix(tag), section or "", limit],
+                )
+                for tag in self.tags(site)
             ],
-            args=[len(short), min_views, keys.prefix(site), section or "", limit],
         )
-        return [(r[0], int(float(r[1])), int(float(r[2])), r[3], r[4], r[5]) for r in reply]
+        return [
+            (r[0], int(float(r[1])), int(float(r[2])), r[3], r[4], r[5])
+            for reply in replies
+            for r in reply
+        ]
 
     @_round_trip("query")
     async def sections(self, site: str) -> list[str]:
-        return sorted(cast(set[str], await self.redis.smembers(keys.scopes(site))))
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for tag in self.tags(site):
+                pipe.smembers(keys.scopes(tag))
+            replies = await pipe.execute()
+        return sorted(set().union(*replies))
 
     @_round_trip("query")
     async def hidden_items(self, site: str, limit: int = 500) -> list[tuple[str, dict[str, str]]]:
-        ids = sorted(cast(set[str], await self.redis.smembers(keys.hidden(site))))[:limit]
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for tag in self.tags(site):
+                pipe.smembers(keys.hidden(tag))
+            ids = sorted(set().union(*await pipe.execute()))[:limit]
         async with self.redis.pipeline(transaction=False) as pipe:
             for item_id in ids:
-                pipe.hgetall(keys.item(site, item_id))
+                pipe.hgetall(keys.item(self._tag(site, item_id), item_id))
             entries = await pipe.execute()
         return [(i, e) for i, e in zip(ids, entries, strict=True) if e]
 
     @_round_trip("query")
     async def total(self, site: str, item_id: str, scope: str = "all") -> float:
-        return await self.redis.zscore(keys.total(site, scope), item_id) or 0.0
+        return await self.redis.zscore(keys.total(self._tag(site, item_id), scope), item_id) or 0.0
 
     @_round_trip("query")
     async def beacons(self, site: str, days: list[int]) -> list[dict[str, int]]:
         """For each UTC day start in `days`: views counted, and beacons not counted by reason."""
+        tags = self.tags(site)
         async with self.redis.pipeline(transaction=False) as pipe:
             for day in days:
-                pipe.hgetall(keys.beacons(site, day))
+                for tag in tags:
+                    pipe.hgetall(keys.beacons(tag, day))
             replies = await pipe.execute()
-        return [{reason: int(n) for reason, n in reply.items()} for reply in replies]
+        tallies: list[dict[str, int]] = []
+        for d in range(len(days)):
+            tally: dict[str, int] = {}
+            for reply in replies[d * len(tags) : (d + 1) * len(tags)]:
+                for reason, n in reply.items():
+                    tally[reason] = tally.get(reason, 0) + int(n)
+            tallies.append(tally)
+        return tallies
 
     @_round_trip("ping")
     async def ping(self) -> None:
@@ -328,12 +430,13 @@ class Store:
     # -- catalog ------------------------------------------------------------------------
 
     def _catalog_keys(self, site: str, item_id: str) -> list[str]:
+        tag = self._tag(site, item_id)
         return [
-            keys.item(site, item_id),
-            keys.items(site),
-            keys.meta(site),
-            keys.catalog_log(site),
-            keys.hidden(site),
+            keys.item(tag, item_id),
+            keys.items(tag),
+            keys.meta(tag),
+            keys.catalog_log(tag),
+            keys.hidden(tag),
         ]
 
     @_round_trip("catalog")
@@ -350,48 +453,60 @@ class Store:
 
     @_round_trip("catalog")
     async def get_item(self, site: str, item_id: str) -> dict[str, str] | None:
-        fields = await self.redis.hgetall(keys.item(site, item_id))
+        fields = await self.redis.hgetall(keys.item(self._tag(site, item_id), item_id))
         return cast(dict[str, str], fields) or None
 
     @_round_trip("catalog")
     async def delete_item(self, site: str, item_id: str, now: float) -> bool:
         """Delete an entry and all its counts; False when there was no such entry."""
+        tag = self._tag(site, item_id)
         deleted = await self._delete(
-            keys=[*self._catalog_keys(site, item_id), keys.scopes(site)],
-            args=[item_id, keys.prefix(site), int(now), *(int(r) for r in self._retention)],
+            keys=[*self._catalog_keys(site, item_id), keys.scopes(tag)],
+            args=[item_id, keys.prefix(tag), int(now), *(int(r) for r in self._retention)],
         )
         return bool(deleted)
 
     @_round_trip("catalog")
     async def set_hidden(self, site: str, item_id: str, hidden: bool) -> bool:
         """Hide or show an existing entry; False when there is no such entry."""
+        tag = self._tag(site, item_id)
         found = await self._hide(
-            keys=[keys.item(site, item_id), keys.hidden(site)],
+            keys=[keys.item(tag, item_id), keys.hidden(tag)],
             args=[item_id, "1" if hidden else "0"],
         )
         return bool(found)
 
     @_round_trip("catalog")
     async def list_items(self, site: str, cursor: int, count: int) -> tuple[int, list[str]]:
-        next_cursor, ids = await self.redis.sscan(keys.items(site), cursor, count=count)
-        return int(next_cursor), sorted(cast(list[str], ids))
+        """A page of catalogued ids and the cursor of the next (0: done). With several
+        shards the cursor holds the shard too (shard + shards * the shard's SSCAN cursor),
+        and pages go through the shards in turn."""
+        tags = self.tags(site)
+        shard, position = cursor % len(tags), cursor // len(tags)
+        position, ids = await self.redis.sscan(keys.items(tags[shard]), position, count=count)
+        if int(position) == 0:
+            shard, position = shard + 1, 0
+            if shard == len(tags):
+                return 0, sorted(cast(list[str], ids))
+        return shard + len(tags) * int(position), sorted(cast(list[str], ids))
 
     @_round_trip("catalog")
-    async def catalog_snapshot(self, site: str) -> tuple[int, set[str], str]:
-        """(version, every catalogued id, last log entry id), read atomically."""
+    async def catalog_snapshot(self, tag: str) -> tuple[int, set[str], str]:
+        """(version, every catalogued id, last log entry id) of one shard (`tags`), read
+        atomically."""
         reply = await self._snapshot(
-            keys=[keys.meta(site), keys.items(site), keys.catalog_log(site)], args=[]
+            keys=[keys.meta(tag), keys.items(tag), keys.catalog_log(tag)], args=[]
         )
         return int(reply[0]), set(reply[2:]), reply[1]
 
     @_round_trip("catalog")
-    async def catalog_version(self, site: str) -> int:
-        return int(await self.redis.hget(keys.meta(site), "catver") or 0)
+    async def catalog_version(self, tag: str) -> int:
+        return int(await self.redis.hget(keys.meta(tag), "catver") or 0)
 
     @_round_trip("catalog")
-    async def catalog_changes(self, site: str, after: str) -> list[CatalogChange]:
+    async def catalog_changes(self, tag: str, after: str) -> list[CatalogChange]:
         entries = cast(
             list[tuple[str, dict[str, Any]]],
-            await self.redis.xrange(keys.catalog_log(site), min=f"({after}", max="+"),
+            await self.redis.xrange(keys.catalog_log(tag), min=f"({after}", max="+"),
         )
         return [CatalogChange(sid, f["op"], f["id"], int(f["v"])) for sid, f in entries]

@@ -16,10 +16,13 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
 
 from ranker.app import create_app
+from ranker.config import Settings
 from ranker.engine import EmbeddedEngine, find_server_binary
+from ranker.keys import shard_tags
 from tests.conftest import TOKEN, FakeClock, auth, flush, hit, make_settings, put_item
 from tests.model import ranked
 from tests.test_invariants import ITEMS, SECTIONS, SITE, Harness
@@ -114,9 +117,26 @@ async def test_sites_live_on_different_nodes(cluster: RedisCluster) -> None:
     assert len(set(nodes.values())) == 2, nodes  # the test covers more than one node
 
 
-async def test_the_whole_service_on_a_cluster(cluster: RedisCluster, cluster_url: str) -> None:
+@pytest.fixture(params=[1, 3], ids=["one-shard", "three-shards"])
+def shards(request: pytest.FixtureRequest) -> int:
+    return int(request.param)
+
+
+def _sharded(base: Settings, shards: int) -> Settings:
+    sites = {name: replace(site, shards=shards) for name, site in base.sites.items()}
+    return replace(base, sites=sites)
+
+
+async def test_a_sharded_site_spreads_over_the_nodes(cluster: RedisCluster) -> None:
+    nodes = {cluster.get_node_from_key(f"rk:{{{tag}}}:meta").port for tag in shard_tags("news", 3)}
+    assert len(nodes) >= 2, nodes
+
+
+async def test_the_whole_service_on_a_cluster(
+    cluster: RedisCluster, cluster_url: str, shards: int
+) -> None:
     clock = FakeClock()
-    settings = make_settings(cluster_url, redis_cluster=True)
+    settings = _sharded(make_settings(cluster_url, redis_cluster=True), shards)
     async with TestClient(TestServer(create_app(settings, clock=clock))) as client:
         for site, token in (("news", TOKEN), ("other", "other-token")):
             for k, section in enumerate(("sport", "tech", "tech")):
@@ -164,7 +184,7 @@ async def test_the_whole_service_on_a_cluster(cluster: RedisCluster, cluster_url
     )
 )
 async def test_rankings_on_a_cluster_equal_the_reference(
-    cluster: RedisCluster, cluster_url: str, events: list[tuple[str, int, bool]]
+    cluster: RedisCluster, cluster_url: str, shards: int, events: list[tuple[str, int, bool]]
 ) -> None:
     base = make_settings(cluster_url, redis_cluster=True)
     h = Harness(
@@ -173,6 +193,7 @@ async def test_rankings_on_a_cluster_equal_the_reference(
         FakeClock(),
         600.0,
         rebase_after=2.0,
+        shards=shards,
     )
     await h.catalog()
     await h.play(events)
@@ -185,3 +206,29 @@ async def test_rankings_on_a_cluster_equal_the_reference(
     got = [(i, round(v, 9)) for i, v in await h.hot(8) if v >= 1e-5]
     want = [(i, round(v, 9)) for i, v in ranked(h.reference.hot(now), 8) if v >= 1e-5]
     assert [v for _, v in got] == pytest.approx([v for _, v in want], rel=2e-6)
+
+
+async def test_one_node_and_a_sharded_cluster_rank_the_same_stream_alike(
+    cluster: RedisCluster, cluster_url: str, redis: Redis, engine: EmbeddedEngine
+) -> None:
+    rng = random.Random(11)
+    events = [(rng.choice(ITEMS), rng.randrange(0, 400), rng.random() < 0.2) for _ in range(400)]
+    start = time.time()
+    single = make_settings(engine.url)
+    one = Harness(
+        redis, replace(single, sites={SITE: single.sites["news"]}), FakeClock(start), 900.0
+    )
+    base = make_settings(cluster_url, redis_cluster=True)
+    many = Harness(
+        cluster, replace(base, sites={SITE: base.sites["news"]}), FakeClock(start), 900.0, shards=3
+    )
+    for h in (one, many):
+        await h.catalog()
+        await h.play(events)
+    for name in ("1h", "24h", "7d", "all"):
+        for section in (None, *SECTIONS):
+            assert await one.window(name, 8, section) == await many.window(name, 8, section)
+    for section in (None, *SECTIONS):
+        a, b = await one.hot(8, section), await many.hot(8, section)
+        assert [i for i, _ in a] == [i for i, _ in b], section
+        assert [v for _, v in a] == pytest.approx([v for _, v in b], rel=1e-9)

@@ -44,8 +44,9 @@ class Harness:
         clock: FakeClock,
         half_life: float,
         rebase_after: float = 24.0,
+        shards: int = 1,
     ) -> None:
-        site = replace(base.sites[SITE], half_life=half_life)
+        site = replace(base.sites[SITE], half_life=half_life, shards=shards)
         self.settings = replace(base, sites={SITE: site}, rebase_after=rebase_after)
         self.clock = clock
         self.store = Store(redis, self.settings)
@@ -101,6 +102,12 @@ class Harness:
         return [(r.id, r.score) for r in rows]
 
 
+@pytest.fixture(params=[1, 3], ids=["one-shard", "three-shards"])
+def shards(request: pytest.FixtureRequest) -> int:
+    """Stories in one hash slot, or spread over three whose lists are merged."""
+    return int(request.param)
+
+
 def _visible(ranking: list[tuple[str, float]]) -> list[tuple[str, float]]:
     return [(i, v) for i, v in ranking if v >= PRUNED]
 
@@ -119,11 +126,12 @@ events_strategy = st.lists(
 async def test_i1_hot_ranking_equals_reference(
     redis: Redis,
     settings: Settings,
+    shards: int,
     events: list[tuple[str, int, bool]],
     n: int,
     half_life: float,
 ) -> None:
-    h = Harness(redis, settings, FakeClock(), half_life)
+    h = Harness(redis, settings, FakeClock(), half_life, shards=shards)
     await h.catalog()
     await h.play(events)
     now = h.clock()
@@ -138,8 +146,8 @@ async def test_i1_hot_ranking_equals_reference(
         )
 
 
-async def test_i1_ties_are_broken_by_id(redis: Redis, settings: Settings) -> None:
-    h = Harness(redis, settings, FakeClock(), 3600.0)
+async def test_i1_ties_are_broken_by_id(redis: Redis, settings: Settings, shards: int) -> None:
+    h = Harness(redis, settings, FakeClock(), 3600.0, shards=shards)
     await h.catalog()
     for item in ("story-5", "story-1", "story-3"):
         h.view(item)
@@ -253,9 +261,13 @@ gaps = st.one_of(
     tail=st.one_of(gaps, st.integers(0, 3 * 86400)),
 )
 async def test_i4_windows_equal_reference_at_bucket_granularity(
-    redis: Redis, settings: Settings, events: list[tuple[str, int, int, bool]], tail: int
+    redis: Redis,
+    settings: Settings,
+    shards: int,
+    events: list[tuple[str, int, int, bool]],
+    tail: int,
 ) -> None:
-    h = Harness(redis, settings, FakeClock(), 3600.0)
+    h = Harness(redis, settings, FakeClock(), 3600.0, shards=shards)
     await h.catalog()
     for item, gap, repeat, flush_now in events:
         h.clock.advance(gap)
@@ -297,8 +309,10 @@ async def test_i4_window_edges(
     assert await h.window("all", 3) == [("story-1", 1.0)]
 
 
-async def test_i3_buckets_and_totals_conserve_every_view(redis: Redis, settings: Settings) -> None:
-    h = Harness(redis, settings, FakeClock(), 3600.0)
+async def test_i3_buckets_and_totals_conserve_every_view(
+    redis: Redis, settings: Settings, shards: int
+) -> None:
+    h = Harness(redis, settings, FakeClock(), 3600.0, shards=shards)
     await h.catalog()
     accepted = 0
     for k in range(500):
@@ -308,33 +322,42 @@ async def test_i3_buckets_and_totals_conserve_every_view(redis: Redis, settings:
         if k % 37 == 0:
             await h.flush()
     await h.flush()
+    tags = h.store.tags(SITE)
+    assert len(tags) == shards
+
+    async def views(key: str) -> float:
+        return sum(s for _, s in await redis.zrange(key, 0, -1, withscores=True))
+
     for resolution in BUCKET_SECONDS:
-        bucket_keys = await redis.keys(f"rk:{{{SITE}}}:b:all:{resolution}:*")
         total = 0.0
-        for key in bucket_keys:
-            total += sum(s for _, s in await redis.zrange(key, 0, -1, withscores=True))
+        for tag in tags:
+            for key in await redis.keys(f"rk:{{{tag}}}:b:all:{resolution}:*"):
+                total += await views(key)
         assert total == accepted, resolution
-    totals = await redis.zrange(keys.total(SITE, "all"), 0, -1, withscores=True)
-    assert sum(s for _, s in totals) == accepted
-    per_section = 0.0
-    for section in SECTIONS:
-        per_section += sum(
-            s for _, s in await redis.zrange(keys.total(SITE, section), 0, -1, withscores=True)
-        )
-    assert per_section == accepted
+    assert sum([await views(keys.total(tag, "all")) for tag in tags]) == accepted
+    per_section = [await views(keys.total(tag, s)) for tag in tags for s in SECTIONS]
+    assert sum(per_section) == accepted
+    # Each story's counts live in its own shard only.
+    for tag in tags:
+        for item, _ in await redis.zrange(keys.total(tag, "all"), 0, -1, withscores=True):
+            assert h.store.tags(SITE)[keys.shard_of(item, shards)] == tag
 
 
-async def test_i3_a_retried_batch_is_counted_once(redis: Redis, settings: Settings) -> None:
+async def test_i3_a_retried_batch_is_counted_once(
+    redis: Redis, settings: Settings, shards: int
+) -> None:
     """A flush whose reply was lost is resent under the same id and must not count twice."""
-    h = Harness(redis, settings, FakeClock(), 3600.0)
+    h = Harness(redis, settings, FakeClock(), 3600.0, shards=shards)
     await h.catalog()
     h.view("story-2")
     h.view("story-2")
+    h.view("story-1")  # on another shard when there are three
     batch = h.aggregator.take(SITE)
     assert batch is not None
     assert (await h.store.flush(batch, "batch-1"))[0] is True
     assert (await h.store.flush(batch, "batch-1"))[0] is False
     assert await h.store.total(SITE, "story-2") == 2
+    assert await h.store.total(SITE, "story-1") == 1
 
 
 async def test_a_site_idle_for_thousands_of_half_lives_ranks_correctly(
