@@ -1,10 +1,34 @@
+# Ranker's collector and API, one process per container: scale with replicas behind a load
+# balancer (docker-compose.yml runs three) rather than with `ranker serve --workers`.
 FROM python:3.11-slim
-WORKDIR /app
-COPY pyproject.toml README.md ./
-COPY ranker ./ranker
-RUN pip install --no-cache-dir .
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PIP_ROOT_USER_ACTION=ignore
+
+# The package and every dependency from pyproject.toml; the sources are not kept.
+COPY pyproject.toml README.md /src/
+COPY ranker /src/ranker
+RUN pip install /src && rm -rf /src
+
+RUN groupadd --system --gid 10001 ranker \
+    && useradd --system --uid 10001 --gid ranker --create-home --home-dir /var/lib/ranker \
+        --shell /usr/sbin/nologin ranker
+# The commented example; docker-compose.yml mounts deploy/ranker.toml over it.
 COPY ranker.toml /etc/ranker/ranker.toml
-ENV RANKER_CONFIG=/etc/ranker/ranker.toml RANKER_HOST=0.0.0.0 RANKER_PORT=8080
+
+# RANKER_DATA_DIR is only used when REDIS_URL is unset: then Ranker starts its embedded
+# engine with its append-only file there (a volume, if it should outlive the container).
+ENV RANKER_CONFIG=/etc/ranker/ranker.toml \
+    RANKER_HOST=0.0.0.0 \
+    RANKER_PORT=8080 \
+    RANKER_DATA_DIR=/var/lib/ranker
+# Numeric, so a runtime can tell without the image's /etc/passwd that it is not root.
+USER 10001:10001
+WORKDIR /var/lib/ranker
 EXPOSE 8080
+# SIGTERM: stop accepting, flush what is buffered, exit 0.
 STOPSIGNAL SIGTERM
 CMD ["ranker", "serve"]
