@@ -43,6 +43,20 @@ DRAIN_TIMEOUT = 10.0
 SALT_CHECK = 60.0  # seconds between looks at the clock for a new day's salt
 
 
+async def stop(task: asyncio.Task[None]) -> None:
+    """Cancel a background loop and wait until it has ended.
+
+    One cancel is not always enough on Python 3.11: a cancel that lands just as an
+    `asyncio.wait_for` inside redis-py completes is swallowed (CPython gh-86296), and the
+    loop would go on forever, so shutdown would hang. Cancel again until it is done.
+    """
+    while not task.done():
+        task.cancel()
+        await asyncio.wait({task}, timeout=0.1)
+    with contextlib.suppress(asyncio.CancelledError):
+        task.result()
+
+
 async def engine_ctx(app: web.Application) -> AsyncIterator[None]:
     """Start the embedded engine unless a REDIS_URL was given."""
     settings = app[SETTINGS]
@@ -86,9 +100,7 @@ async def catalog_ctx(app: web.Application) -> AsyncIterator[None]:
     await index.refresh()
     task = asyncio.create_task(index.follow(settings.catalog_refresh))
     yield
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    await stop(task)
 
 
 async def admission_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -107,9 +119,7 @@ async def admission_ctx(app: web.Application) -> AsyncIterator[None]:
 
     task = asyncio.create_task(follow_days())
     yield
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    await stop(task)
 
 
 async def flusher_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -125,9 +135,7 @@ async def flusher_ctx(app: web.Application) -> AsyncIterator[None]:
     )
     task = asyncio.create_task(flusher.run())
     yield
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    await stop(task)
     await flusher.drain(DRAIN_TIMEOUT)
 
 
@@ -151,9 +159,7 @@ async def maintenance_ctx(app: web.Application) -> AsyncIterator[None]:
 
     task = asyncio.create_task(run())
     yield
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    await stop(task)
 
 
 async def metrics_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -161,9 +167,7 @@ async def metrics_ctx(app: web.Application) -> AsyncIterator[None]:
     metrics = app[METRICS] = Metrics(app[AGGREGATOR], app[FLUSHER], app[STORE], app[TOP_CACHE])
     task = asyncio.create_task(metrics.run())
     yield
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    await stop(task)
 
 
 def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) -> web.Application:

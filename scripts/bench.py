@@ -406,7 +406,11 @@ class Bench:
                 async with session.post(
                     f"{base}/v1/hit",
                     data=orjson.dumps({"site": SITE, "id": item}),
-                    headers={"Content-Type": "text/plain"},
+                    headers={
+                        "Content-Type": "text/plain",
+                        "User-Agent": USER_AGENTS[0],
+                        "X-Forwarded-For": f"192.0.2.{k % 250 + 1}",
+                    },
                 ) as r:
                     assert r.status == 204, r.status
                 sent = time.monotonic()

@@ -1,0 +1,511 @@
+"""I3 through process faults, on a real engine and a real `ranker serve`: the engine paused,
+killed or its flush replies lost, the collector SIGTERMed or SIGKILLed while readers keep
+sending. Every beacon answered 204 is counted exactly once in the all-time total, in the
+minute, hour and day buckets and in the day's tally; a hard crash of the collector loses
+only what it had not yet flushed."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Coroutine, Iterator
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import aiohttp
+import orjson
+import pytest
+from redis.asyncio import Redis
+
+from ranker import keys
+from ranker.engine import EmbeddedEngine
+from ranker.store import Store
+from ranker.validate import catalog_entry
+from tests.conftest import BROWSER, TOKEN, make_settings
+
+SITE = "news"
+STORIES = {f"story-{n}": ("sport", "politics", "")[n % 3] for n in range(12)}
+RESOLUTIONS = ("minute", "hour", "day")
+
+
+@pytest.fixture
+def own_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedEngine]:
+    """An engine this test may pause, kill and restart, persisted like the embedded default.
+    Started from the main thread: the engine gets SIGTERM when the starting thread ends."""
+    # A short data dir keeps the unix socket in it, so a restart serves the same URL.
+    server = EmbeddedEngine(tmp_path_factory.mktemp("eng"), persist=True)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+async def _catalog(url: str) -> None:
+    async with Redis.from_url(url, decode_responses=True) as redis:
+        entries = [
+            (i, catalog_entry({"title": i, "url": f"/{i}", "section": s}))
+            for i, s in STORIES.items()
+        ]
+        await Store(redis, make_settings(url)).put_items(SITE, entries)
+
+
+async def _stored(url: str) -> dict[str, dict[str, int]]:
+    """Views per story as Redis holds them: the all-time total, then the sum over every
+    bucket of each resolution."""
+
+    def views(rows: list[tuple[str, float]], into: Counter[str]) -> None:
+        for item, score in rows:
+            assert score == int(score), (item, score)
+            into[item] += int(score)
+
+    found: dict[str, Counter[str]] = {"tot": Counter()}
+    async with Redis.from_url(url, decode_responses=True) as redis:
+        views(await redis.zrange(keys.total(SITE, "all"), 0, -1, withscores=True), found["tot"])
+        for resolution in RESOLUTIONS:
+            found[resolution] = Counter()
+            pattern = f"{keys.prefix(SITE)}b:all:{resolution}:*"
+            async for key in redis.scan_iter(match=pattern, count=1000):
+                views(await redis.zrange(key, 0, -1, withscores=True), found[resolution])
+    return {what: {i: v for i, v in c.items() if v} for what, c in found.items()}
+
+
+async def _tallied(url: str) -> int:
+    """Views counted in the per-day beacon tally."""
+    async with Redis.from_url(url, decode_responses=True) as redis:
+        return sum(
+            [
+                int(await redis.hget(key, "counted") or 0)
+                async for key in redis.scan_iter(match=f"{keys.prefix(SITE)}beacons:*")
+            ]
+        )
+
+
+async def _assert_counted_once(url: str, answered: Counter[str]) -> None:
+    """I3: each view answered 204 is in every window once; none is missing, none doubled."""
+    assert answered.total() > 0
+    expected = {i: v for i, v in answered.items() if v}
+    stored = await _stored(url)
+    for what, views in stored.items():
+        assert views == expected, (
+            f"{what}: stored {sum(views.values())} views, expected {answered.total()}"
+        )
+    assert await _tallied(url) == answered.total()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Collector:
+    """`ranker serve` against a given engine, in a process group of its own so that a failed
+    test can end its workers too. Production filters, behind one proxy that names each
+    reader in X-Forwarded-For."""
+
+    def __init__(
+        self, tmp_path: Path, redis_url: str, flush_interval: str, workers: int = 1
+    ) -> None:
+        self._config = tmp_path / "ranker.toml"
+        self._config.write_text(
+            f'[collector]\nflush_interval = "{flush_interval}"\nproxy_hops = 1\n'
+            f'[sites.{SITE}]\nhalf_life = "1h"\ntoken = "{TOKEN}"\n'
+        )
+        self._log_path = tmp_path / "serve.log"
+        self._redis_url = redis_url
+        self._workers = workers
+        self.port = _free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    async def __aenter__(self) -> Collector:
+        env = {**os.environ, "REDIS_URL": self._redis_url, "RANKER_PORT": str(self.port)}
+        with open(self._log_path, "wb") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "ranker", "serve", "--config", str(self._config)]
+                + ["--workers", str(self._workers)],
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        try:
+            await self._wait_listening()
+        except BaseException:
+            self._kill_group()
+            raise
+        return self
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._kill_group()
+
+    async def _wait_listening(self, timeout: float = 15.0) -> None:
+        deadline = time.monotonic() + timeout
+        async with aiohttp.ClientSession() as session:
+            while time.monotonic() < deadline:
+                assert self.proc is not None
+                if self.proc.poll() is not None:
+                    break
+                with contextlib.suppress(aiohttp.ClientError):
+                    async with session.get(self.base + "/healthz") as r:
+                        if r.status == 200:
+                            return
+                await asyncio.sleep(0.05)
+        pytest.fail(f"ranker serve did not start; its log:\n{self.log()}")
+
+    def _kill_group(self) -> None:
+        if self.proc is None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGKILL)  # the server and any worker left
+        self.proc.wait()
+
+    def log(self) -> str:
+        return self._log_path.read_text(errors="replace")[-3000:]
+
+    def send_signal(self, signum: int) -> None:
+        """To the server process only: with workers, it is the one that stops them."""
+        assert self.proc is not None
+        self.proc.send_signal(signum)
+
+    async def exit_code(self, timeout: float = 15.0) -> int:
+        """How the server ended; a failure if it is still running after `timeout` (a drain
+        against a live engine takes well under a second)."""
+        assert self.proc is not None
+        try:
+            return await asyncio.to_thread(self.proc.wait, timeout)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"ranker serve still running {timeout} s after the signal:\n{self.log()}")
+
+    async def health(self) -> dict[str, Any]:
+        async with aiohttp.ClientSession() as session, session.get(self.base + "/healthz") as r:
+            doc: dict[str, Any] = await r.json()
+            return doc
+
+    async def accepted_per_worker(self, asks: int = 40) -> dict[int, int]:
+        """Views accepted so far by each worker that answered one of `asks` health checks,
+        each on a new connection so that SO_REUSEPORT spreads them."""
+        accepted: dict[int, int] = {}
+        connector = aiohttp.TCPConnector(force_close=True)
+        async with aiohttp.ClientSession(connector=connector) as session:
+            for _ in range(asks):
+                async with session.get(self.base + "/healthz") as r:
+                    doc = await r.json()
+                    accepted[doc["pid"]] = doc["accepted_views"]
+        return accepted
+
+
+class Readers:
+    """Concurrent senders on keep-alive connections; every beacon from a new reader (its own
+    X-Forwarded-For address), so neither the rate limit nor the repeat filter applies.
+
+    Tallies the answers: 204s per story (with when each came), any other status, and
+    requests that failed without an answer (refused or cut connections: not counted)."""
+
+    def __init__(self, base: str, senders: int = 8, pause: float = 0.005) -> None:
+        self._url = base + "/v1/hit"
+        self._senders = senders
+        self._pause = pause
+        self._numbers = itertools.count()
+        self._stop = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._session: aiohttp.ClientSession | None = None
+        self.answered: Counter[str] = Counter()
+        self.answered_at: list[float] = []  # time.monotonic() of each 204
+        self.other: Counter[int] = Counter()  # statuses other than 204
+        self.refused = 0  # no connection: the request never reached a server
+        self.cut = 0  # sent, but the connection failed before an answer: counted or not
+
+    async def __aenter__(self) -> Readers:
+        self._session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=self._senders),
+            timeout=aiohttp.ClientTimeout(total=10),
+            headers={"User-Agent": BROWSER, "Content-Type": "text/plain"},
+        )
+        self._tasks = [asyncio.create_task(self._send()) for _ in range(self._senders)]
+        return self
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.stop()
+
+    async def stop(self) -> None:
+        self._stop.set()
+        await asyncio.gather(*self._tasks)
+        if self._session is not None:
+            await self._session.close()
+
+    async def _send(self) -> None:
+        assert self._session is not None
+        ids = list(STORIES)
+        while not self._stop.is_set():
+            n = next(self._numbers)
+            item = ids[n % 7 % len(ids)]  # uneven: some stories get more views
+            reader = f"10.{n >> 16 & 255}.{n >> 8 & 255}.{n & 255}"
+            try:
+                async with self._session.post(
+                    self._url,
+                    data=orjson.dumps({"site": SITE, "id": item}),
+                    headers={"X-Forwarded-For": reader},
+                ) as r:
+                    await r.read()
+                    status = r.status
+            except aiohttp.ClientConnectorError:
+                self.refused += 1
+                await asyncio.sleep(0.02)
+                continue
+            except (aiohttp.ClientError, TimeoutError):
+                self.cut += 1
+                await asyncio.sleep(0.02)
+                continue
+            if status == 204:
+                self.answered[item] += 1
+                self.answered_at.append(time.monotonic())
+            else:
+                self.other[status] += 1
+            await asyncio.sleep(self._pause)
+
+    def answered_since(self, t: float) -> int:
+        return sum(1 for at in self.answered_at if at >= t)
+
+
+class ReplyCutter:
+    """A TCP proxy to the engine's unix socket. While armed, it lets each flush script reach
+    the engine, then drops the reply and cuts the connection: applied, never acknowledged."""
+
+    def __init__(self, engine_socket: Path) -> None:
+        self._engine_socket = str(engine_socket)
+        self._server: asyncio.Server | None = None
+        self._pipes: set[asyncio.Task[None]] = set()
+        self._writers: set[asyncio.StreamWriter] = set()
+        self.armed = False
+        self.cut = 0  # flush replies dropped
+        self.url = ""
+
+    async def __aenter__(self) -> ReplyCutter:
+        self._server = await asyncio.start_server(self._connect, "127.0.0.1", 0)
+        port = self._server.sockets[0].getsockname()[1]
+        self.url = f"redis://127.0.0.1:{port}/0"
+        return self
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        assert self._server is not None
+        self._server.close()
+        for writer in self._writers:  # each pipe then reads its end of file and returns
+            writer.close()
+        await asyncio.gather(*self._pipes)
+        await self._server.wait_closed()
+
+    async def _connect(self, client: asyncio.StreamReader, to_client: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._pipes.add(task)
+        engine, to_engine = await asyncio.open_unix_connection(self._engine_socket)
+        self._writers |= {to_client, to_engine}
+        doomed = False
+
+        async def requests() -> None:
+            nonlocal doomed
+            while data := await client.read(1 << 16):
+                # redis-py sends a pipeline in one write: the flush scripts name the marker key.
+                if self.armed and b":flushed:" in data:
+                    doomed = True
+                to_engine.write(data)
+                await to_engine.drain()
+
+        async def replies() -> None:
+            while data := await engine.read(1 << 16):
+                if doomed:
+                    self.cut += 1
+                    return
+                to_client.write(data)
+                await to_client.drain()
+
+        try:
+            # Either direction ending (or failing) ends both: closing its writer gives the
+            # other pipe its end of file.
+            await asyncio.gather(
+                self._then_close(requests(), to_engine),
+                self._then_close(replies(), to_client),
+                return_exceptions=True,
+            )
+        finally:
+            self._writers -= {to_client, to_engine}
+            self._pipes.discard(task)
+
+    @staticmethod
+    async def _then_close(pipe: Coroutine[Any, Any, None], writer: asyncio.StreamWriter) -> None:
+        try:
+            await pipe
+        finally:
+            writer.close()
+
+
+async def _engine_pid(url: str) -> int:
+    async with Redis.from_url(url, decode_responses=True) as redis:
+        return int((await redis.info("server"))["process_id"])
+
+
+async def test_an_engine_paused_mid_stream_delays_views_but_loses_none(
+    own_engine: EmbeddedEngine, tmp_path: Path
+) -> None:
+    await _catalog(own_engine.url)
+    pid = await _engine_pid(own_engine.url)
+    async with Collector(tmp_path, own_engine.url, "100ms") as collector:
+        async with Readers(collector.base) as readers:
+            await asyncio.sleep(0.6)
+            os.kill(pid, signal.SIGSTOP)
+            try:
+                before = readers.answered.total()
+                await asyncio.sleep(1.5)
+                # Beacons are still answered at once; the flush waits on the engine.
+                assert readers.answered.total() > before + 50
+                assert (await collector.health())["pending_views"] > 0
+            finally:
+                os.kill(pid, signal.SIGCONT)
+            await asyncio.sleep(0.6)
+        collector.send_signal(signal.SIGTERM)
+        assert await collector.exit_code() == 0, collector.log()
+    assert not readers.other and not readers.refused and not readers.cut
+    await _assert_counted_once(own_engine.url, readers.answered)
+
+
+async def test_a_flush_applied_but_unacknowledged_is_retried_without_counting_twice(
+    own_engine: EmbeddedEngine, tmp_path: Path
+) -> None:
+    """The ambiguous failure: the engine ran a flush script but the collector never got the
+    reply, so it sends the same batch again. Its marker must make the retry a no-op."""
+    await _catalog(own_engine.url)
+    async with ReplyCutter(own_engine.socket_path) as proxy:
+        async with Collector(tmp_path, proxy.url, "100ms") as collector:
+            async with Readers(collector.base) as readers:
+                await asyncio.sleep(0.5)
+                proxy.armed = True
+                await asyncio.sleep(1.0)
+                proxy.armed = False
+                await asyncio.sleep(0.5)
+            collector.send_signal(signal.SIGTERM)
+            assert await collector.exit_code() == 0, collector.log()
+        assert proxy.cut > 0
+    assert not readers.other and not readers.refused and not readers.cut
+    await _assert_counted_once(own_engine.url, readers.answered)
+
+
+async def test_an_engine_killed_and_restarted_mid_stream_loses_no_view(
+    own_engine: EmbeddedEngine, tmp_path: Path
+) -> None:
+    await _catalog(own_engine.url)
+    url = own_engine.url
+    async with Collector(tmp_path, url, "100ms") as collector:
+        async with Readers(collector.base) as readers:
+            await asyncio.sleep(0.6)
+            own_engine.kill()  # SIGKILL: no clean shutdown, only what the AOF has
+            before = readers.answered.total()
+            await asyncio.sleep(1.0)
+            assert readers.answered.total() > before + 50  # buffered while it is down
+            health = await collector.health()
+            assert health["status"] == "degraded" and health["pending_views"] > 0
+            own_engine.start()  # from the main thread; the same data dir and socket
+            assert own_engine.url == url
+            await asyncio.sleep(0.8)
+        collector.send_signal(signal.SIGTERM)
+        assert await collector.exit_code() == 0, collector.log()
+    assert not readers.other and not readers.refused and not readers.cut
+    await _assert_counted_once(url, readers.answered)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+async def test_sigterm_mid_stream_counts_every_view_it_answered(
+    own_engine: EmbeddedEngine, tmp_path: Path, workers: int
+) -> None:
+    """Readers keep sending through the shutdown: the collector stops accepting, and what it
+    answered 204 before that is all written. Refused or cut requests are not counted."""
+    await _catalog(own_engine.url)
+    async with Collector(tmp_path, own_engine.url, "100ms", workers) as collector:
+        async with Readers(collector.base, senders=16) as readers:
+            await asyncio.sleep(1.0)
+            accepted = await collector.accepted_per_worker()
+            assert len(accepted) == workers and all(accepted.values()), accepted
+            collector.send_signal(signal.SIGTERM)
+            assert await collector.exit_code() == 0, collector.log()
+            await asyncio.sleep(0.2)  # senders meet a closed port
+        assert readers.refused > 0
+    assert not readers.other
+    await _assert_counted_once(own_engine.url, readers.answered)
+
+
+async def test_sigkill_after_the_last_flush_loses_nothing(
+    own_engine: EmbeddedEngine, tmp_path: Path
+) -> None:
+    await _catalog(own_engine.url)
+    async with Collector(tmp_path, own_engine.url, "200ms") as collector:
+        async with Readers(collector.base) as readers:
+            await asyncio.sleep(0.8)
+        # Several flush ticks without beacons: everything answered has been written.
+        deadline = time.monotonic() + 5
+        while (health := await collector.health())["flushed_views"] < readers.answered.total():
+            assert time.monotonic() < deadline, health
+            await asyncio.sleep(0.1)
+        assert health["pending_views"] == 0
+        collector.send_signal(signal.SIGKILL)
+        assert await collector.exit_code() == -signal.SIGKILL
+    assert not readers.other and not readers.refused and not readers.cut
+    await _assert_counted_once(own_engine.url, readers.answered)
+
+
+async def test_sigkill_loses_at_most_the_views_not_yet_flushed(
+    own_engine: EmbeddedEngine, tmp_path: Path
+) -> None:
+    """The documented bound of a hard crash: what was buffered since the last flush. With
+    an hour between flushes, that is every view answered."""
+    await _catalog(own_engine.url)
+    async with Collector(tmp_path, own_engine.url, "1h") as collector:
+        async with Readers(collector.base, senders=4) as readers:
+            await asyncio.sleep(0.5)
+        health = await collector.health()
+        assert health["pending_views"] == readers.answered.total() > 0
+        collector.send_signal(signal.SIGKILL)
+        assert await collector.exit_code() == -signal.SIGKILL
+    assert not readers.other and not readers.refused and not readers.cut
+    assert await _stored(own_engine.url) == {"tot": {}, **{r: {} for r in RESOLUTIONS}}
+    assert await _tallied(own_engine.url) == 0
+
+
+async def test_sigkill_mid_stream_loses_only_the_last_flush_interval(
+    own_engine: EmbeddedEngine, tmp_path: Path
+) -> None:
+    """Killed while readers send: nothing is counted that was not answered, and what is
+    lost was answered within the last moments (a flush interval, plus slack for a busy
+    machine's scheduling)."""
+    await _catalog(own_engine.url)
+    async with Collector(tmp_path, own_engine.url, "200ms") as collector:
+        async with Readers(collector.base) as readers:
+            await asyncio.sleep(1.5)
+            killed_at = time.monotonic()
+            collector.send_signal(signal.SIGKILL)
+            assert await collector.exit_code() == -signal.SIGKILL
+    assert not readers.other
+    stored = await _stored(own_engine.url)
+    counted = sum(stored["tot"].values())
+    # A request cut by the kill may have been counted without its answer reaching us.
+    assert counted <= readers.answered.total() + readers.cut
+    for resolution in RESOLUTIONS:
+        assert stored[resolution] == stored["tot"]
+    assert await _tallied(own_engine.url) == counted
+    assert readers.answered.total() - counted <= readers.answered_since(killed_at - 1.0)
