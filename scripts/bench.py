@@ -339,14 +339,21 @@ class Bench:
         scores = await self.redis.zrange(keys.total(SITE, "all"), 0, -1, withscores=True)
         return int(sum(s for _, s in scores))
 
-    async def settled(self, port: int, workers: int) -> tuple[int, int]:
-        """(2xx beacon answers so far, views counted in Redis) once all is flushed."""
+    async def settled(self, port: int, workers: int) -> tuple[int, int, int]:
+        """(beacons answered 204 so far, answered 202 (received, not counted), views counted
+        in Redis) once all is flushed."""
         for _ in range(200):
             docs = await self.health(port, workers)
             if all(d["pending_views"] == 0 for d in docs.values()):
                 break
             await asyncio.sleep(0.05)
-        return sum(d["accepted_views"] for d in docs.values()), await self.counted()
+        filtered = sum(
+            n
+            for d in docs.values()
+            for reason, n in d["not_counted"].items()
+            if reason in ("bot", "prefetch", "duplicate")
+        )
+        return sum(d["accepted_views"] for d in docs.values()), filtered, await self.counted()
 
     async def redis_stats(self) -> dict[str, float]:
         info = await self.redis.info()
@@ -365,15 +372,16 @@ class Bench:
         else:
             workers = 2 if name == "C2" else 1
             if name.startswith("C"):
-                accepted0, counted0 = await self.settled(port, workers)
+                accepted0, filtered0, counted0 = await self.settled(port, workers)
             before = await self.redis_stats()
             result = await run_wrk(f"http://127.0.0.1:{port}/v1/hit", seconds, self.lua)
             if name.startswith("C"):
-                accepted, counted = await self.settled(port, workers)
+                accepted, filtered, counted = await self.settled(port, workers)
                 self.conservation.append(
                     {
                         "scenario": name,
                         "accepted": accepted - accepted0,
+                        "filtered": filtered - filtered0,
                         "counted": counted - counted0,
                         "wrk_2xx": int(result["requests"] - result["non2xx"]),
                     }
@@ -564,8 +572,9 @@ def print_report(doc: dict[str, Any]) -> None:
     for c in doc["conservation"]:
         ok = "exact" if c["accepted"] == c["counted"] else "MISMATCH"
         print(
-            f"conservation {c['scenario']:3}: {c['accepted']:,} beacons answered 2xx, "
-            f"{c['counted']:,} counted ({ok}); wrk saw {c['wrk_2xx']:,}"
+            f"conservation {c['scenario']:3}: {c['accepted']:,} beacons answered 204, "
+            f"{c['counted']:,} counted ({ok}); {c['filtered']:,} answered 202 (filtered, "
+            f"not counted); wrk saw {c['wrk_2xx']:,} 2xx"
         )
 
 
@@ -620,7 +629,7 @@ def main() -> int:
     Path(args.json).write_text(json.dumps(doc, indent=2))
     print(f"\nwritten to {args.json}")
     failures = [
-        f"{c['scenario']}: {c['accepted']} answered 2xx but {c['counted']} counted"
+        f"{c['scenario']}: {c['accepted']} answered 204 but {c['counted']} counted"
         for c in doc["conservation"]
         if c["accepted"] != c["counted"]
     ]
