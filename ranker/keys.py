@@ -90,7 +90,8 @@ def maintenance_lock(site: str) -> str:
 
 
 def flushed(site: str, batch_id: str) -> str:
-    """STRING marker that a batch was applied, so a retried flush never counts twice. 1 day."""
+    """HASH chunk number -> 1 for each chunk of a batch applied, so a retried flush never
+    counts twice. Six hours."""
     return f"rk:{{{site}}}:flushed:{batch_id}"
 
 

@@ -25,7 +25,9 @@ AnyRedis = Redis | RedisCluster
 # node for this slot", is not a RedisError).
 STORE_ERRORS = (RedisError, RedisClusterException, OSError)
 
-FLUSH_MARKER_TTL = 86400  # a retried batch is recognised for a day
+# How long a retried batch is recognised: a flush applied but not acknowledged is retried
+# within seconds of Redis answering again, unless Redis stays unreachable longer than this.
+FLUSH_MARKER_TTL = 6 * 3600
 SALT_TTL = 2 * 86400  # a day's salt outlives its day by one day, then is gone
 FLUSH_CHUNK = 300  # items per flush script: ~3,600 Redis calls, a few milliseconds
 
@@ -187,7 +189,7 @@ class Store:
                 chunks = [[]]  # the first shard's first chunk carries the tally of refusals
             calls += [
                 (
-                    [keys.meta(tag), keys.flushed(tag, f"{batch_id}.{n}"), keys.scopes(tag)],
+                    [keys.meta(tag), keys.flushed(tag, batch_id), keys.scopes(tag)],
                     [
                         repr(batch.ref),
                         repr(batch.half_life),
@@ -196,6 +198,7 @@ class Store:
                         FLUSH_MARKER_TTL,
                         repr(self._rebase_after),
                         repr(PRUNE_BELOW),
+                        n,
                         *(_reasons(batch) if k == 0 and n == 0 else [0]),
                         *_flat_rows(chunk),
                     ],

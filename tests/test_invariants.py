@@ -388,7 +388,7 @@ async def test_a_large_batch_goes_in_chunks_each_applied_once(
         h.aggregator.add(SITE, item_id, h.clock())
     batch = h.aggregator.take(SITE)
     assert batch is not None
-    await redis.set(keys.flushed(SITE, "wide.1"), "1")
+    await redis.hset(keys.flushed(SITE, "wide"), "1", "1")
     assert (await h.store.flush(batch, "wide"))[0] is True
     totals = dict(await redis.zrange(keys.total(SITE, "all"), 0, -1, withscores=True))
     in_chunk_1 = set(sorted(ids)[FLUSH_CHUNK : 2 * FLUSH_CHUNK])

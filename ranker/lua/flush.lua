@@ -1,9 +1,11 @@
 -- Apply one aggregated batch of views for one site, atomically and at most once.
--- KEYS[1] meta hash, KEYS[2] batch marker, KEYS[3] scopes set
+-- KEYS[1] meta hash, KEYS[2] the batch's marker hash (a field per chunk applied),
+-- KEYS[3] scopes set
 -- ARGV[1] batch reference time, ARGV[2] half-life (s), ARGV[3] key prefix "rk:{site}:"
 -- ARGV[4..6] retention (s) after a minute/hour/day bucket ends, ARGV[7] marker TTL (s)
 -- ARGV[8] rebase after (half-lives), ARGV[9] prune threshold (views)
--- ARGV[10] r, then r pairs of reason, beacons not counted; with the views counted they
+-- ARGV[10] this chunk's number in the batch
+-- ARGV[11] r, then r pairs of reason, beacons not counted; with the views counted they
 --   are added to the tally of the UTC day of ARGV[1]
 -- then the rows, flat: id, weight relative to ref, signed (1/0), k, then k pairs of
 -- minute, views.
@@ -15,9 +17,10 @@
 -- Every key name is built once per script and kept: with thousands of increments per call,
 -- building strings cost as much as the increments.
 -- Returns {applied (1/0), views dropped}.
-if not redis.call('SET', KEYS[2], '1', 'NX', 'EX', ARGV[7]) then
+if redis.call('HSETNX', KEYS[2], ARGV[10], '1') == 0 then
   return {0, 0}
 end
+redis.call('EXPIRE', KEYS[2], ARGV[7])
 local ref = tonumber(ARGV[1])
 local half_life = tonumber(ARGV[2])
 local p = ARGV[3]
@@ -26,12 +29,12 @@ local retention = {tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])}
 -- The day's tally of beacons: counted (below), and not counted by reason.
 local day = ref - (ref % 86400)
 local tally = p .. 'beacons:' .. string.format('%d', day)
-local reasons = tonumber(ARGV[10])
-for j = 11, 10 + 2 * reasons, 2 do
+local reasons = tonumber(ARGV[11])
+for j = 12, 11 + 2 * reasons, 2 do
   redis.call('HINCRBY', tally, ARGV[j], ARGV[j + 1])
 end
 local tally_expires = string.format('%d', day + 86400 + retention[3])
-if 11 + 2 * reasons > #ARGV then  -- no views, only refusals
+if 12 + 2 * reasons > #ARGV then  -- no views, only refusals
   if reasons > 0 then redis.call('EXPIREAT', tally, tally_expires) end
   return {1, 0}
 end
@@ -92,7 +95,7 @@ local counted = 0
 
 local dropped = 0
 local item_prefix = p .. 'item:'
-local i, n = 11 + 2 * reasons, #ARGV
+local i, n = 12 + 2 * reasons, #ARGV
 while i <= n do
   local id, w, signed, count = ARGV[i], tonumber(ARGV[i + 1]), ARGV[i + 2], tonumber(ARGV[i + 3])
   local first = i + 4
