@@ -19,10 +19,12 @@ from hypothesis import strategies as st
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
 
+from ranker import keys
 from ranker.app import create_app
 from ranker.config import Settings
 from ranker.engine import EmbeddedEngine, find_server_binary
 from ranker.keys import shard_tags
+from ranker.windows import BUCKET_SECONDS
 from tests.conftest import TOKEN, FakeClock, auth, flush, hit, make_settings, put_item
 from tests.model import ranked
 from tests.test_invariants import ITEMS, SECTIONS, SITE, Harness
@@ -232,3 +234,36 @@ async def test_one_node_and_a_sharded_cluster_rank_the_same_stream_alike(
         a, b = await one.hot(8, section), await many.hot(8, section)
         assert [i for i, _ in a] == [i for i, _ in b], section
         assert [v for _, v in a] == pytest.approx([v for _, v in b], rel=1e-9)
+
+
+async def test_every_view_is_counted_once_on_a_sharded_cluster(
+    cluster: RedisCluster, cluster_url: str
+) -> None:
+    """I3 with the site over three shards on three nodes: the totals and every bucket
+    resolution add up to the views accepted."""
+    base = make_settings(cluster_url, redis_cluster=True)
+    h = Harness(
+        cluster, replace(base, sites={SITE: base.sites["news"]}), FakeClock(), 3600.0, shards=3
+    )
+    await h.catalog()
+    start = h.clock()
+    for k in range(600):
+        h.clock.advance((k * 7919) % 700)
+        h.view(ITEMS[k % len(ITEMS)])
+        if k % 41 == 0:
+            await h.flush()
+    await h.flush()
+    tags = h.store.tags(SITE)
+    assert len({cluster.get_node_from_key(keys.meta(t)).port for t in tags}) >= 2
+
+    async def views(key: str) -> float:
+        return sum(s for _, s in await cluster.zrange(key, 0, -1, withscores=True))
+
+    assert sum([await views(keys.total(t, "all")) for t in tags]) == 600
+    for resolution, size in BUCKET_SECONDS.items():
+        first, last = int(start // size) * size, int(h.clock() // size) * size
+        counted = 0.0
+        for tag in tags:
+            for bucket in range(first, last + size, size):
+                counted += await views(keys.bucket(tag, "all", resolution, bucket))
+        assert counted == 600, resolution
