@@ -43,15 +43,15 @@ def _count(request: web.Request, site: object, item_id: object, token: object) -
             raise ApiError(400, "bad_beacon", "a beacon needs string fields 'site' and 'id'")
         if known is None:  # configured names are valid ones
             raise ApiError(404, "unknown_site", "no such site")
+        flusher = app[FLUSHER]
+        if flusher.full:  # before the repeat filter, which would remember this view
+            raise ApiError(
+                503, "overloaded", "the store is unreachable; try later", {"Retry-After": "5"}
+            )
         reason, signed = app[ADMISSION].check(request, known, item_id, token, now)
         if reason is not None:
             aggregator.refuse(known, reason, now)
             return reason
-        flusher = app[FLUSHER]
-        if flusher.full:
-            raise ApiError(
-                503, "overloaded", "the store is unreachable; try later", {"Retry-After": "5"}
-            )
     except ApiError as e:
         aggregator.refuse(known, REFUSALS.get(e.code, "malformed"), now)
         raise

@@ -307,9 +307,11 @@ async def import_items(request: web.Request) -> web.Response:
         except (orjson.JSONDecodeError, InvalidInput) as e:
             if len(errors) < MAX_IMPORT_ERRORS:
                 errors.append({"line": number, "error": str(e)})
-    created = await request.app[STORE].put_items(site, entries) if entries else 0
+    # An id on several lines: the last wins (the writes may run concurrently on a cluster).
+    latest = list(dict(entries).items())
+    created = await request.app[STORE].put_items(site, latest) if latest else 0
     catalog = request.app[CATALOG]
-    for item_id, _ in entries:
+    for item_id, _ in latest:
         catalog.note_added(site, item_id)
     request.app[TOP_CACHE].forget(site)
     return json_response({"imported": len(entries), "created": created, "errors": errors})

@@ -46,7 +46,7 @@ PENDING_VIEWS = Gauge(
 FLUSH_LAG = Gauge(
     "ranker_flush_lag_seconds",
     "Seconds since everything accepted was last written (0 when nothing waits)",
-    multiprocess_mode="max",
+    multiprocess_mode="livemax",
 )
 FLUSH_SECONDS = Histogram(
     "ranker_flush_seconds",

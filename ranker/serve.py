@@ -30,12 +30,17 @@ def _new_loop() -> asyncio.AbstractEventLoop:
     return loop
 
 
-def run_worker(settings: Settings, reuse_port: bool = False) -> None:
+def run_worker(settings: Settings, reuse_port: bool = False, parent: int | None = None) -> None:
     """Serve until SIGTERM/SIGINT; on the way out, everything accepted is flushed."""
     if reuse_port:
-        # One of several workers: if the parent dies without stopping it (SIGKILL), it gets
-        # SIGTERM, flushes and exits rather than serve on alone.
+        # One of several workers. The parent's SIGTERM handler came with the fork: a SIGTERM
+        # before aiohttp sets its own should just end this process.
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        # If the parent dies without stopping it (SIGKILL), it gets SIGTERM, flushes and
+        # exits rather than serve on alone; if the parent died already, it exits now.
         die_with_parent()
+        if parent is not None and os.getppid() != parent:
+            return
     web.run_app(
         create_app(settings),
         host=settings.host,
@@ -66,7 +71,7 @@ def run(settings: Settings, workers: int = 1) -> None:
         context.Process(
             target=run_worker,
             # Demo readers come from one worker only.
-            args=(settings if i == 0 else replace(settings, demo_rate=0.0), True),
+            args=(settings if i == 0 else replace(settings, demo_rate=0.0), True, os.getpid()),
             name=f"ranker-worker-{i}",
         )
         for i in range(workers)

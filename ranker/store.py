@@ -51,6 +51,13 @@ def _flat_rows(rows: list[Row]) -> list[str | int]:
     return flat
 
 
+def _tied(score: float) -> float:
+    """A score to sort by: decayed counts that are equal can differ in their last bits
+    (added up in other batches, or scaled from another shard's landmark), so scores equal
+    to twelve digits tie, and ties go by id."""
+    return float(f"{score:.12e}")
+
+
 def _reasons(batch: Batch) -> list[str | int]:
     flat: list[str | int] = [len(batch.filtered)]
     for reason, count in batch.filtered.items():
@@ -302,7 +309,7 @@ class Store:
             reply = replies[0]
             landmark = None if reply[0] is None else float(reply[0])
             rows = [Ranked(r[0], float(r[1]), *r[2:8]) for r in reply[1:]]
-            rows.sort(key=lambda r: (-r.score, r.id))
+            rows.sort(key=lambda r: (-_tied(r.score), r.id))
             return landmark, rows[:n]
         landmarks = [None if reply[0] is None else float(reply[0]) for reply in replies]
         common = max((x for x in landmarks if x is not None), default=None)
@@ -316,9 +323,7 @@ class Store:
                 scale = 2 ** ((landmark - common) / half_life)
             for r in reply[1:]:
                 row = Ranked(r[0], float(r[1]) * scale, *r[2:8])
-                # Scaled scores of equal decayed counts may differ in the last bits: equal to
-                # twelve digits is a tie, broken by id as on one shard.
-                merged.append((float(f"{row.score:.12e}"), row))
+                merged.append((_tied(row.score), row))
         merged.sort(key=lambda sr: (-sr[0], sr[1].id))
         return common, [row for _, row in merged[:n]]
 

@@ -375,21 +375,32 @@ def shown(path: Path) -> str:
 
 
 def conservation(
-    redis_port: int, site: str, stories: dict[str, tuple[str, Collector]], tally: Tally
+    redis_port: int,
+    site: str,
+    shards: int,
+    stories: dict[str, tuple[str, Collector]],
+    tally: Tally,
 ) -> tuple[list[str], str]:
-    """Redis's all-time totals against the 204 answers; problems, and where the site lives."""
+    """Redis's all-time totals (over every shard of the site) against the 204 answers;
+    problems, and where the site lives."""
     client = RedisCluster(host="127.0.0.1", port=redis_port, decode_responses=True)
+    tags = keys.shard_tags(site, shards)
     try:
-        key = keys.total(site, "all")
-        node = client.get_node_from_key(key)  # type: ignore[no-untyped-call]
-        where = f"slot {client.keyslot(key)} on :{node.port}"  # type: ignore[no-untyped-call]
+        places = []
+        for tag in tags:
+            key = keys.total(tag, "all")
+            node = client.get_node_from_key(key)  # type: ignore[no-untyped-call]
+            places.append(f"slot {client.keyslot(key)} on :{node.port}")  # type: ignore[no-untyped-call]
+        where = ", ".join(places)
         problems = []
         for scope in ("all", *SECTIONS):
-            rows = cast(
-                list[tuple[str, float]],
-                client.zrange(keys.total(site, scope), 0, -1, withscores=True),
-            )
-            stored = {i: int(v) for i, v in rows}
+            stored: dict[str, int] = {}
+            for tag in tags:
+                rows = cast(
+                    list[tuple[str, float]],
+                    client.zrange(keys.total(tag, scope), 0, -1, withscores=True),
+                )
+                stored.update({i: int(v) for i, v in rows})
             want = {
                 i: n for i, n in tally.views.items() if scope == "all" or stories[i][0] == scope
             }
@@ -494,7 +505,8 @@ def run(args: argparse.Namespace, workdir: Path) -> list[str]:
             problems.append(f"collectors exited with {codes}, not 0")
             for c in collectors:
                 say(f"--- collector :{c.port} log\n{c.log_tail()}")
-        lost, where = conservation(ports[0], site, stories, tally)
+        shards = settings.sites[site].shards
+        lost, where = conservation(ports[0], site, shards, stories, tally)
         problems += lost
         say(
             f"redis:       {keys.total(site, 'all')} ({where}) "

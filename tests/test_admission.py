@@ -272,3 +272,34 @@ async def test_the_tally_adds_up_and_is_private_to_the_site(filtered: Client) ->
     assert (await filtered.get("/v1/sites/news/beacons", headers=auth("other-token"))).status == 403
     response = await filtered.get("/v1/sites/news/beacons", headers=auth())
     assert "Access-Control-Allow-Origin" not in response.headers
+
+
+async def test_a_beacon_refused_while_overloaded_counts_when_retried(
+    engine: Any, redis: Redis, clock: FakeClock
+) -> None:
+    """A 503 is not a view: the repeat filter must not remember it."""
+    settings = make_settings(engine.url, dedupe_window=1800.0, max_pending=1)
+    async with TestClient(
+        TestServer(create_app(settings, clock=clock), host="127.0.0.1"),
+        headers={"User-Agent": BROWSER},
+    ) as client:
+        await put_item(client, "a")
+        await put_item(client, "b")
+        assert (await beacon(client, "a"))[0] == 204
+        assert (await beacon(client, "b"))[0] == 503  # one pending key is the cap
+        await flush(client)
+        assert (await beacon(client, "b"))[0] == 204
+        assert await total(client, "b") == 1
+
+
+async def test_deleting_a_signed_id_removes_its_counts(filtered: Client, clock: FakeClock) -> None:
+    token = sign(_key(filtered.app[SETTINGS]), "news", "draft-9", int(clock() + 3600))
+    body = {"site": "news", "id": "draft-9", "token": token}
+    assert (await filtered.post("/v1/hit", json=body)).status == 204
+    assert await total(filtered, "draft-9") == 1
+    response = await filtered.delete("/v1/sites/news/items/draft-9", headers=auth())
+    assert response.status == 204  # not catalogued, but it had counts
+    assert await total(filtered, "draft-9") == 0
+    assert not await filtered.app[STORE].redis.keys("rk:{news}:b:*")
+    response = await filtered.delete("/v1/sites/news/items/draft-9", headers=auth())
+    assert response.status == 404

@@ -3,6 +3,7 @@ the collector's aggregator and flusher write, the query path reads, a reference 
 
 from __future__ import annotations
 
+import random
 from dataclasses import replace
 
 import pytest
@@ -396,3 +397,46 @@ async def test_a_large_batch_goes_in_chunks_each_applied_once(
     assert all(v == 1 for v in totals.values())
     assert (await h.store.flush(batch, "wide"))[0] is False
     assert dict(await redis.zrange(keys.total(SITE, "all"), 0, -1, withscores=True)) == totals
+
+
+async def test_i1_equal_decayed_counts_added_up_differently_still_tie_by_id(
+    redis: Redis, settings: Settings, shards: int
+) -> None:
+    """Stories viewed at the same moments but written in batches with other reference
+    times get equal decayed counts that differ in their last bits: they still rank by id."""
+    h = Harness(redis, settings, FakeClock(), 3600.0, shards=shards)
+    ids = [f"tie-{k:03d}" for k in range(40)]
+    early = [f"early-{k:02d}" for k in range(36)]  # one view each, to set reference times
+    entries = [(i, catalog_entry({"title": i, "url": f"/{i}"})) for i in [*ids, *early]]
+    await h.store.put_items(SITE, entries)
+    rng = random.Random(3)
+    for trial in range(6):
+        t = h.clock() + trial * 111.1
+        order = ids[:]
+        rng.shuffle(order)
+        for start in range(0, len(order), 7):
+            # A view a little earlier sets the batch's reference time.
+            h.aggregator.add(SITE, early.pop(), t - rng.random() * 50)
+            for item in order[start : start + 7]:
+                h.aggregator.add(SITE, item, t)
+            await h.flush()
+    h.clock.advance(1000)
+    assert [i for i, _ in await h.hot(40)] == ids
+    assert [i for i, _ in await h.hot(5)] == ids[:5]
+
+
+async def test_i3_a_batch_retried_for_longer_than_its_marker_lives_is_still_counted_once(
+    redis: Redis, settings: Settings
+) -> None:
+    """Every attempt renews the batch's marker, so a batch retried for hours (some chunk
+    failing) is never applied twice."""
+    h = Harness(redis, settings, FakeClock(), 3600.0)
+    await h.catalog()
+    h.view("story-2")
+    batch = h.aggregator.take(SITE)
+    assert batch is not None
+    assert (await h.store.flush(batch, "long"))[0] is True
+    await redis.pexpire(keys.flushed(SITE, "long"), 50)  # nearly gone
+    assert (await h.store.flush(batch, "long"))[0] is False
+    assert await redis.ttl(keys.flushed(SITE, "long")) > 3600  # renewed by the attempt
+    assert await h.store.total(SITE, "story-2") == 1

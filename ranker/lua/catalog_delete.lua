@@ -4,11 +4,13 @@
 -- KEYS[5] hidden-ids set, KEYS[6] scopes set
 -- ARGV[1] id, ARGV[2] key prefix, ARGV[3] now (unix s),
 -- ARGV[4..6] retention (s) after a minute/hour/day bucket ends
--- Returns 1 when the id existed, else 0.
+-- An id that was never catalogued may have counts too, from signed beacons: they go as well.
+-- Returns 1 when the id had an entry or counts, else 0.
 redis.call('DEL', KEYS[1])
 redis.call('SREM', KEYS[5], ARGV[1])
-if redis.call('SREM', KEYS[2], ARGV[1]) == 0 then return 0 end
 local id, p, now = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local catalogued = redis.call('SREM', KEYS[2], id) == 1
+if not catalogued and not redis.call('ZSCORE', p .. 'tot:all', id) then return 0 end
 local scopes = redis.call('SMEMBERS', KEYS[6])
 scopes[#scopes + 1] = 'all'
 local sizes = {minute = 60, hour = 3600, day = 86400}
@@ -24,6 +26,8 @@ for _, scope in ipairs(scopes) do
     end
   end
 end
-local v = redis.call('HINCRBY', KEYS[3], 'catver', 1)
-redis.call('XADD', KEYS[4], 'MAXLEN', '~', 10000, '*', 'op', 'del', 'id', ARGV[1], 'v', v)
+if catalogued then
+  local v = redis.call('HINCRBY', KEYS[3], 'catver', 1)
+  redis.call('XADD', KEYS[4], 'MAXLEN', '~', 10000, '*', 'op', 'del', 'id', id, 'v', v)
+end
 return 1

@@ -17,10 +17,13 @@
 -- Every key name is built once per script and kept: with thousands of increments per call,
 -- building strings cost as much as the increments.
 -- Returns {applied (1/0), views dropped}.
-if redis.call('HSETNX', KEYS[2], ARGV[10], '1') == 0 then
+-- The marker's life restarts with every attempt, so a batch some of whose chunks keep
+-- failing is still recognised however long it is retried.
+local fresh = redis.call('HSETNX', KEYS[2], ARGV[10], '1') == 1
+redis.call('EXPIRE', KEYS[2], ARGV[7])
+if not fresh then
   return {0, 0}
 end
-redis.call('EXPIRE', KEYS[2], ARGV[7])
 local ref = tonumber(ARGV[1])
 local half_life = tonumber(ARGV[2])
 local p = ARGV[3]
@@ -108,7 +111,8 @@ while i <= n do
   else
     local scopes = {keys_of('all')}
     if section ~= '' then scopes[2] = keys_of(section) end
-    local score = w * factor
+    -- 17 digits: a number passed as is would be cut to 14, and equal counts would differ.
+    local score = string.format('%.17g', w * factor)
     for _, k in ipairs(scopes) do
       redis.call('ZINCRBY', k[1], score, id)
     end

@@ -4,7 +4,8 @@
 -- ARGV[1] n, ARGV[2] key prefix, ARGV[3] section ('' for all), ARGV[4] union TTL (ms,
 --         0 = do not keep the union), ARGV[5] most members to look at.
 -- Returns {landmark, {id, score, title, url, section, summary, image, published_at}, ...}.
--- Past the n-th visible member it keeps reading while scores tie, so the caller can break
+-- Past the n-th visible member it keeps reading while scores tie (equal to 12 digits:
+-- decayed counts that are equal can differ in their last bits), so the caller can break
 -- ties by id.
 local n, p, want_section = tonumber(ARGV[1]), ARGV[2], ARGV[3]
 local ttl, max_scan = tonumber(ARGV[4]), tonumber(ARGV[5])
@@ -22,11 +23,13 @@ while pos < max_scan do
   if #page == 0 then break end
   for i = 1, #page, 2 do
     local id, score = page[i], page[i + 1]
-    if found >= n and score ~= last then pos = max_scan break end
+    if found >= n and math.abs(tonumber(score) - last) > 1e-12 * math.abs(last) then
+      pos = max_scan break
+    end
     local f = redis.call('HMGET', p .. 'item:' .. id,
       'title', 'url', 'section', 'summary', 'image', 'published_at', 'hidden')
     if f[1] and f[7] ~= '1' and (want_section == '' or f[3] == want_section) then
-      found, last = found + 1, score
+      found, last = found + 1, tonumber(score)
       out[#out + 1] = {id, score, f[1], f[2] or '', f[3] or '', f[4] or '', f[5] or '', f[6] or ''}
     end
   end
