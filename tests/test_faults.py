@@ -114,11 +114,16 @@ class Collector:
     reader in X-Forwarded-For."""
 
     def __init__(
-        self, tmp_path: Path, redis_url: str, flush_interval: str, workers: int = 1
+        self,
+        tmp_path: Path,
+        redis_url: str,
+        flush_interval: str,
+        workers: int = 1,
+        collector: str = "",  # more [collector] settings, as TOML lines
     ) -> None:
         self._config = tmp_path / "ranker.toml"
         self._config.write_text(
-            f'[collector]\nflush_interval = "{flush_interval}"\nproxy_hops = 1\n'
+            f'[collector]\nflush_interval = "{flush_interval}"\nproxy_hops = 1\n{collector}'
             f'[sites.{SITE}]\nhalf_life = "1h"\ntoken = "{TOKEN}"\n'
         )
         self._log_path = tmp_path / "serve.log"
@@ -509,3 +514,27 @@ async def test_sigkill_mid_stream_loses_only_the_last_flush_interval(
         assert stored[resolution] == stored["tot"]
     assert await _tallied(own_engine.url) == counted
     assert readers.answered.total() - counted <= readers.answered_since(killed_at - 1.0)
+
+
+async def test_oversized_request_lines_and_headers_are_refused(
+    own_engine: EmbeddedEngine, tmp_path: Path
+) -> None:
+    """`collector.max_field_size` on a real server: a longer request line or header gets a
+    4xx before any handler, and nothing is counted."""
+    await _catalog(own_engine.url)
+    limit = "max_field_size = 2048\n"
+    async with Collector(tmp_path, own_engine.url, "100ms", collector=limit) as collector:
+        host, port = "127.0.0.1", collector.port
+        for request in (
+            b"GET /v1/hit.gif?site=" + b"x" * 3000 + b" HTTP/1.1\r\nHost: a\r\n\r\n",
+            b"POST /v1/hit HTTP/1.1\r\nHost: a\r\nX-Long: " + b"y" * 3000 + b"\r\n\r\n",
+        ):
+            reader, writer = await asyncio.open_connection(host, port)
+            writer.write(request)
+            await writer.drain()
+            status_line = await asyncio.wait_for(reader.readline(), 5)
+            writer.close()
+            assert status_line.split()[1] in (b"400", b"414", b"431"), status_line
+        async with aiohttp.ClientSession() as session:
+            async with session.get(collector.base + "/healthz") as r:
+                assert (await r.json())["accepted_views"] == 0
