@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
 from pathlib import Path
@@ -16,8 +17,9 @@ import pytest
 from aiohttp.test_utils import TestServer
 
 from ranker.app import create_app
-from ranker.appkeys import AGGREGATOR, FLUSHER, STORE
+from ranker.appkeys import AGGREGATOR, FLUSHER, SETTINGS, STORE
 from ranker.config import Settings, Site
+from ranker.signing import sign
 from tests.conftest import BROWSER, FakeClock
 
 CHROMIUM = "/usr/bin/chromium"
@@ -326,3 +328,44 @@ async def test_the_dashboard_tells_editors_what_was_not_counted_and_why(
     assert week == "17 counted · 4 not counted (19%)"
     await page.locator(".beacons-card").scroll_into_view_if_needed()
     await page.screenshot(path=shot("dashboard-beacons.png"), full_page=True)
+
+
+def _serving(html: str) -> Callable[[Any], Awaitable[None]]:
+    """A route handler answering with `html`: the publisher's own page."""
+
+    async def fulfill(route: Any) -> None:
+        await route.fulfill(body=html, content_type="text/html")
+
+    return fulfill
+
+
+async def test_a_signed_story_not_yet_in_the_catalog_counts(live: Live, page: Any) -> None:
+    """A publisher's page carries a token for a story its CMS has not catalogued yet: the
+    view counts; the same page without the token counts nothing."""
+    key = live.app[SETTINGS].sites["demo"].signing_key
+    token = sign(key, "demo", "draft-1", int(time.time()) + 3600)
+    script = live.url("/beacon.js")
+    # The publisher's page (served here on Ranker's own origin: Chromium lets a page it
+    # did not load from the network reach no loopback address).
+    publisher_url = live.url("/publisher/draft")
+    pattern = publisher_url.rsplit("/", 1)[0] + "/**"
+
+    def publisher(with_token: bool) -> str:
+        attributes = f'data-site="demo" data-id="draft-1" data-token="{token}"'
+        if not with_token:
+            attributes = 'data-site="demo" data-id="draft-1"'
+        return (
+            "<!doctype html><title>Draft</title><h1>A story</h1>"
+            f'<script src="{script}" {attributes} async></script>'
+        )
+
+    for with_token in (False, True):
+        html = publisher(with_token)
+        await page.route(pattern, _serving(html))
+        await page.goto(publisher_url)
+        await page.wait_for_load_state("networkidle")
+        await page.unroute(pattern)
+        if not with_token:
+            assert live.pending == 0
+    await live.until_pending(1, "the signed beacon")
+    assert await live.total("draft-1") == 1
