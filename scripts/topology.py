@@ -39,7 +39,7 @@ from redis.exceptions import RedisError
 
 from ranker import keys
 from ranker.config import load_settings
-from ranker.engine import EmbeddedEngine, die_with_parent, find_server_binary
+from ranker.engine import EmbeddedEngine, die_with_parent, find_server_binary, free_cluster_port
 from ranker.simulate import USER_AGENTS, Zipf
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -56,19 +56,6 @@ class Mismatch(Exception):
 
 class Stopped(Exception):
     """SIGTERM, or the --timeout alarm."""
-
-
-def cluster_port(rng: random.Random) -> int:
-    """A free port whose cluster bus port (+10000) is free too."""
-    while True:
-        port = rng.randrange(20000, 45000)
-        try:
-            for candidate in (port, port + 10000):
-                with socket.socket() as s:
-                    s.bind(("127.0.0.1", candidate))
-        except OSError:
-            continue
-        return port
 
 
 def free_port() -> int:
@@ -118,10 +105,9 @@ class Topology:
         self.collectors: list[Collector] = []
 
     def start_cluster(self) -> list[int]:
-        rng = random.Random()
         ports: list[int] = []
         for i in range(NODES):
-            port = cluster_port(rng)
+            port = free_cluster_port()
             node = EmbeddedEngine(
                 self.workdir / f"valkey-{i + 1}",
                 persist=True,

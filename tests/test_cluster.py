@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import random
 import shutil
-import socket
 import subprocess
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -22,26 +21,12 @@ from redis.asyncio.cluster import RedisCluster
 from ranker import keys
 from ranker.app import create_app
 from ranker.config import Settings
-from ranker.engine import EmbeddedEngine, find_server_binary
+from ranker.engine import EmbeddedEngine, find_server_binary, free_cluster_port
 from ranker.keys import shard_tags
 from ranker.windows import BUCKET_SECONDS
 from tests.conftest import TOKEN, FakeClock, auth, flush, hit, make_settings, put_item
 from tests.model import ranked
 from tests.test_invariants import ITEMS, SECTIONS, SITE, Harness
-
-
-def _free_port() -> int:
-    """A free port whose cluster bus port (+10000) is free too; both under 65536."""
-    rng = random.Random()
-    while True:
-        port = rng.randrange(20000, 45000)
-        try:
-            for candidate in (port, port + 10000):
-                with socket.socket() as s:
-                    s.bind(("127.0.0.1", candidate))
-        except OSError:
-            continue
-        return port
 
 
 def _cli(server: str) -> str:
@@ -57,7 +42,7 @@ def _cli(server: str) -> str:
 @pytest.fixture(scope="module")
 def cluster_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     base = tmp_path_factory.mktemp("cluster")
-    ports = [_free_port() for _ in range(3)]
+    ports = [free_cluster_port() for _ in range(3)]
     nodes = [
         EmbeddedEngine(
             base / f"node{i}",
