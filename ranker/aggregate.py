@@ -64,11 +64,15 @@ class Aggregator:
     def __init__(self, half_lives: Mapping[str, float]) -> None:
         self._half_lives = dict(half_lives)
         self._open: dict[str, Batch] = {}
-        self.accepted = 0  # views added since start: the 2xx answers the collector gave
         self.pending_keys = 0  # (item, minute) pairs in open batches, kept as views arrive
         # (site, reason) -> beacons not counted since start; site "" when it was not known.
         self.filtered: dict[tuple[str, str], int] = {}
         self.counted: dict[str, int] = dict.fromkeys(half_lives, 0)  # site -> views since start
+
+    @property
+    def accepted(self) -> int:
+        """Views added since start: the 204 answers the collector gave."""
+        return sum(self.counted.values())
 
     @property
     def pending_views(self) -> int:
@@ -81,7 +85,6 @@ class Aggregator:
         return batch
 
     def add(self, site: str, item: str, t: float, *, signed: bool = False) -> None:
-        self.accepted += 1
         self.counted[site] += 1
         batch = self._batch(site, t)
         self.pending_keys += batch.add(item, t)

@@ -169,6 +169,14 @@ class Store:
             grouped.setdefault(self._tag(site, item_id), []).append(item_id)
         return grouped
 
+    async def _members(self, site: str, key: Callable[[str], str]) -> set[str]:
+        """The union of one set over every shard of the site (`key` names it for a tag)."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for tag in self.tags(site):
+                pipe.smembers(key(tag))
+            replies = await pipe.execute()
+        return set().union(*replies)
+
     def _script(self, *names: str) -> AsyncScript:
         """One script from the named files, concatenated (a library, then the body)."""
         return self.redis.register_script("\n".join(_lua(name) for name in names))
@@ -381,18 +389,11 @@ class Store:
 
     @_round_trip("query")
     async def sections(self, site: str) -> list[str]:
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for tag in self.tags(site):
-                pipe.smembers(keys.scopes(tag))
-            replies = await pipe.execute()
-        return sorted(set().union(*replies))
+        return sorted(await self._members(site, keys.scopes))
 
     @_round_trip("query")
     async def hidden_items(self, site: str, limit: int = 500) -> list[tuple[str, dict[str, str]]]:
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for tag in self.tags(site):
-                pipe.smembers(keys.hidden(tag))
-            ids = sorted(set().union(*await pipe.execute()))[:limit]
+        ids = sorted(await self._members(site, keys.hidden))[:limit]
         async with self.redis.pipeline(transaction=False) as pipe:
             for item_id in ids:
                 pipe.hgetall(keys.item(self._tag(site, item_id), item_id))
