@@ -6,30 +6,46 @@ piece, the day's visitor-hash salt, is read from Redis once a day.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from functools import lru_cache
+from hashlib import blake2b
 from typing import Final
 
 from aiohttp import web
 
 from ranker.catalog import CatalogIndex
 from ranker.config import Settings
+from ranker.crowd import Concentration
 from ranker.errors import ApiError
-from ranker.filters import RateLimiter, is_bot, is_prefetch
+from ranker.filters import (
+    RateLimiter,
+    has_fetch_metadata,
+    is_bot,
+    is_prefetch,
+    requires_fetch_metadata,
+)
+from ranker.keys import HELD_REASONS
+from ranker.limits import AddressLimit, limit_key_bytes
+from ranker.networks import (
+    NetworkSet,
+    client_address,
+    default_hosting_networks,
+    limit_key,
+    network_key,
+)
 from ranker.signing import verify
 from ranker.store import Store
 from ranker.validate import ID_RULE, is_item_id
 from ranker.visitors import Deduper, salt_day, visitor_key
 
-# Why a beacon was not counted. Filtered ones (bot, prefetch, duplicate) are answered 202;
-# the others are refused with a 4xx (or 503) and the error code says why.
-REASONS: Final = (
-    "bot",
-    "prefetch",
-    "duplicate",
-    "unsigned",
-    "rate_limited",
-    "malformed",
-    "overloaded",
-)
+# Why a beacon was not counted. Views held (answered 202) are kept per story by reason, so
+# an editor can see them and release them into the counts; the others are refused with a
+# 4xx (or 503) and only tallied per site; the error code says why.
+HELD: Final = HELD_REASONS
+REASONS: Final = (*HELD, "unsigned", "rate_limited", "malformed", "overloaded")
+# What an editor's release puts back into the counts unless the call names reasons: the
+# views held for where they came from, not for what sent them.
+RELEASED_BY_DEFAULT: Final = ("concentrated", "address_limit", "datacenter")
 # Error code of a refused beacon -> the reason it is tallied under.
 REFUSALS: Final = {
     "bad_beacon": "malformed",
@@ -46,21 +62,45 @@ REFUSALS: Final = {
 MAX_CLIENTS = 100_000  # client addresses the rate limiter remembers, per process
 
 
-def client_address(request: web.Request, proxy_hops: int) -> str:
-    """The reader's address: the peer's, or the one `proxy_hops` trusted proxies recorded."""
-    if proxy_hops:
-        hops = [
-            part.strip()
-            for header in request.headers.getall("X-Forwarded-For", ())
-            for part in header.split(",")
-        ]
-        if len(hops) >= proxy_hops:
-            return hops[-proxy_hops]
-    return request.remote or ""
+def address_window(settings: Settings) -> float:
+    """The per-address limit's window: the repeat filter's, or half an hour without one."""
+    return settings.dedupe_window or 1800.0
+
+
+_LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "[::1]"})
+
+
+def _secure_origin(request: web.Request, via_proxy: bool) -> bool:
+    """Whether the page's beacon went to a potentially trustworthy origin (https, or a
+    loopback host), the only kind browsers send Fetch Metadata to."""
+    if request.secure:
+        return True
+    if via_proxy and request.headers.get("X-Forwarded-Proto", "").lower() == "https":
+        return True
+    host = request.headers.get("Host", "").lower()
+    name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+    return name in _LOOPBACK_HOSTS or name.endswith(".localhost") or name.startswith("127.")
+
+
+@lru_cache(maxsize=65536)
+def _network_hash(key: str, network: str) -> str:
+    """A client network as stored in Redis: a keyed hash, the same in every collector."""
+    return blake2b(network.encode(), key=key.encode()[:64], digest_size=6).hexdigest()
+
+
+@dataclass(slots=True)
+class Verdict:
+    reason: str | None  # None: counted; else why not (a HELD reason)
+    signed: bool = False  # counted on a signed token, not the catalog
+    network: str = ""  # the client's network, hashed: counted views feed the crowd rule
+    label: str = ""  # the client's network as editors see it (e.g. 203.0.113.0/24)
+    share: float = 0.0  # for `concentrated`: that network's share of the story's views
 
 
 class Admission:
-    def __init__(self, settings: Settings, catalog: CatalogIndex) -> None:
+    def __init__(
+        self, settings: Settings, catalog: CatalogIndex, limit: AddressLimit | None = None
+    ) -> None:
         self._settings = settings
         self._catalog = catalog
         self._limiter = (
@@ -73,20 +113,40 @@ class Admission:
             if settings.dedupe_window
             else None
         )
-        self._proxy_hops = settings.proxy_hops
+        if limit is None and settings.max_views_per_address:
+            limit = AddressLimit(settings.max_views_per_address, address_window(settings))
+        self._address_limit = limit
+        self._concentration = (
+            Concentration(settings.max_network_share, settings.concentration_min_views)
+            if settings.max_network_share < 1
+            else None
+        )
+        self._trusted = NetworkSet.parse(settings.trusted_proxies, "collector.trusted_proxies")
+        deny = NetworkSet.from_files(settings.deny_networks)
+        if settings.deny_hosting:
+            deny = deny | default_hosting_networks()
+        self._deny = deny
         self._filter_bots = settings.filter_bots
+        self._fetch_metadata = settings.fetch_metadata
+        self._network_keys = {name: site.signing_key for name, site in settings.sites.items()}
         self.salt = b""
         self.salt_day = ""
 
+    def client(self, request: web.Request) -> tuple[str, bool]:
+        """The reader's address, and whether a trusted proxy named it."""
+        peer = request.remote or ""
+        if not self._trusted or peer not in self._trusted:
+            return peer, False
+        return client_address(
+            peer, request.headers.getall("X-Forwarded-For", []), self._trusted
+        ), True
+
     def check(
         self, request: web.Request, site: str, item_id: str, token: object, now: float
-    ) -> tuple[str | None, bool]:
-        """(why the view is not counted, or None; whether it counts on a signed token).
-
-        Raises ApiError for a beacon refused outright: over the rate, or an id that is
-        neither catalogued nor signed.
-        """
-        address = client_address(request, self._proxy_hops)
+    ) -> Verdict:
+        """Whether the view counts, and if not why; raises ApiError for a beacon refused
+        outright: over the rate, or an id that is neither catalogued nor signed."""
+        address, via_proxy = self.client(request)
         if self._limiter is not None and not self._limiter.allow(address, now):
             raise ApiError(
                 429, "rate_limited", "too many beacons from this address", {"Retry-After": "1"}
@@ -103,17 +163,51 @@ class Admission:
             if not isinstance(token, str) or not verify(key, site, item_id, token, now):
                 raise ApiError(403, "bad_token", "the token is invalid or expired for this id")
             signed = True
+        reason = self._refusal(request, site, item_id, address, via_proxy, now)
+        if reason is not None:
+            return Verdict(reason, signed)
+        label = network_key(address)
+        network = _network_hash(self._network_keys[site], label)
+        if self._concentration is not None:
+            share = self._concentration.admit((site, item_id), network, now)
+            if share is not None:
+                return Verdict("concentrated", signed, network, label, share)
+        return Verdict(None, signed, network, label)
+
+    def _refusal(
+        self,
+        request: web.Request,
+        site: str,
+        item_id: str,
+        address: str,
+        via_proxy: bool,
+        now: float,
+    ) -> str | None:
+        """Why a view of a known story is held, in the order the filters run, or None."""
         headers = request.headers
         user_agent = headers.get("User-Agent", "")
         if self._filter_bots and is_bot(user_agent):
-            return "bot", False
+            return "bot"
         if is_prefetch(headers):
-            return "prefetch", False
+            return "prefetch"
+        if (
+            self._fetch_metadata != "never"
+            and requires_fetch_metadata(user_agent)
+            and not has_fetch_metadata(headers)
+            and (self._fetch_metadata == "always" or _secure_origin(request, via_proxy))
+        ):
+            return "inconsistent"
+        if self._deny and address in self._deny:
+            return "datacenter"
         if self._deduper is not None:
             visitor = visitor_key(self.salt, address, user_agent)
             if not self._deduper.first_view(site, visitor, item_id, now):
-                return "duplicate", False
-        return None, signed
+                return "duplicate"
+        if self._address_limit is not None and not self._address_limit.take(
+            limit_key_bytes(site, limit_key(address), item_id), now
+        ):
+            return "address_limit"
+        return None
 
     async def refresh_salt(self, store: Store, now: float) -> None:
         day = salt_day(now)

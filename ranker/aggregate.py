@@ -9,11 +9,24 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from ranker.decay import weight
 
 # Half-lives a batch's weights may span before its reference time moves (2^1024 overflows).
 MAX_SPAN = 256.0
+
+
+class Row(NamedTuple):
+    """Everything a batch holds for one item: the flush script's input for it."""
+
+    id: str
+    weight: float  # sum of 2^((t - ref)/H) over its counted views
+    signed: bool
+    minutes: list[tuple[int, int]]  # (minute, views counted)
+    held: list[tuple[str, int, int]]  # (reason, minute, views held)
+    networks: list[tuple[int, str]]  # (minute, network hash) first seen this batch
+    flag: tuple[str, float] | None  # (network, its share) when views were concentrated
 
 
 @dataclass(slots=True)
@@ -27,6 +40,11 @@ class Batch:
     keys: int = 0  # distinct (id, minute) pairs
     signed: set[str] = field(default_factory=set)  # ids accepted on a signed token
     filtered: dict[str, int] = field(default_factory=dict)  # reason -> beacons not counted
+    # id -> {(reason, minute): views held}: views a filter refused, kept so an editor can
+    # see them and release them into the counts.
+    held: dict[str, dict[tuple[str, int], int]] = field(default_factory=dict)
+    networks: dict[str, list[tuple[int, str]]] = field(default_factory=dict)  # id -> new nets
+    flags: dict[str, tuple[str, float]] = field(default_factory=dict)  # id -> (network, share)
 
     def add(self, item: str, t: float, count: int = 1) -> bool:
         """Count `count` views of `item` at `t`; True if it made a new (item, minute) pair."""
@@ -50,20 +68,47 @@ class Batch:
         per_minute[minute] += count
         return False
 
-    def rows(self) -> list[tuple[str, float, bool, list[tuple[int, int]]]]:
-        """(id, weight, signed, [(minute, views)]) for every item, the flush script's input."""
+    def hold(self, item: str, reason: str, t: float) -> bool:
+        """Keep a view not counted for `reason`; True if it made a new (item, reason, minute)."""
+        per_item = self.held.get(item)
+        if per_item is None:
+            per_item = self.held[item] = {}
+        key = (reason, int(t // 60) * 60)
+        views = per_item.get(key, 0)
+        per_item[key] = views + 1
+        if views == 0:
+            self.keys += 1
+            return True
+        return False
+
+    def rows(self) -> list[Row]:
+        """Every item's row, ordered by id: the flush script's input."""
+        items = sorted({*self.weights, *self.held, *self.networks, *self.flags})
         return [
-            (item, self.weights[item], item in self.signed, sorted(self.minutes[item].items()))
-            for item in sorted(self.weights)
+            Row(
+                item,
+                self.weights.get(item, 0.0),
+                item in self.signed,
+                sorted(self.minutes[item].items()) if item in self.minutes else [],
+                sorted((r, m, v) for (r, m), v in self.held.get(item, {}).items()),
+                self.networks.get(item, []),
+                self.flags.get(item),
+            )
+            for item in items
         ]
 
 
 class Aggregator:
     """Open batches, one per site, that the flusher cuts off and writes."""
 
-    def __init__(self, half_lives: Mapping[str, float]) -> None:
+    def __init__(self, half_lives: Mapping[str, float], crowd: int = 10) -> None:
         self._half_lives = dict(half_lives)
         self._open: dict[str, Batch] = {}
+        # Distinct client networks remembered per (site, item, minute), up to `crowd`: enough
+        # to tell whether a story's readers are a crowd. Each is written once per process.
+        self._crowd = crowd
+        self._networks: dict[tuple[str, str, int], set[str]] = {}
+        self._networks_minute = 0
         self.pending_keys = 0  # (item, minute) pairs in open batches, kept as views arrive
         # (site, reason) -> beacons not counted since start; site "" when it was not known.
         self.filtered: dict[tuple[str, str], int] = {}
@@ -90,6 +135,35 @@ class Aggregator:
         self.pending_keys += batch.add(item, t)
         if signed:
             batch.signed.add(item)
+
+    def hold(self, site: str, item: str, reason: str, t: float) -> None:
+        """A view of a known item that a filter refused: tallied, and kept as a held view."""
+        self.refuse(site, reason, t)
+        batch = self._batch(site, t)
+        self.pending_keys += batch.hold(item, reason, t)
+
+    def flag(self, site: str, item: str, network: str, share: float, t: float) -> None:
+        """Note that `network` had `share` of the item's recent views when one was held."""
+        self._batch(site, t).flags[item] = (network, share)
+
+    def network(self, site: str, item: str, network: str, t: float) -> None:
+        """A counted view came from `network` (a keyed hash of its /24 or /48)."""
+        minute = int(t // 60) * 60
+        if minute > self._networks_minute:
+            # Only this minute's and the last one's sets are kept: views arrive in time order.
+            self._networks_minute = minute
+            self._networks = {k: v for k, v in self._networks.items() if k[2] >= minute - 60}
+        key = (site, item, minute)
+        seen = self._networks.get(key)
+        if seen is None:
+            seen = self._networks[key] = set()
+        if len(seen) < self._crowd and network not in seen:
+            seen.add(network)
+            batch = self._batch(site, t)
+            per_item = batch.networks.get(item)
+            if per_item is None:
+                per_item = batch.networks[item] = []
+            per_item.append((minute, network))
 
     def refuse(self, site: str | None, reason: str, t: float) -> None:
         """Count a beacon that was not counted as a view, and why; per site when known."""

@@ -17,6 +17,7 @@ from ranker import assets, collect, demo, editors, handlers, openapi
 from ranker.admission import Admission
 from ranker.aggregate import Aggregator
 from ranker.appkeys import (
+    ADDRESS_LIMIT,
     ADMISSION,
     AGGREGATOR,
     CATALOG,
@@ -33,6 +34,7 @@ from ranker.config import Settings
 from ranker.engine import EmbeddedEngine
 from ranker.errors import json_errors
 from ranker.flusher import Flusher
+from ranker.limits import AddressLimit
 from ranker.metrics import Metrics
 from ranker.query import TopCache, cache_control
 from ranker.store import STORE_ERRORS, Store
@@ -105,7 +107,7 @@ async def catalog_ctx(app: web.Application) -> AsyncIterator[None]:
 
 async def admission_ctx(app: web.Application) -> AsyncIterator[None]:
     """The beacon filters, and the day's visitor salt: read at start, then each new day."""
-    admission = app[ADMISSION] = Admission(app[SETTINGS], app[CATALOG])
+    admission = app[ADMISSION] = Admission(app[SETTINGS], app[CATALOG], app.get(ADDRESS_LIMIT))
     store, clock = app[STORE], app[CLOCK]
     await admission.refresh_salt(store, clock())
 
@@ -170,9 +172,18 @@ async def metrics_ctx(app: web.Application) -> AsyncIterator[None]:
     await stop(task)
 
 
-def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) -> web.Application:
+def create_app(
+    settings: Settings,
+    *,
+    clock: Callable[[], float] = time.time,
+    address_limit: AddressLimit | None = None,
+) -> web.Application:
+    """The application; `address_limit` is the per-address limit when processes share one
+    (else each app makes its own)."""
     app = web.Application(middlewares=[json_errors], client_max_size=handlers.MAX_IMPORT_BYTES)
     app[SETTINGS] = settings
+    if address_limit is not None:
+        app[ADDRESS_LIMIT] = address_limit
     app[CLOCK] = clock
     app[TOP_CACHE] = TopCache(settings.cache_ttl, clock, cache_control(settings))
     app.cleanup_ctx.extend(
@@ -198,6 +209,8 @@ def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) ->
     app.router.add_get(site + "/series", editors.series)
     app.router.add_get(site + "/beacons", editors.beacons)
     app.router.add_get(item + "/series", editors.item_series)
+    app.router.add_get(site + "/held", editors.held)
+    app.router.add_post(item + "/release", editors.release)
     app.router.add_get(site + "/items", handlers.list_items)
     app.router.add_post(site + "/items", handlers.import_items)
     app.router.add_put(item, handlers.put_item)

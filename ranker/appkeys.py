@@ -11,6 +11,7 @@ from ranker.aggregate import Aggregator
 from ranker.catalog import CatalogIndex
 from ranker.config import Settings
 from ranker.flusher import Flusher
+from ranker.limits import AddressLimit
 from ranker.metrics import Metrics
 from ranker.query import TopCache
 from ranker.store import Store
@@ -26,4 +27,6 @@ FLUSHER = web.AppKey("FLUSHER", Flusher)
 CATALOG = web.AppKey("CATALOG", CatalogIndex)
 TOP_CACHE = web.AppKey("TOP_CACHE", TopCache)
 ADMISSION = web.AppKey("ADMISSION", Admission)
+# The per-address view limit, when the workers of one server share it (ranker.serve).
+ADDRESS_LIMIT = web.AppKey("ADDRESS_LIMIT", AddressLimit)
 METRICS = web.AppKey("METRICS", Metrics)

@@ -54,6 +54,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return _serve(_settings(args), args.workers)
 
 
+LOOPBACK = ("127.0.0.1/32", "::1/128")
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     settings = _settings(args)
     sites = dict(settings.sites)
@@ -63,7 +66,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     data_dir = (
         settings.data_dir if args.config or os.environ.get("RANKER_DATA_DIR") else Path("var/demo")
     )
-    # The simulated readers name themselves in X-Forwarded-For (one hop, as behind a proxy).
+    # The simulated readers name themselves in X-Forwarded-For, as if behind a proxy on
+    # this machine.
     return _serve(
         replace(
             settings,
@@ -71,7 +75,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
             demo=True,
             demo_rate=args.rate,
             data_dir=data_dir,
-            proxy_hops=max(settings.proxy_hops, 1),
+            trusted_proxies=(*settings.trusted_proxies, *LOOPBACK),
             # Lines for a person at a terminal, unless the environment asks for JSON.
             log_format=os.environ.get("RANKER_LOG_FORMAT", "text"),
         )
@@ -169,7 +173,8 @@ def format_rising(doc: dict[str, Any]) -> str:
     scope = f" / {doc['section']}" if doc["section"] else ""
     header = (
         f"{doc['site']}{scope}: rising, last {doc['short_window']} against the "
-        f"{doc['baseline_window']} before (at least {doc['min_views']} views), "
+        f"{doc['baseline_window']} before (at least {doc['min_views']} views from "
+        f"{doc['min_networks']} networks), "
         f"at {doc['computed_at']}"
     )
     if not doc["items"]:

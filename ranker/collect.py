@@ -8,7 +8,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from ranker.admission import REFUSALS
+from ranker.admission import HELD, REFUSALS
 from ranker.appkeys import ADMISSION, AGGREGATOR, CLOCK, FLUSHER, SETTINGS
 from ranker.errors import ApiError
 
@@ -25,15 +25,12 @@ _COMMON_TYPES = frozenset(
 # Beacons are read from any page; text/plain needs no preflight, JSON does.
 _CORS = {"Access-Control-Allow-Origin": "*"}
 _NUDGE_KEYS = 50_000  # flush before the tick once this many (item, minute) pairs wait
-_NOT_COUNTED = {
-    reason: orjson.dumps({"counted": False, "reason": reason})
-    for reason in ("bot", "prefetch", "duplicate")
-}
+_NOT_COUNTED = {reason: orjson.dumps({"counted": False, "reason": reason}) for reason in HELD}
 
 
 def _count(request: web.Request, site: object, item_id: object, token: object) -> str | None:
-    """Count one view, or say why it is not counted (bot, prefetch, duplicate); raise
-    ApiError for a beacon refused outright. Every outcome is tallied per site."""
+    """Count one view, or say why it is held (a reason of HELD); raise ApiError for a
+    beacon refused outright. Every outcome is tallied per site, held views per story."""
     app = request.app
     aggregator = app[AGGREGATOR]
     now = app[CLOCK]()
@@ -48,17 +45,20 @@ def _count(request: web.Request, site: object, item_id: object, token: object) -
             raise ApiError(
                 503, "overloaded", "the store is unreachable; try later", {"Retry-After": "5"}
             )
-        reason, signed = app[ADMISSION].check(request, known, item_id, token, now)
-        if reason is not None:
-            aggregator.refuse(known, reason, now)
-            return reason
+        verdict = app[ADMISSION].check(request, known, item_id, token, now)
     except ApiError as e:
         aggregator.refuse(known, REFUSALS.get(e.code, "malformed"), now)
         raise
-    aggregator.add(known, item_id, now, signed=signed)
+    if verdict.reason is None:
+        aggregator.add(known, item_id, now, signed=verdict.signed)
+        aggregator.network(known, item_id, verdict.network, now)
+    else:
+        aggregator.hold(known, item_id, verdict.reason, now)
+        if verdict.reason == "concentrated":
+            aggregator.flag(known, item_id, verdict.label, verdict.share, now)
     if aggregator.pending_keys >= _NUDGE_KEYS:
         flusher.nudge()
-    return None
+    return verdict.reason
 
 
 async def _read_capped(request: web.Request, cap: int) -> bytes:
@@ -129,9 +129,12 @@ async def hit_preflight(request: web.Request) -> web.Response:
 
 async def hit_gif(request: web.Request) -> web.Response:
     """GET /v1/hit.gif?site=&id=&token=: the same view as a pixel, for no-script and AMP
-    pages. The pixel is sent whether the view counted or was filtered."""
+    pages. The pixel is sent whether the view counted or was filtered. HEAD answers the
+    same headers and counts nothing: no browser sends it for an image."""
     query = request.query
-    reason = _count(request, query.get("site"), query.get("id"), query.get("token"))
+    reason = None
+    if request.method != "HEAD":
+        reason = _count(request, query.get("site"), query.get("id"), query.get("token"))
     return web.Response(
         status=200 if reason is None else 202,
         body=PIXEL,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import hmac
+import ipaddress
 import re
 import tomllib
 from collections.abc import Mapping
@@ -84,9 +85,20 @@ class Settings:
     dedupe_max_entries: int = 2_000_000  # memory bound of the repeat memory, per process
     rate_limit: float = 20.0  # beacons per second per client address, per process
     rate_burst: int = 200
-    # Proxies in front of the collector that append to X-Forwarded-For; 0: the client is
-    # the peer address, and X-Forwarded-For is ignored (anyone could forge it).
-    proxy_hops: int = 0
+    # Networks of the proxies in front of the collector (CIDR). X-Forwarded-For is read only
+    # from a peer in them; any other peer is the client, whatever headers it sends.
+    trusted_proxies: tuple[str, ...] = ()
+    # Views of one story from one client address (an IPv6 /64) counted per dedupe window,
+    # across every worker of the server; the rest are held as `address_limit`.
+    max_views_per_address: int = 10
+    # CIDR files of hosting networks whose views are held as `datacenter`.
+    deny_networks: tuple[str, ...] = ()
+    # Hold views from the cloud providers' published ranges (see ranker.networks).
+    deny_hosting: bool = True
+    # "auto": views from a browser that always sends Fetch Metadata but sent none are held
+    # as `inconsistent` when the beacon went to a secure origin (https, or loopback), where
+    # browsers send it; "always" / "never".
+    fetch_metadata: str = "auto"
     max_field_size: int = 8190  # longest request line or header accepted
     cache_ttl: float = 1.0  # in-process query cache
     max_age: int = 5  # Cache-Control max-age for public reads
@@ -100,6 +112,12 @@ class Settings:
     maintenance_interval: float = 60.0  # how often one collector does each site's upkeep
     hot_max: int = 200_000  # members a hot ranking keeps; the long tail beyond is trimmed
     rising_min_views: int = 10  # short-window views a story needs before it can "rise"
+    # Distinct client networks (/24, IPv6 /48) a story's short-window views need to rise.
+    rising_min_networks: int = 10
+    # A network with more than this share of a story's short-window views (once the story
+    # has `concentration_min_views` there) gets its excess held as `concentrated`.
+    max_network_share: float = 0.3
+    concentration_min_views: int = 50
     demo: bool = False  # serve the demo site's pages (set by `ranker demo`)
     demo_rate: float = 0.0  # simulated demo views per second
 
@@ -151,13 +169,6 @@ def _off_or_number(v: object, name: str) -> float:
     return _number(v, name)
 
 
-def _count(v: object, name: str) -> int:
-    n = _int(v, name)
-    if n < 0:
-        raise ConfigError(f"{name}: must not be negative, got {v!r}")
-    return n
-
-
 def _log_format(v: object, name: str) -> str:
     if v not in ("json", "text"):
         raise ConfigError(f"{name}: expected 'json' or 'text', got {v!r}")
@@ -168,6 +179,52 @@ def _number(v: object, name: str) -> float:
     if isinstance(v, bool) or not isinstance(v, int | float) or v <= 0:
         raise ConfigError(f"{name}: expected a positive number, got {v!r}")
     return float(v)
+
+
+def _networks(v: object, name: str) -> tuple[str, ...]:
+    """A list of CIDR networks (or single addresses), checked here so a typo stops start-up."""
+    if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
+        raise ConfigError(f'{name}: expected a list of networks like ["10.0.0.0/8"]')
+    for entry in v:
+        try:
+            ipaddress.ip_network(entry.strip(), strict=False)
+        except ValueError:
+            raise ConfigError(f"{name}: not a network (CIDR) or address: {entry!r}") from None
+    return tuple(entry.strip() for entry in v)
+
+
+def _files(v: object, name: str) -> tuple[str, ...]:
+    if not isinstance(v, list) or not all(isinstance(x, str) and x for x in v):
+        raise ConfigError(f"{name}: expected a list of file paths")
+    return tuple(v)
+
+
+def _views_per_address(v: object, name: str) -> int:
+    n = _int(v, name)  # 0: off
+    if n > MAX_VIEWS_PER_ADDRESS:
+        raise ConfigError(f"{name}: at most {MAX_VIEWS_PER_ADDRESS}, got {v!r}")
+    return n
+
+
+def _fetch_metadata(v: object, name: str) -> str:
+    if v not in ("auto", "always", "never"):
+        raise ConfigError(f"{name}: expected 'auto', 'always' or 'never', got {v!r}")
+    return str(v)
+
+
+def _share(v: object, name: str) -> float:
+    share = _number(v, name)
+    if share > 1:
+        raise ConfigError(f"{name}: a fraction of 1 (0.3 is 30%), got {v!r}")
+    return share
+
+
+def _replaced_proxy_hops(v: object, name: str) -> None:
+    raise ConfigError(
+        f"{name}: replaced by collector.trusted_proxies, the networks of the proxies in "
+        'front of Ranker, e.g. trusted_proxies = ["10.0.0.0/8"]: X-Forwarded-For is read '
+        "only when the connection comes from one of them"
+    )
 
 
 _Parser = Any
@@ -193,7 +250,12 @@ _TABLES: dict[str, dict[str, tuple[str, _Parser]]] = {
         "dedupe_max_entries": ("dedupe_max_entries", _positive_int),
         "rate_limit": ("rate_limit", _off_or_number),
         "rate_burst": ("rate_burst", _positive_int),
-        "proxy_hops": ("proxy_hops", _count),
+        "trusted_proxies": ("trusted_proxies", _networks),
+        "max_views_per_address": ("max_views_per_address", _views_per_address),
+        "deny_networks": ("deny_networks", _files),
+        "deny_hosting": ("deny_hosting", _bool),
+        "fetch_metadata": ("fetch_metadata", _fetch_metadata),
+        "proxy_hops": ("proxy_hops", _replaced_proxy_hops),
         "max_field_size": ("max_field_size", _positive_int),
     },
     "query": {
@@ -212,10 +274,16 @@ _TABLES: dict[str, dict[str, tuple[str, _Parser]]] = {
         "interval": ("maintenance_interval", parse_duration),
         "hot_max": ("hot_max", _positive_int),
     },
-    "trends": {"rising_min_views": ("rising_min_views", _positive_int)},
+    "trends": {
+        "rising_min_views": ("rising_min_views", _positive_int),
+        "rising_min_networks": ("rising_min_networks", _positive_int),
+        "max_network_share": ("max_network_share", _share),
+        "concentration_min_views": ("concentration_min_views", _positive_int),
+    },
 }
 _SITE_KEYS = {"half_life", "token", "title", "secret", "shards"}
 MAX_SHARDS = 64
+MAX_VIEWS_PER_ADDRESS = 250  # the shared per-address counters are one byte each
 _ENV = {
     "REDIS_URL": "redis_url",
     "RANKER_HOST": "host",

@@ -11,16 +11,17 @@ from typing import Any
 
 from aiohttp import web
 
-from ranker.admission import REASONS
+from ranker.admission import HELD, REASONS, RELEASED_BY_DEFAULT
 from ranker.appkeys import CLOCK, SETTINGS, STORE, TOP_CACHE
 from ranker.errors import ApiError
-from ranker.handlers import authorize, json_response, path_item_id, path_site
+from ranker.handlers import authorize, json_body, json_response, path_item_id, path_site
 from ranker.query import parse_section
 from ranker.trends import rank_rising, rising_buckets
 from ranker.validate import NUMBER_RE, is_item_id, is_site
 from ranker.windows import BUCKET_SECONDS, Resolution, bucket_start
 
 MAX_SERIES_IDS = 100
+FLAG_SHOWN = 3600.0  # how long after its last held view a concentrated story stays flagged
 
 
 def _iso(t: float) -> str:
@@ -66,7 +67,7 @@ async def rising(request: web.Request) -> web.Response:
         min_views = settings.rising_min_views
         short, baseline = rising_buckets(now)
         candidates = await store.rising_candidates(site, section, short, baseline, min_views)
-        ranked = rank_rising(candidates, now, min_views, n)
+        ranked = rank_rising(candidates, now, min_views, n, settings.rising_min_networks)
         return {
             "site": site,
             "section": section,
@@ -74,6 +75,7 @@ async def rising(request: web.Request) -> web.Response:
             "short_window": f"{len(short)}m",
             "baseline_window": f"{len(baseline) // 60}h",
             "min_views": min_views,
+            "min_networks": settings.rising_min_networks,
             "items": [{"rank": k, **asdict(r)} for k, r in enumerate(ranked, 1)],
         }
 
@@ -101,9 +103,78 @@ async def beacons(request: web.Request) -> web.Response:
                 "counted": counted,
                 "not_counted": not_counted,
                 "total": counted + sum(not_counted.values()),
+                "released": tally.get("released", 0),
             }
         )
     return json_response({"site": site, "reasons": list(REASONS), "days": rows})
+
+
+def _flag(flag: tuple[str, float, int] | None, now: float) -> dict[str, Any] | None:
+    if flag is None or now - flag[2] > FLAG_SHOWN:
+        return None
+    network, share, at = flag
+    return {"network": network, "share": share, "at": _iso(at)}
+
+
+async def held(request: web.Request) -> web.Response:
+    """GET /v1/sites/{site}/held?n=20: the stories with views held and not released, by
+    reason; concentrated ones flagged with the network and its share, newest flags first."""
+    site = authorize(request)
+    n = _int_param(request, "n", 20, 1, 100)
+    store, now = request.app[STORE], request.app[CLOCK]()
+    flags = await store.flags(site)
+    flagged = [i for i, f in sorted(flags.items(), key=lambda kv: -kv[1][2]) if _flag(f, now)]
+    ids = list(dict.fromkeys([*flagged, *await store.most_held(site, HELD, n)]))[:n]
+    counts = await store.held(site, ids, HELD)
+    entries = await store.get_items(site, ids)
+    items = []
+    for item_id in ids:
+        entry = entries.get(item_id) or {}
+        items.append(
+            {
+                "id": item_id,
+                "title": entry.get("title", ""),
+                "url": entry.get("url", ""),
+                "section": entry.get("section", ""),
+                "held": counts[item_id],
+                "flag": _flag(flags.get(item_id), now),
+            }
+        )
+    return json_response(
+        {
+            "site": site,
+            "reasons": list(HELD),
+            "release_default": list(RELEASED_BY_DEFAULT),
+            "items": items,
+        }
+    )
+
+
+async def release(request: web.Request) -> web.Response:
+    """POST /v1/sites/{site}/items/{id}/release {"reasons"?: [...]}: the item's held views of
+    those reasons (default: concentrated, address_limit, datacenter) join its counts."""
+    site = authorize(request)
+    item_id = path_item_id(request)
+    reasons: list[str] = list(RELEASED_BY_DEFAULT)
+    if request.can_read_body:
+        doc = await json_body(request)
+        if not isinstance(doc, dict) or set(doc) - {"reasons"}:
+            raise ApiError(422, "bad_release", 'expected {"reasons": [...]} or no body')
+        if "reasons" in doc:
+            given = doc["reasons"]
+            if (
+                not isinstance(given, list)
+                or not given
+                or not all(isinstance(r, str) and r in HELD for r in given)
+            ):
+                raise ApiError(
+                    422, "bad_release", "reasons: a non-empty list of " + ", ".join(HELD)
+                )
+            reasons = list(dict.fromkeys(given))
+    app = request.app
+    released = await app[STORE].release(site, item_id, reasons, app[CLOCK]())
+    app[TOP_CACHE].forget(site)
+    return json_response({"id": item_id, "released": released, "views": sum(released.values())})
 
 
 async def series(request: web.Request) -> web.Response:

@@ -6,6 +6,7 @@ Pure and per process: the collector asks these on every beacon, passing the time
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections import OrderedDict
 from collections.abc import Mapping
 from functools import lru_cache
@@ -14,41 +15,140 @@ from functools import lru_cache
 # user agents for every pattern, and no browser-token stripping to pay for before a match.
 from crawleruseragents import CRAWLER_USER_AGENTS_DATA  # type: ignore[import-untyped]
 
-from ranker.patterns import PatternSet
+from ranker.patterns import PatternSet, trie_regex
 
-MIN_UA = 10  # shorter than any browser's; longer than "curl/8"
 MAX_UA = 512  # browsers and in-app browsers stay under ~400 characters
 
-# Patterns as Python regular expressions, searched case-sensitively like the list's own.
-_MORE_PATTERNS = (
-    # Automation the list does not name.
-    r"Electron\/",  # Electron's default, also Nightmare's and Cypress's
-    r"Nightmare",
-    r"SlimerJS",
-    r"HtmlUnit",
-    r"jsdom\/",
-    # Link-preview fetchers the list does not name.
-    r"Google-PageRenderer",
-    r"Bluesky Cardyb",
-    # What a self-declared bot shows even before any list knows it: a "name-bot/1.0"
-    # product, a contact URL or e-mail address. No browser sends either.
-    r"[Bb]ot\/",
-    r"[Cc]rawler\/",
-    r"[Ss]pider\/",
-    r"[Ss]craper\/",
-    r":\/\/",
-    r"mailto:",
-    r"@[\w-]+\.[A-Za-z]",
+# -- what a browser's user agent looks like -------------------------------------------------
+
+# A counted user agent must have a browser's shape: anything else (HTTP libraries, tools,
+# "MyBot 1.0", "x(xxxxxxxxx") is refused without any list having to know its name. Browsers
+# write these tokens exactly so, so they are matched case-sensitively. Each shape ends with
+# the platform, "(Linux; Android 14; SM-S918B)": what follows is where crawlers and tools add
+# their names.
+_PLATFORM = r"\((?:[^()]|\([^()]*\))+\)"  # a device name may hold "(2022)"
+_BROWSER_SHAPE = re.compile(
+    # Blink and WebKit ("AppleWebKit/"; Facebook's iOS app also sends a bare "WebKit/"),
+    # and Gecko ("Gecko/20100101", "Gecko/133.0"; never "like Gecko)").
+    rf"Mozilla/5\.0 {_PLATFORM} (?=(?:Apple)?WebKit/\d|Gecko/\d)"
+    # Internet Explorer 8 to 11 names its engine inside the platform.
+    r"|Mozilla/[45]\.0 \([^()]*Trident/\d[^()]*\)"
+    # Opera Mini's proxy, and old Opera.
+    rf"|Opera/9\.80 {_PLATFORM} (?=Presto/\d)"
 )
+
+# The platform names the device, and device makers use any word: CUBOT, "M bot 54",
+# Phantom6, "Spider 8", "ECHO JAVA", ViewSonic, "HTC Butterfly", even firmware builds that
+# the crawler list names (AP3A.240617.008). So both the list and the deny tokens below are
+# looked for only after it. A tool that hides its name there can as well send none at all.
+
+# Browser and in-app tokens that crawler-user-agents names for a bot of the same maker
+# ("Sogou web spider", Viber's link previews, which send no browser's shape anyway):
+# removed before the list is searched.
+_LISTED_BROWSER_TOKENS = re.compile(r"SogouMobileBrowser|SogouMSE|SogouSearch|Viber/")
+
+# What a self-declared bot shows even before any list knows it, anywhere in its user agent:
+# a contact URL or e-mail address. No browser sends either.
+_CONTACT_RE = re.compile(r"://|mailto:|@[\w-]+\.[A-Za-z]")
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
-_LETTER_RE = re.compile(r"[A-Za-z]")
-_BOT_PATTERNS = PatternSet([p["pattern"] for p in CRAWLER_USER_AGENTS_DATA] + [*_MORE_PATTERNS])
+# Patterns as Python regular expressions, searched case-sensitively like the list's own.
+_CRAWLERS = PatternSet(p["pattern"] for p in CRAWLER_USER_AGENTS_DATA)
+
+# Tokens no reader's browser sends, matched whatever their case, lookalike letters or
+# punctuation: see _folded. So "GoogIebot", "Headless Chrome", "head-less", "hEaDlEsS" and
+# "Sp1der" all match.
+_DENY_TOKENS = (
+    # Self-declared crawlers, whatever their name.
+    "crawl",
+    "spider",
+    "scrape",
+    "scrapy",
+    # Headless and automated browsers.
+    "headless",
+    "puppeteer",
+    "playwright",
+    "selenium",
+    "webdriver",
+    "chromedriver",
+    "geckodriver",
+    "phantomjs",
+    "nightmare",
+    "slimerjs",
+    "htmlunit",
+    "jsdom",
+    "cypress",
+    "lighthouse",
+    "pagespeed",
+    "gtmetrix",
+    # HTTP clients and tools.
+    "postman",
+    "insomnia",
+    "wget",
+    "python",
+    "aiohttp",
+    "httpx",
+    "urllib",
+    "okhttp",
+    "gohttp",
+    "axios",
+    "nodefetch",
+    "undici",
+    "httpclient",
+    "guzzle",
+    "libwww",
+    # Link-preview and other fetchers.
+    "preview",
+    "facebookexternalhit",
+    "facebookcatalog",
+    "pagerenderer",  # Google-PageRenderer
+    "cardyb",  # Bluesky's
+    "embedly",
+    "iframely",
+    "fetcher",
+)
+# Short tokens that are also pieces of ordinary words ("security" folds to "securlty",
+# "Kobo Touch" and "BOTECH" hold "bot"): these must end a word. "Googlebot", "MyBot/1.0",
+# "libcurl/8", "Java/17", "Electron/28" do.
+_DENY_WORD_ENDS = ("bot", "curl", "java", "electron")
+# Makers whose name ends in a deny token and that in-app browsers repeat after the platform
+# (Instagram's "(...; CUBOT; KINGKONG 9; ...)"): removed before the search.
+_DENY_EXEMPT = ("cubot",)
+
+# Letters from other scripts that pass for Latin ones ("Gооglebot" in Cyrillic), for the
+# rare user agent that is not ASCII. Accents and full-width letters go through NFKD first.
+_LOOKALIKES = str.maketrans("авекмнорстухіјѕԁһӏɡαβεικνορτυχ", "abekmhopctyxijsdhlgabeiknoptux")
+# I, l, 1, | and ! become "l" and 0 becomes "o"; every other character that is not a letter
+# or digit becomes a space.
+_FOLD = str.maketrans(
+    {"1": "l", "i": "l", "|": "l", "!": "l", "0": "o"}
+    | {chr(c): " " for c in range(128) if not chr(c).isalnum() and chr(c) not in "|!"}
+)
+
+
+def _folded(text: str) -> str:
+    """`text` in lower case, lookalike characters made one and punctuation made spaces."""
+    text = text.lower()
+    if not text.isascii():
+        text = unicodedata.normalize("NFKD", text).translate(_LOOKALIKES)
+        text = text.encode("ascii", "ignore").decode("ascii")
+    return text.translate(_FOLD)
+
+
+# Searched in the folded text with its spaces dropped, so "head less" is "headless" too.
+_DENY_RE = re.compile(trie_regex(_folded(token) for token in _DENY_TOKENS))
+# Searched in the folded text with its spaces, where a word can be seen to end.
+_DENY_WORD_END_RE = re.compile(f"(?:{'|'.join(_DENY_WORD_ENDS)})(?![a-z])")
+_DENY_EXEMPT_RE = re.compile("|".join(_DENY_EXEMPT))
 
 
 def is_bot(user_agent: str) -> bool:
-    """True for crawlers, link-preview fetchers, headless browsers, HTTP libraries and user
-    agents no browser sends (empty, absurdly short or long, control characters, no letters,
-    no "(platform)")."""
+    """True unless `user_agent` is shaped like a browser's and names no crawler, headless
+    browser, automation tool, HTTP library or link-preview fetcher.
+
+    Browser-shaped: "Mozilla/5.0 (platform) " then a WebKit or Gecko engine token, Internet
+    Explorer's Trident, or Opera Mini's Presto. A name: anything crawler-user-agents lists
+    (case-sensitively, as the list means it) or a deny token, in any case or disguise.
+    """
     if len(user_agent) > MAX_UA:  # checked first so the cache never holds a long string
         return True
     return _is_bot(user_agent)
@@ -56,12 +156,24 @@ def is_bot(user_agent: str) -> bool:
 
 @lru_cache(maxsize=4096)  # real traffic repeats a few thousand user agents
 def _is_bot(user_agent: str) -> bool:
+    if _CONTROL_RE.search(user_agent) is not None:  # first: see PatternSet.search
+        return True
+    shape = _BROWSER_SHAPE.match(user_agent)
+    if shape is None:
+        return True
+    after_platform = user_agent[shape.end() :]
     return (
-        len(user_agent.strip()) < MIN_UA
-        or _CONTROL_RE.search(user_agent) is not None
-        or _LETTER_RE.search(user_agent) is None
-        or "(" not in user_agent  # every browser names its platform in parentheses
-        or _BOT_PATTERNS.search(user_agent)  # after the control characters: see PatternSet
+        _CONTACT_RE.search(user_agent) is not None
+        or _CRAWLERS.search(_LISTED_BROWSER_TOKENS.sub("", after_platform))
+        or _has_deny_token(after_platform)
+    )
+
+
+def _has_deny_token(text: str) -> bool:
+    words = _DENY_EXEMPT_RE.sub(" ", _folded(text))
+    return (
+        _DENY_RE.search(words.replace(" ", "")) is not None
+        or _DENY_WORD_END_RE.search(words) is not None
     )
 
 
@@ -81,6 +193,76 @@ def is_prefetch(headers: Mapping[str, str]) -> bool:
         if value and _PREFETCH_RE.search(value):
             return True
     return False
+
+
+# -- fetch metadata -------------------------------------------------------------------------
+
+# The user agents of browser versions that send Sec-Fetch-* on every request to a
+# potentially trustworthy origin: Chrome and Edge 80+ (Sec-Fetch-Dest came last, in 80),
+# Firefox 90+, Safari 16.4+. Each is written out whole, to the end of the string, so an app
+# that adds its own token (FBAV, Instagram, Line/, wv, GSA, Snapchat...) or a browser that
+# only borrows the engine (Samsung Internet, UC, Yandex, Opera Mini) never matches: a wrong
+# True refuses a real reader, a wrong False only lets a bot past this one check.
+_CHROMIUM_RE = re.compile(
+    r"Mozilla/5\.0 \((?:Windows NT [\d.]+(?:; Win64; x64|; WOW64)?|Macintosh; Intel Mac OS X"
+    r" [\d_]+|X11; (?:Linux|CrOS) [^()]*|Linux; Android [\d.]+(?:; [^();]+)?)\) AppleWebKit/"
+    r"537\.36 \(KHTML, like Gecko\) Chrome/(?P<chrome>\d+)\.[\d.]+ (?:Mobile )?Safari/537\.36"
+    r"(?: (?:Edg|EdgA|OPR)/\d+\.[\d.]+)?"  # Edge's and Opera's own token, nothing else
+)
+_FIREFOX_RE = re.compile(
+    r"Mozilla/5\.0 \((?:Windows NT [\d.]+|Macintosh; Intel Mac OS X [\d.]+|X11; [^();]+"
+    r"|Android [\d.]+; (?:Mobile|Tablet))(?:; [^();]+)*; rv:[\d.]+\) "
+    r"Gecko/(?:20100101|[\d.]+) Firefox/(?P<firefox>\d+)\.[\d.]+"
+)
+_SAFARI_RE = re.compile(
+    r"Mozilla/5\.0 \((?:Macintosh; Intel Mac OS X 10_\d+(?:_\d+)?"
+    r"|(?:iPhone; CPU iPhone|iPad; CPU) OS (?P<ios>\d+_\d+)(?:_\d+)? like Mac OS X)\) "
+    r"AppleWebKit/605\.1\.15 \(KHTML, like Gecko\) Version/(?P<version>\d+(?:\.\d+)?)"
+    r"(?:\.\d+)? (?:Mobile/\w+ Safari/604\.1|Safari/605\.1\.15)"
+)
+
+
+def requires_fetch_metadata(user_agent: str) -> bool:
+    """True if `user_agent` claims a browser that always sends Sec-Fetch-Site, -Mode and
+    -Dest to a potentially trustworthy origin: a beacon from it without them is not that
+    browser. False for in-app browsers, web views, iOS browsers other than Safari, browsers
+    built on Chromium under their own name, old versions and anything unknown."""
+    if len(user_agent) > MAX_UA:
+        return False
+    return _requires_fetch_metadata(user_agent)
+
+
+@lru_cache(maxsize=4096)
+def _requires_fetch_metadata(user_agent: str) -> bool:
+    if (chromium := _CHROMIUM_RE.fullmatch(user_agent)) is not None:
+        return int(chromium["chrome"]) >= 80
+    if (firefox := _FIREFOX_RE.fullmatch(user_agent)) is not None:
+        return int(firefox["firefox"]) >= 90
+    if (safari := _SAFARI_RE.fullmatch(user_agent)) is not None:
+        # On iOS it is the system's WebKit that sends them: both must be 16.4 or later.
+        # (The system version may be frozen, as macOS's is at 10_15_7: so no more than that.)
+        ios = safari["ios"]
+        return _version(safari["version"]) >= (16, 4) and (
+            ios is None or _version(ios.replace("_", ".")) >= (16, 4)
+        )
+    return False
+
+
+def _version(text: str) -> tuple[int, int]:
+    major, _, minor = text.partition(".")
+    return int(major), int(minor or 0)
+
+
+# Any of them is enough: Sec-Fetch-User only comes with navigations.
+_FETCH_METADATA_HEADERS = ("Sec-Fetch-Site", "Sec-Fetch-Mode", "Sec-Fetch-Dest")
+
+
+def has_fetch_metadata(headers: Mapping[str, str]) -> bool:
+    """True if the request carries any Sec-Fetch-Site, -Mode or -Dest header with a value.
+
+    `headers` must look names up case-insensitively, as aiohttp's request.headers does.
+    """
+    return any(headers.get(name) for name in _FETCH_METADATA_HEADERS)
 
 
 class RateLimiter:

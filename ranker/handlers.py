@@ -23,6 +23,7 @@ from ranker.appkeys import (
     TOP_CACHE,
 )
 from ranker.errors import ApiError
+from ranker.keys import HELD_REASONS
 from ranker.query import Entry, cached_response, compute_top, item_ranks, parse_top_query
 from ranker.store import STORE_ERRORS
 from ranker.validate import (
@@ -76,7 +77,7 @@ def path_item_id(request: web.Request) -> str:
     return item_id
 
 
-async def _json_body(request: web.Request) -> Any:
+async def json_body(request: web.Request) -> Any:
     if request.content_type != "application/json":
         raise ApiError(415, "unsupported_media_type", "send application/json")
     try:
@@ -177,7 +178,7 @@ async def put_item(request: web.Request) -> web.Response:
     """PUT /v1/sites/{site}/items/{id}: create or replace a catalog entry."""
     site = authorize(request)
     item_id = path_item_id(request)
-    doc = await _json_body(request)
+    doc = await json_body(request)
     if isinstance(doc, dict) and doc.get("id", item_id) != item_id:
         raise ApiError(400, "id_mismatch", "the body's id differs from the path's")
     try:
@@ -194,7 +195,7 @@ async def patch_item(request: web.Request) -> web.Response:
     """PATCH /v1/sites/{site}/items/{id}: change some fields, e.g. {"hidden": true}."""
     site = authorize(request)
     item_id = path_item_id(request)
-    doc = await _json_body(request)
+    doc = await json_body(request)
     if not isinstance(doc, dict):
         raise ApiError(422, "invalid_item", "expected a JSON object")
     if doc.get("id", item_id) != item_id:
@@ -233,6 +234,7 @@ async def get_item(request: web.Request) -> web.Response:
             **public_entry(item_id, stored),
             "views_total": int(await store.total(site, item_id)),
             "ranks": ranks,
+            "held": (await store.held(site, [item_id], HELD_REASONS))[item_id],
         }
     )
 

@@ -12,6 +12,18 @@ from __future__ import annotations
 
 import zlib
 
+# Why a view that reached a known story was not counted: each reason has held buckets and a
+# held total of its own (below), in the order the collector's filters run.
+HELD_REASONS = (
+    "bot",
+    "prefetch",
+    "inconsistent",
+    "datacenter",
+    "duplicate",
+    "address_limit",
+    "concentrated",
+)
+
 
 def shard_tags(site: str, shards: int) -> list[str]:
     """The hash tags of a site's shards: just the site's name when it has one."""
@@ -70,6 +82,33 @@ def hidden(site: str) -> str:
 def rising_tmp(site: str, scope: str, part: str) -> str:
     """ZSET: a scratch union for the rising list, deleted by the script that makes it."""
     return f"rk:{{{site}}}:tmp:rising:{scope}:{part}"
+
+
+def networks(site: str, minute: int) -> str:
+    """HASH id -> the keyed hashes (12 hex digits each, concatenated) of the distinct client
+    networks that id's counted views came from in the minute starting at `minute`, at most
+    `trends.rising_min_networks` of them: the rising list's crowd rule. Fifteen minutes after
+    the minute."""
+    return f"rk:{{{site}}}:nets:{minute}"
+
+
+def held(site: str, reason: str, resolution: str, start: int) -> str:
+    """ZSET id -> views held for `reason` in one minute/hour/day bucket (site-wide): what a
+    release moves into the counted bucket of the same start. Expires like counted buckets."""
+    return f"rk:{{{site}}}:held:{reason}:{resolution}:{start}"
+
+
+def held_total(site: str, reason: str) -> str:
+    """ZSET id -> views held for `reason` and not released, all time. No TTL; deleting an
+    item or releasing its views removes it."""
+    return f"rk:{{{site}}}:heldtot:{reason}"
+
+
+def flags(site: str) -> str:
+    """HASH id -> "network|share|unix time": the last time views of the id were held as
+    concentrated, from which network (/24 or /48) and with what share. Cleared by a release
+    or a deletion; the dashboard shows recent ones."""
+    return f"rk:{{{site}}}:flags"
 
 
 def catalog_log(site: str) -> str:

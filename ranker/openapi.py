@@ -10,7 +10,7 @@ import orjson
 from aiohttp import web
 
 from ranker import __version__, assets, editors, handlers, query, trends
-from ranker.admission import REASONS
+from ranker.admission import HELD, REASONS, RELEASED_BY_DEFAULT
 from ranker.config import SITE_RE, Settings
 from ranker.validate import CATALOG_FIELDS, ID_RE, MAX_SUMMARY, MAX_TITLE, MAX_URL, SECTION_RE
 from ranker.windows import BUCKET_SECONDS, WINDOWS
@@ -97,8 +97,6 @@ TOKEN_FIELD: Final = {
     ),
     "examples": ["1767225600.nsWfbZWZgMEdEx8ncDeOZA"],
 }
-# Why a received beacon was not counted: answered 202 (the other REASONS are refusals).
-FILTERED: Final = ("bot", "prefetch", "duplicate")
 SITE_TOKEN: Final[list[dict[str, list[str]]]] = [{"siteToken": []}]
 BINARY: Final = {"type": "string", "format": "binary"}
 
@@ -255,6 +253,12 @@ def _schemas() -> Doc:
         "rate_short": "number",
         "rate_baseline": "number",
         "ratio": "number",
+        "networks": "integer",
+    }
+    by_held_reason = {
+        "type": "object",
+        "propertyNames": {"enum": list(HELD)},
+        "additionalProperties": {"type": "integer", "minimum": 1},
     }
     return {
         "Error": {
@@ -283,7 +287,7 @@ def _schemas() -> Doc:
         "NotCounted": {
             "type": "object",
             "required": ["counted", "reason"],
-            "properties": {"counted": {"const": False}, "reason": {"enum": list(FILTERED)}},
+            "properties": {"counted": {"const": False}, "reason": {"enum": list(HELD)}},
             "additionalProperties": False,
         },
         "BeaconDays": {
@@ -297,12 +301,16 @@ def _schemas() -> Doc:
                     "description": "newest day first",
                     "items": {
                         "type": "object",
-                        "required": ["day", "counted", "not_counted", "total"],
+                        "required": ["day", "counted", "not_counted", "total", "released"],
                         "properties": {
                             "day": {"type": "string", "format": "date"},
                             "counted": count,
                             "not_counted": by_reason,
                             "total": count,
+                            "released": {
+                                **count,
+                                "description": "held views released into the counts that day",
+                            },
                         },
                     },
                 },
@@ -347,10 +355,11 @@ def _schemas() -> Doc:
         "ItemDetail": {
             **item,
             "description": "a stored catalog entry with its views",
-            "required": [*item["required"], "views_total", "ranks"],
+            "required": [*item["required"], "views_total", "ranks", "held"],
             "properties": {
                 **item["properties"],
                 "views_total": count,
+                "held": {**by_held_reason, "description": "views held and not released"},
                 "ranks": {
                     "type": "object",
                     "description": f"rank among visible stories; null past {query.RANK_DEPTH}",
@@ -386,6 +395,7 @@ def _schemas() -> Doc:
                 "short_window",
                 "baseline_window",
                 "min_views",
+                "min_networks",
                 "items",
             ],
             "properties": {
@@ -398,6 +408,7 @@ def _schemas() -> Doc:
                     "examples": [f"{trends.BASELINE_MINUTES // 60}h"],
                 },
                 "min_views": {"type": "integer", "minimum": 1},
+                "min_networks": {"type": "integer", "minimum": 1},
                 "items": {
                     "type": "array",
                     "maxItems": RISING_MAX_N,
@@ -411,6 +422,54 @@ def _schemas() -> Doc:
                     },
                 },
             },
+        },
+        "Held": {
+            "type": "object",
+            "required": ["site", "reasons", "release_default", "items"],
+            "properties": {
+                "site": {"type": "string"},
+                "reasons": {"type": "array", "items": {"enum": list(HELD)}},
+                "release_default": {"type": "array", "items": {"enum": list(HELD)}},
+                "items": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["id", "title", "url", "section", "held", "flag"],
+                        "properties": {
+                            "id": {"type": "string"},
+                            "title": {"type": "string"},
+                            "url": {"type": "string"},
+                            "section": {"type": "string"},
+                            "held": by_held_reason,
+                            "flag": {
+                                "description": "set while views are held as concentrated",
+                                "oneOf": [
+                                    {"type": "null"},
+                                    {
+                                        "type": "object",
+                                        "required": ["network", "share", "at"],
+                                        "properties": {
+                                            "network": {"type": "string"},
+                                            "share": {"type": "number"},
+                                            "at": {"type": "string", "format": "date-time"},
+                                        },
+                                    },
+                                ],
+                            },
+                        },
+                    },
+                },
+            },
+        },
+        "Released": {
+            "type": "object",
+            "required": ["id", "released", "views"],
+            "properties": {
+                "id": {"type": "string"},
+                "released": by_held_reason,
+                "views": count,
+            },
+            "additionalProperties": False,
         },
         "Series": {
             "type": "object",
@@ -843,6 +902,69 @@ def _trend_paths() -> Doc:
                     "400": _error("a bad parameter", "bad_ids", *bad_buckets),
                     **AUTH_RESPONSES,
                     "404": UNKNOWN_SITE,
+                },
+            }
+        },
+        "/v1/sites/{site}/held": {
+            "get": {
+                "tags": ["trends"],
+                "operationId": "held",
+                "summary": "Stories with views held and not released, by reason, flags first",
+                "security": SITE_TOKEN,
+                "parameters": [
+                    _ref("site", "parameters"),
+                    {
+                        "name": "n",
+                        "in": "query",
+                        "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20},
+                    },
+                ],
+                "responses": {
+                    "200": _ok("the stories", _ref("Held")),
+                    "400": _error("a bad parameter", "bad_n"),
+                    **AUTH_RESPONSES,
+                    "404": UNKNOWN_SITE,
+                },
+            }
+        },
+        "/v1/sites/{site}/items/{id}/release": {
+            "post": {
+                "tags": ["trends"],
+                "operationId": "release",
+                "summary": "Release a story's held views into its counts",
+                "description": (
+                    "Moves the views held for the given reasons (default: "
+                    + ", ".join(RELEASED_BY_DEFAULT)
+                    + ") into the story's counts, each into the buckets of its own time."
+                ),
+                "security": SITE_TOKEN,
+                "parameters": [_ref("site", "parameters"), _ref("id", "parameters")],
+                "requestBody": {
+                    "required": False,
+                    "content": {
+                        JSON: {
+                            "schema": {
+                                "type": "object",
+                                "properties": {
+                                    "reasons": {
+                                        "type": "array",
+                                        "minItems": 1,
+                                        "items": {"enum": list(HELD)},
+                                    }
+                                },
+                                "additionalProperties": False,
+                            }
+                        }
+                    },
+                },
+                "responses": {
+                    "200": _ok("the views released, by reason", _ref("Released")),
+                    "400": _error("a bad id or body", "bad_id", "bad_json"),
+                    **AUTH_RESPONSES,
+                    "404": UNKNOWN_SITE,
+                    "413": TOO_LARGE,
+                    "415": _error("not application/json", "unsupported_media_type"),
+                    "422": _error("not a list of held reasons", "bad_release"),
                 },
             }
         },

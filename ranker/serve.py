@@ -14,9 +14,11 @@ from types import FrameType
 from aiohttp import web
 from prometheus_client import multiprocess
 
+from ranker.admission import address_window
 from ranker.app import create_app
 from ranker.config import Settings
 from ranker.engine import EmbeddedEngine, die_with_parent
+from ranker.limits import AddressLimit
 
 log = logging.getLogger("ranker")
 
@@ -30,7 +32,12 @@ def _new_loop() -> asyncio.AbstractEventLoop:
     return loop
 
 
-def run_worker(settings: Settings, reuse_port: bool = False, parent: int | None = None) -> None:
+def run_worker(
+    settings: Settings,
+    reuse_port: bool = False,
+    parent: int | None = None,
+    address_limit: AddressLimit | None = None,
+) -> None:
     """Serve until SIGTERM/SIGINT; on the way out, everything accepted is flushed."""
     if reuse_port:
         # One of several workers. The parent's SIGTERM handler came with the fork: a SIGTERM
@@ -42,7 +49,7 @@ def run_worker(settings: Settings, reuse_port: bool = False, parent: int | None 
         if parent is not None and os.getppid() != parent:
             return
     web.run_app(
-        create_app(settings),
+        create_app(settings, address_limit=address_limit),
         host=settings.host,
         port=settings.port,
         reuse_port=reuse_port or None,
@@ -66,12 +73,23 @@ def run(settings: Settings, workers: int = 1) -> None:
         engine = EmbeddedEngine(settings.data_dir)
         settings = replace(settings, redis_url=engine.start())
         log.info("embedded engine on %s, data in %s", settings.redis_url, settings.data_dir)
+    # One per-address limit for all workers, in memory they share: a client's views of a
+    # story are bounded however its connections are spread over the workers.
+    address_limit = None
+    if settings.max_views_per_address:
+        address_limit = AddressLimit(settings.max_views_per_address, address_window(settings))
+        address_limit.share_across_fork()
     context = multiprocessing.get_context("fork")
     processes = [
         context.Process(
             target=run_worker,
-            # Demo readers come from one worker only.
-            args=(settings if i == 0 else replace(settings, demo_rate=0.0), True, os.getpid()),
+            args=(
+                # Demo readers come from one worker only.
+                settings if i == 0 else replace(settings, demo_rate=0.0),
+                True,
+                os.getpid(),
+                address_limit,
+            ),
             name=f"ranker-worker-{i}",
         )
         for i in range(workers)

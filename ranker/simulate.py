@@ -64,9 +64,10 @@ async def simulate(
 
     Stops after `duration` seconds or `count` beacons, whichever comes first. Every `drift`
     seconds a story from further down jumps to the top, as breaking news does. Each beacon
-    comes from a different made-up reader, named in X-Forwarded-For: a collector trusting
-    one proxy hop (`proxy_hops = 1`) sees many readers, any other sees one, and counts
-    each story once per user agent.
+    comes from a different made-up reader, named in X-Forwarded-For: a collector that
+    trusts this machine as a proxy (`trusted_proxies = ["127.0.0.1/32"]`) sees many
+    readers on many networks; any other sees one address, and counts at most
+    `max_views_per_address` views of each story from it.
     """
     if not ids:
         raise ValueError("no ids to simulate views for")
@@ -84,6 +85,10 @@ async def simulate(
         headers = {
             "Content-Type": "text/plain;charset=UTF-8",
             "User-Agent": rng.choice(USER_AGENTS),
+            # What a browser's navigator.sendBeacon sends with it (Fetch Metadata).
+            "Sec-Fetch-Site": "same-origin",
+            "Sec-Fetch-Mode": "no-cors",
+            "Sec-Fetch-Dest": "empty",
             "X-Forwarded-For": "10.{}.{}.{}".format(*rng.randbytes(2), rng.randrange(1, 255)),
         }
         try:

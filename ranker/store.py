@@ -16,7 +16,7 @@ from redis.commands.core import AsyncScript
 from redis.exceptions import RedisClusterException, RedisError
 
 from ranker import keys
-from ranker.aggregate import Batch
+from ranker.aggregate import Batch, Row
 from ranker.config import Settings
 from ranker.windows import window_buckets
 
@@ -29,6 +29,9 @@ STORE_ERRORS = (RedisError, RedisClusterException, OSError)
 # within seconds of Redis answering again, unless Redis stays unreachable longer than this.
 FLUSH_MARKER_TTL = 6 * 3600
 SALT_TTL = 2 * 86400  # a day's salt outlives its day by one day, then is gone
+# How long a minute's client networks are kept after it ends: past the rising list's short
+# window, with a margin for a clock that is a little behind.
+CROWD_TTL = 15 * 60
 FLUSH_CHUNK = 300  # items per flush script: ~3,600 Redis calls, a few milliseconds
 
 
@@ -37,17 +40,23 @@ FLUSH_CHUNK = 300  # items per flush script: ~3,600 Redis calls, a few milliseco
 PRUNE_BELOW = 1e-6
 
 
-Row = tuple[str, float, bool, list[tuple[int, int]]]
-
-
 def _flat_rows(rows: list[Row]) -> list[str | int]:
-    """Batch rows as the flush script reads them: id, weight, signed, k, then k (minute,
-    views)."""
+    """Batch rows as the flush script reads them (flush.lua says how)."""
     flat: list[str | int] = []
-    for item_id, w, signed, minutes in rows:
+    for item_id, w, signed, minutes, held, networks, flag in rows:
         flat += (item_id, repr(w), int(signed), len(minutes))
         for minute, views in minutes:
             flat += (minute, views)
+        flat.append(len(held))
+        for reason, minute, views in held:
+            flat += (reason, minute, views)
+        flat.append(len(networks))
+        for minute, network in networks:
+            flat += (minute, network)
+        if flag is None:
+            flat.append(0)
+        else:
+            flat += (1, flag[0], f"{flag[1]:.3f}")
     return flat
 
 
@@ -123,6 +132,7 @@ class Store:
         self._tags = {name: keys.shard_tags(name, s.shards) for name, s in settings.sites.items()}
         self._half_lives = {name: s.half_life for name, s in settings.sites.items()}
         self._rebase_after = settings.rebase_after
+        self._crowd = settings.rising_min_networks
         self._flush = self._script("lib_rebase", "flush")
         self._rebase = self._script("lib_rebase", "rebase")
         self._maintain = self._script("lib_rebase", "maintain")
@@ -133,6 +143,7 @@ class Store:
         self._delete = self._script("catalog_delete")
         self._hide = self._script("catalog_hide")
         self._rising = self._script("rising")
+        self._release = self._script("lib_rebase", "release")
         self._snapshot = self._script("catalog_snapshot")
 
     async def _run_all(
@@ -214,6 +225,8 @@ class Store:
                         repr(self._rebase_after),
                         repr(PRUNE_BELOW),
                         n,
+                        self._crowd,
+                        CROWD_TTL,
                         *(_reasons(batch) if k == 0 and n == 0 else [0]),
                         *_flat_rows(chunk),
                     ],
@@ -362,8 +375,9 @@ class Store:
         baseline: list[int],
         min_views: int,
         limit: int = 500,
-    ) -> list[tuple[str, int, int, str, str, str]]:
-        """(id, short-window views, baseline views, title, url, section) of visible ids with
+    ) -> list[tuple[str, int, int, str, str, str, int]]:
+        """(id, short-window views, baseline views, title, url, section, distinct client
+        networks in the short window, counted up to rising_min_networks) of visible ids with
         at least `min_views` in the short window."""
         scope = section or "all"
         replies = await self._run_all(
@@ -375,17 +389,91 @@ class Store:
                         keys.rising_tmp(tag, scope, "baseline"),
                         *(keys.bucket(tag, scope, "minute", s) for s in short),
                         *(keys.bucket(tag, scope, "minute", s) for s in baseline),
+                        *(keys.networks(tag, s) for s in short),
                     ],
-                    [len(short), min_views, keys.prefix(tag), section or "", limit],
+                    [len(short), min_views, keys.prefix(tag), section or "", limit, self._crowd],
                 )
                 for tag in self.tags(site)
             ],
         )
         return [
-            (r[0], int(float(r[1])), int(float(r[2])), r[3], r[4], r[5])
+            (r[0], int(float(r[1])), int(float(r[2])), r[3], r[4], r[5], int(r[6]))
             for reply in replies
             for r in reply
         ]
+
+    # -- held views -----------------------------------------------------------------------
+
+    @_round_trip("held")
+    async def release(
+        self, site: str, item_id: str, reasons: Iterable[str], now: float
+    ) -> dict[str, int]:
+        """Move an item's held views of `reasons` into its counts (release.lua); the views
+        released per reason."""
+        tag = self._tag(site, item_id)
+        reply = await self._release(
+            keys=[keys.meta(tag), keys.scopes(tag), keys.item(tag, item_id), keys.flags(tag)],
+            args=[
+                item_id,
+                keys.prefix(tag),
+                int(now),
+                *(int(r) for r in self._retention),
+                repr(self._half_lives[site]),
+                repr(self._rebase_after),
+                repr(PRUNE_BELOW),
+                int(now // 86400 * 86400),
+                *reasons,
+            ],
+        )
+        return {reply[i]: int(reply[i + 1]) for i in range(0, len(reply), 2)}
+
+    @_round_trip("held")
+    async def held(
+        self, site: str, ids: list[str], reasons: Iterable[str]
+    ) -> dict[str, dict[str, int]]:
+        """Views held and not released, per id and reason (reasons with none left out)."""
+        reasons = list(reasons)
+        groups = list(self._by_shard(site, ids).items())
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for tag, group in groups:
+                for reason in reasons:
+                    pipe.zmscore(keys.held_total(tag, reason), group)
+            replies = iter(await pipe.execute())
+        out: dict[str, dict[str, int]] = {}
+        for _, group in groups:
+            for reason in reasons:
+                for item_id, views in zip(group, next(replies), strict=True):
+                    if views:
+                        out.setdefault(item_id, {})[reason] = int(views)
+        return {item_id: out.get(item_id, {}) for item_id in ids}
+
+    @_round_trip("held")
+    async def most_held(self, site: str, reasons: Iterable[str], n: int) -> list[str]:
+        """The ids with the most views held for any of `reasons` (and not released)."""
+        best: dict[str, float] = {}
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for tag in self.tags(site):
+                for reason in reasons:
+                    pipe.zrange(keys.held_total(tag, reason), 0, n - 1, desc=True, withscores=True)
+            replies = await pipe.execute()
+        for reply in replies:
+            for item_id, views in reply:
+                best[item_id] = best.get(item_id, 0.0) + views
+        return sorted(best, key=lambda i: (-best[i], i))[:n]
+
+    @_round_trip("held")
+    async def flags(self, site: str) -> dict[str, tuple[str, float, int]]:
+        """id -> (network, share, unix time) of the last views held as concentrated."""
+        out: dict[str, tuple[str, float, int]] = {}
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for tag in self.tags(site):
+                pipe.hgetall(keys.flags(tag))
+            replies = await pipe.execute()
+        for reply in replies:
+            for item_id, value in reply.items():
+                network, share, at = str(value).split("|")
+                out[item_id] = (network, float(share), int(at))
+        return out
 
     @_round_trip("query")
     async def sections(self, site: str) -> list[str]:
@@ -394,11 +482,20 @@ class Store:
     @_round_trip("query")
     async def hidden_items(self, site: str, limit: int = 500) -> list[tuple[str, dict[str, str]]]:
         ids = sorted(await self._members(site, keys.hidden))[:limit]
+        entries = await self._entries(site, ids)
+        return [(i, entries[i]) for i in ids if i in entries]
+
+    @_round_trip("catalog")
+    async def get_items(self, site: str, ids: list[str]) -> dict[str, dict[str, str]]:
+        """The catalog entries of those of `ids` that have one."""
+        return await self._entries(site, ids)
+
+    async def _entries(self, site: str, ids: list[str]) -> dict[str, dict[str, str]]:
         async with self.redis.pipeline(transaction=False) as pipe:
             for item_id in ids:
                 pipe.hgetall(keys.item(self._tag(site, item_id), item_id))
             entries = await pipe.execute()
-        return [(i, e) for i, e in zip(ids, entries, strict=True) if e]
+        return {i: e for i, e in zip(ids, entries, strict=True) if e}
 
     @_round_trip("query")
     async def total(self, site: str, item_id: str, scope: str = "all") -> float:
@@ -470,8 +567,14 @@ class Store:
         """Delete an entry and all its counts; False when there was no such entry."""
         tag = self._tag(site, item_id)
         deleted = await self._delete(
-            keys=[*self._catalog_keys(site, item_id), keys.scopes(tag)],
-            args=[item_id, keys.prefix(tag), int(now), *(int(r) for r in self._retention)],
+            keys=[*self._catalog_keys(site, item_id), keys.scopes(tag), keys.flags(tag)],
+            args=[
+                item_id,
+                keys.prefix(tag),
+                int(now),
+                *(int(r) for r in self._retention),
+                *keys.HELD_REASONS,
+            ],
         )
         return bool(deleted)
 

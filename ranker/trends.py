@@ -30,22 +30,28 @@ class Rising:
     rate_short: float  # views per hour
     rate_baseline: float  # views per hour
     ratio: float
+    networks: int  # distinct client networks of the short window's views, up to the minimum
 
 
 def rank_rising(
-    candidates: list[tuple[str, int, int, str, str, str]], now: float, min_views: int, n: int
+    candidates: list[tuple[str, int, int, str, str, str, int]],
+    now: float,
+    min_views: int,
+    n: int,
+    min_networks: int = 1,
 ) -> list[Rising]:
     """Stories whose hourly rate in the short window beats the baseline's.
 
     The baseline rate is floored at `min_views` per baseline window, so a story nobody
-    read before needs real traffic now to rise, and one reader cannot make it rise at all
-    (fewer than `min_views` short-window views never qualify).
+    read before needs real traffic now to rise; and the short window's views must come
+    from at least `min_networks` distinct client networks (/24, IPv6 /48), so no one
+    address, and no one network, can make a story rise whatever it sends.
     """
     elapsed = (SHORT_MINUTES - 1) * 60 + (now - bucket_start(now, "minute")) + 1
     floor = min_views / (BASELINE_MINUTES / 60)
     out = []
-    for item_id, short, baseline, title, url, section in candidates:
-        if short < min_views:
+    for item_id, short, baseline, title, url, section, networks in candidates:
+        if short < min_views or networks < min_networks:
             continue
         rate_short = short * 3600 / elapsed
         rate_baseline = baseline / (BASELINE_MINUTES / 60)
@@ -53,7 +59,16 @@ def rank_rising(
         if ratio > 1.0:
             out.append(
                 Rising(
-                    item_id, title, url, section, short, baseline, rate_short, rate_baseline, ratio
+                    item_id,
+                    title,
+                    url,
+                    section,
+                    short,
+                    baseline,
+                    rate_short,
+                    rate_baseline,
+                    ratio,
+                    networks,
                 )
             )
     out.sort(key=lambda r: (-r.ratio, -r.views_short, r.id))

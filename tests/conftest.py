@@ -26,6 +26,14 @@ BROWSER = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
     "Chrome/131.0.0.0 Safari/537.36"
 )
+# What that browser sends with a beacon (navigator.sendBeacon): its user agent and Fetch
+# Metadata, without which a current Chrome's beacon is held as `inconsistent`.
+BROWSER_HEADERS = {
+    "User-Agent": BROWSER,
+    "Sec-Fetch-Site": "cross-site",
+    "Sec-Fetch-Mode": "no-cors",
+    "Sec-Fetch-Dest": "empty",
+}
 
 
 class FakeClock:
@@ -81,6 +89,11 @@ def make_settings(redis_url: str, **overrides: Any) -> Settings:
         # count them once have tests of their own.
         dedupe_window=0.0,
         rate_limit=0.0,
+        max_views_per_address=0,
+        max_network_share=1.0,
+        deny_hosting=False,
+        # The test client is one address on one network.
+        rising_min_networks=1,
     )
     return replace(base, **overrides)
 
@@ -94,7 +107,7 @@ def settings(engine: EmbeddedEngine, redis: Redis) -> Settings:
 async def client(settings: Settings, clock: FakeClock) -> AsyncIterator[TestClient[Any, Any]]:
     app = create_app(settings, clock=clock)
     server = TestServer(app, host="127.0.0.1")
-    async with TestClient(server, headers={"User-Agent": BROWSER}) as test_client:
+    async with TestClient(server, headers=BROWSER_HEADERS) as test_client:
         yield test_client
 
 
@@ -121,7 +134,7 @@ async def put_item(
 
 async def hit(client: TestClient[Any, Any], item_id: str, site: str = "news") -> int:
     response = await client.post(
-        "/v1/hit", json={"site": site, "id": item_id}, headers={"User-Agent": BROWSER}
+        "/v1/hit", json={"site": site, "id": item_id}, headers=BROWSER_HEADERS
     )
     return response.status
 

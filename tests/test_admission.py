@@ -14,7 +14,16 @@ from ranker.app import create_app
 from ranker.appkeys import ADMISSION, SETTINGS, STORE
 from ranker.config import Settings
 from ranker.signing import sign
-from tests.conftest import BROWSER, TOKEN, FakeClock, auth, flush, make_settings, put_item
+from tests.conftest import (
+    BROWSER,
+    BROWSER_HEADERS,
+    TOKEN,
+    FakeClock,
+    auth,
+    flush,
+    make_settings,
+    put_item,
+)
 
 Client = TestClient[Any, Any]
 FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:132.0) Gecko/20100101 Firefox/132.0"
@@ -24,11 +33,15 @@ FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:132.0) Gecko/20100101 Firefox/132.
 async def filtered(engine: Any, redis: Redis, clock: FakeClock) -> AsyncIterator[Client]:
     """The app with the production filters: repeats counted once, a low rate limit."""
     settings = make_settings(
-        engine.url, dedupe_window=1800.0, rate_limit=5.0, rate_burst=10, proxy_hops=1
+        engine.url,
+        dedupe_window=1800.0,
+        rate_limit=5.0,
+        rate_burst=10,
+        trusted_proxies=("127.0.0.1/32",),
     )
     async with TestClient(
         TestServer(create_app(settings, clock=clock), host="127.0.0.1"),
-        headers={"User-Agent": BROWSER},
+        headers=BROWSER_HEADERS,
     ) as client:
         yield client
 
@@ -140,7 +153,7 @@ async def test_forwarded_for_is_ignored_without_a_trusted_proxy(
     settings = make_settings(engine.url, dedupe_window=1800.0)
     async with TestClient(
         TestServer(create_app(settings, clock=clock), host="127.0.0.1"),
-        headers={"User-Agent": BROWSER},
+        headers=BROWSER_HEADERS,
     ) as client:
         await put_item(client, "a")
         assert (await beacon(client, "a", "198.51.100.1"))[0] == 204
@@ -149,7 +162,7 @@ async def test_forwarded_for_is_ignored_without_a_trusted_proxy(
         assert await total(client, "a") == 1
 
 
-async def test_proxy_hops_pick_the_address_the_trusted_proxy_saw(filtered: Client) -> None:
+async def test_a_trusted_proxy_names_the_reader(filtered: Client) -> None:
     await put_item(filtered, "a")
     # The reader forged the first entry; the proxy appended what it saw.
     assert (await beacon(filtered, "a", "1.1.1.1, 203.0.113.9"))[0] == 204
@@ -281,7 +294,7 @@ async def test_a_beacon_refused_while_overloaded_counts_when_retried(
     settings = make_settings(engine.url, dedupe_window=1800.0, max_pending=1)
     async with TestClient(
         TestServer(create_app(settings, clock=clock), host="127.0.0.1"),
-        headers={"User-Agent": BROWSER},
+        headers=BROWSER_HEADERS,
     ) as client:
         await put_item(client, "a")
         await put_item(client, "b")

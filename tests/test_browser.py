@@ -20,7 +20,7 @@ from ranker.app import create_app
 from ranker.appkeys import AGGREGATOR, FLUSHER, SETTINGS, STORE
 from ranker.config import Settings, Site
 from ranker.signing import sign
-from tests.conftest import BROWSER, FakeClock
+from tests.conftest import BROWSER, BROWSER_HEADERS, FakeClock
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -96,7 +96,7 @@ class Live:
                     async with s.post(
                         self.url("/v1/hit"),
                         data=f'{{"site":"demo","id":"{item_id}"}}',
-                        headers={"Content-Type": "text/plain", "User-Agent": BROWSER},
+                        headers={"Content-Type": "text/plain", **BROWSER_HEADERS},
                     ) as r:
                         assert r.status == 204
         assert await self.app[FLUSHER].flush()
@@ -297,9 +297,7 @@ async def test_the_dashboard_tells_editors_what_was_not_counted_and_why(
     await live.put("second", "Derby ends in a draw", "sport")
     await live.read({"lead": 12, "second": 5})
     async with aiohttp.ClientSession() as s:
-        refused = [{"User-Agent": GOOGLEBOT}] * 3 + [
-            {"User-Agent": BROWSER, "Sec-Purpose": "prefetch"}
-        ]
+        refused = [{"User-Agent": GOOGLEBOT}] * 3 + [{**BROWSER_HEADERS, "Sec-Purpose": "prefetch"}]
         for headers in refused:
             async with s.post(
                 live.url("/v1/hit"),

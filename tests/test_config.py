@@ -210,8 +210,16 @@ def test_a_site_defaults_to_a_six_hour_half_life() -> None:
         ("collector", "rate_limit", -1),
         ("collector", "rate_limit", "fast"),
         ("collector", "rate_burst", 0),
-        ("collector", "proxy_hops", -1),
-        ("collector", "proxy_hops", 1.5),
+        ("collector", "trusted_proxies", "10.0.0.0/8"),
+        ("collector", "trusted_proxies", ["10.0.0.0/33"]),
+        ("collector", "trusted_proxies", ["proxy.internal"]),
+        ("collector", "max_views_per_address", -1),
+        ("collector", "max_views_per_address", 251),
+        ("collector", "deny_networks", "hosting.txt"),
+        ("collector", "fetch_metadata", "sometimes"),
+        ("trends", "rising_min_networks", 0),
+        ("trends", "max_network_share", 1.5),
+        ("trends", "max_network_share", 0),
         ("collector", "max_field_size", 0),
         ("server", "log_format", "xml"),
         ("server", "ready_max_lag", 0),
@@ -221,6 +229,19 @@ def test_a_site_defaults_to_a_six_hour_half_life() -> None:
 )
 def test_wrong_types_are_errors(table: str, key: str, value: object) -> None:
     assert f"{table}.{key}" in config_error({**SITE, table: {key: value}})
+
+
+def test_proxy_hops_is_an_error_that_names_its_replacement() -> None:
+    message = config_error({**SITE, "collector": {"proxy_hops": 1}})
+    assert "collector.proxy_hops" in message and "collector.trusted_proxies" in message
+
+
+def test_the_limits_on_one_outsider_have_their_defaults() -> None:
+    settings = settings_from_mapping(SITE, {})
+    assert settings.trusted_proxies == ()
+    assert settings.max_views_per_address == 10
+    assert (settings.rising_min_networks, settings.max_network_share) == (10, 0.3)
+    assert settings.fetch_metadata == "auto"
 
 
 def test_a_table_that_is_not_a_table_is_an_error() -> None:
@@ -259,12 +280,14 @@ def test_filters_can_be_tuned_or_turned_off() -> None:
             "filter_bots": False,
             "dedupe_window": 0,
             "rate_limit": 0,
-            "proxy_hops": 2,
+            "trusted_proxies": ["10.0.0.0/8", "2001:db8::/32", "192.0.2.7"],
+            "max_views_per_address": 0,
         },
     }
     settings = settings_from_mapping(doc, {})
     assert (settings.filter_bots, settings.dedupe_window, settings.rate_limit) == (False, 0, 0)
-    assert settings.proxy_hops == 2
+    assert settings.trusted_proxies == ("10.0.0.0/8", "2001:db8::/32", "192.0.2.7")
+    assert settings.max_views_per_address == 0
     doc["collector"] = {"dedupe_window": "10m", "rate_limit": 2.5, "rate_burst": 5}
     settings = settings_from_mapping(doc, {})
     assert (settings.dedupe_window, settings.rate_limit, settings.rate_burst) == (600.0, 2.5, 5)

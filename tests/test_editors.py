@@ -56,18 +56,20 @@ async def test_top_html_refuses_what_top_refuses(client: Client, query: str) -> 
 def test_rising_needs_a_rate_above_baseline_and_a_traffic_floor() -> None:
     now = 1_800_000_030.0  # 30 s into a minute: the short window is 9.5 minutes old
     rows = [
-        ("steady", 30, 360, "Steady", "/s", "news"),  # 189/h now vs 180/h before
-        ("breaking", 40, 10, "Breaking", "/b", "news"),  # from nothing to 253/h
-        ("lonely", 9, 0, "One reader", "/l", "news"),  # under the floor of 10
-        ("surging", 60, 120, "Surging", "/u", "tech"),  # 379/h vs 60/h
+        ("steady", 30, 360, "Steady", "/s", "news", 10),  # 189/h now vs 180/h before
+        ("breaking", 40, 10, "Breaking", "/b", "news", 10),  # from nothing to 253/h
+        ("lonely", 9, 0, "One reader", "/l", "news", 10),  # under the floor of 10
+        ("surging", 60, 120, "Surging", "/u", "tech", 10),  # 379/h vs 60/h
+        ("one-office", 90, 0, "Office", "/o", "news", 9),  # nine networks are not a crowd
     ]
-    ranked = rank_rising(rows, now, min_views=10, n=10)
+    ranked = rank_rising(rows, now, min_views=10, n=10, min_networks=10)
     assert [r.id for r in ranked] == ["breaking", "surging", "steady"]
     breaking = ranked[0]
     assert breaking.rate_short == pytest.approx(40 * 3600 / 571)
     assert breaking.rate_baseline == pytest.approx(5.0)
     assert breaking.ratio == pytest.approx(breaking.rate_short / 5.0)  # floored baseline
-    assert rank_rising(rows, now, min_views=10, n=1)[0].id == "breaking"
+    assert rank_rising(rows, now, min_views=10, n=1, min_networks=10)[0].id == "breaking"
+    assert rank_rising(rows, now, min_views=10, n=1, min_networks=9)[0].id == "one-office"
 
 
 def test_rising_windows_are_adjacent_minute_buckets() -> None:

@@ -30,7 +30,7 @@ from ranker import keys
 from ranker.engine import EmbeddedEngine
 from ranker.store import Store
 from ranker.validate import catalog_entry
-from tests.conftest import BROWSER, TOKEN, make_settings
+from tests.conftest import BROWSER_HEADERS, TOKEN, make_settings
 
 SITE = "news"
 STORIES = {f"story-{n}": ("sport", "politics", "")[n % 3] for n in range(12)}
@@ -123,7 +123,8 @@ class Collector:
     ) -> None:
         self._config = tmp_path / "ranker.toml"
         self._config.write_text(
-            f'[collector]\nflush_interval = "{flush_interval}"\nproxy_hops = 1\n{collector}'
+            f'[collector]\nflush_interval = "{flush_interval}"\n'
+            f'trusted_proxies = ["127.0.0.1/32"]\n{collector}'
             f'[sites.{SITE}]\nhalf_life = "1h"\ntoken = "{TOKEN}"\n'
         )
         self._log_path = tmp_path / "serve.log"
@@ -238,7 +239,7 @@ class Readers:
         self._session = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=self._senders),
             timeout=aiohttp.ClientTimeout(total=10),
-            headers={"User-Agent": BROWSER, "Content-Type": "text/plain"},
+            headers={**BROWSER_HEADERS, "Content-Type": "text/plain"},
         )
         self._tasks = [asyncio.create_task(self._send()) for _ in range(self._senders)]
         return self
@@ -260,7 +261,8 @@ class Readers:
         while not self._stop.is_set():
             n = next(self._numbers)
             item = ids[n % 7 % len(ids)]  # uneven: some stories get more views
-            reader = f"10.{n >> 16 & 255}.{n >> 8 & 255}.{n & 255}"
+            # Consecutive readers on different networks, as a crowd's are.
+            reader = f"10.{n & 255}.{n >> 8 & 255}.{n >> 16 & 255}"
             try:
                 async with self._session.post(
                     self._url,

@@ -12,7 +12,7 @@ from redis.asyncio import Redis
 from ranker import keys
 from ranker.app import create_app
 from ranker.store import Store
-from tests.conftest import BROWSER, FakeClock, flush, hit, make_settings, put_item
+from tests.conftest import BROWSER_HEADERS, FakeClock, flush, hit, make_settings, put_item
 
 Client = TestClient[Any, Any]
 HOUR = 3600.0  # the "news" site's half-life in make_settings
@@ -103,7 +103,7 @@ async def test_the_service_does_its_upkeep_by_itself(
     settings: Any, redis: Redis, clock: FakeClock
 ) -> None:
     app = create_app(replace(settings, maintenance_interval=0.05), clock=clock)
-    async with TestClient(TestServer(app), headers={"User-Agent": BROWSER}) as client:
+    async with TestClient(TestServer(app), headers=BROWSER_HEADERS) as client:
         await put_item(client, "old")
         await hit(client, "old")
         await flush(client)

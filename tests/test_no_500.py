@@ -18,7 +18,15 @@ from redis.asyncio import Redis
 
 from ranker.appkeys import CATALOG
 from ranker.signing import sign
-from tests.conftest import BROWSER, TOKEN, data_keys, flush, make_settings, put_item
+from tests.conftest import (
+    BROWSER,
+    BROWSER_HEADERS,
+    TOKEN,
+    data_keys,
+    flush,
+    make_settings,
+    put_item,
+)
 
 FUZZ = settings(
     max_examples=150,
@@ -209,13 +217,13 @@ async def assert_catalog_clean(redis: Redis) -> None:
     body=b'{"site":"news","id":"a"}',
     content_type="text/plain",
     chunked=False,
-    headers={"User-Agent": BROWSER},
+    headers=BROWSER_HEADERS,
 )
 @example(
     body=b'{"site":"news","id":"a\\n"}',
     content_type="application/json",
     chunked=False,
-    headers={"User-Agent": BROWSER},
+    headers=BROWSER_HEADERS,
 )
 @example(
     body=json.dumps(
@@ -232,7 +240,7 @@ async def assert_catalog_clean(redis: Redis) -> None:
     ).encode(),
     content_type="text/plain",
     chunked=False,
-    headers={"User-Agent": BROWSER},
+    headers=BROWSER_HEADERS,
 )
 async def test_random_beacons(
     client: TestClient[Any, Any],

@@ -13,7 +13,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from ranker import logs
 from ranker.appkeys import FLUSHER
-from tests.conftest import BROWSER, flush, hit, put_item
+from tests.conftest import BROWSER_HEADERS, flush, hit, put_item
 
 Client = TestClient[Any, Any]
 
@@ -113,7 +113,7 @@ def test_json_log_lines_carry_the_request_id(capsys: pytest.CaptureFixture[str])
 async def test_a_beacon_answered_204_has_no_request_id_to_pay_for(client: Client) -> None:
     await put_item(client, "a")
     response = await client.post(
-        "/v1/hit", json={"site": "news", "id": "a"}, headers={"User-Agent": BROWSER}
+        "/v1/hit", json={"site": "news", "id": "a"}, headers=BROWSER_HEADERS
     )
     assert response.status == 204
     assert "X-Request-ID" not in response.headers

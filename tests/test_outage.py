@@ -29,7 +29,7 @@ from ranker.appkeys import FLUSHER
 from ranker.engine import EmbeddedEngine
 from ranker.store import Store
 from ranker.validate import catalog_entry
-from tests.conftest import BROWSER, TOKEN, FakeClock, hit, make_settings, put_item
+from tests.conftest import BROWSER_HEADERS, TOKEN, FakeClock, hit, make_settings, put_item
 
 
 @pytest.fixture
@@ -94,7 +94,7 @@ async def test_past_the_hard_cap_beacons_are_refused_not_lost(
         for _ in range(6):
             clock.advance(60)  # each view a new minute: a new pending key
             response = await client.post(
-                "/v1/hit", json={"site": "news", "id": "a"}, headers={"User-Agent": BROWSER}
+                "/v1/hit", json={"site": "news", "id": "a"}, headers=BROWSER_HEADERS
             )
             statuses.append(response.status)
             if response.status == 503:
@@ -146,7 +146,7 @@ async def test_sigterm_flushes_everything_accepted(
     config = tmp_path / "ranker.toml"
     config.write_text(
         # Production filters, behind one proxy that names each reader.
-        f'[collector]\nflush_interval = "1h"\nproxy_hops = 1\n'
+        f'[collector]\nflush_interval = "1h"\ntrusted_proxies = ["127.0.0.1/32"]\n'
         f'[sites.news]\nhalf_life = "1h"\ntoken = "{TOKEN}"\n'
     )
     port = _free_port()
@@ -189,8 +189,8 @@ async def test_sigterm_flushes_everything_accepted(
                     data=orjson.dumps(beacon),
                     headers={
                         "Content-Type": "text/plain",
-                        "User-Agent": BROWSER,
-                        "X-Forwarded-For": f"198.51.100.{k}",
+                        **BROWSER_HEADERS,
+                        "X-Forwarded-For": f"10.{k}.0.1",  # a reader on a network of their own
                     },
                 ) as r:
                     accepted += r.status == 204

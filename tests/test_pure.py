@@ -42,12 +42,12 @@ def test_a_batch_counts_every_view_once(views: list[tuple[str, float]]) -> None:
     for item, offset in views:
         batch.add(item, start + offset)
     assert batch.views == len(views)
-    per_item = {item: sum(n for _, n in minutes) for item, _, _, minutes in batch.rows()}
+    per_item = {row.id: sum(n for _, n in row.minutes) for row in batch.rows()}
     assert per_item == {i: sum(1 for v, _ in views if v == i) for i in {v for v, _ in views}}
     assert batch.keys == len({(i, int((start + o) // 60)) for i, o in views})
-    for item, w, _, _ in batch.rows():
-        expected = sum(weight(start + o, start, 600.0) for i, o in views if i == item)
-        assert math.isclose(w, expected, rel_tol=1e-9)
+    for row in batch.rows():
+        expected = sum(weight(start + o, start, 600.0) for i, o in views if i == row.id)
+        assert math.isclose(row.weight, expected, rel_tol=1e-9)
 
 
 def test_a_batch_spanning_thousands_of_half_lives_stays_finite() -> None:
@@ -55,7 +55,7 @@ def test_a_batch_spanning_thousands_of_half_lives_stays_finite() -> None:
     batch = Batch("news", 60.0, ref=1.8e9)
     batch.add("old", 1.8e9)
     batch.add("new", 1.8e9 + 5000 * 60.0)
-    weights = dict((i, w) for i, w, _, _ in batch.rows())
+    weights = {row.id: row.weight for row in batch.rows()}
     assert math.isfinite(weights["new"]) and weights["new"] > weights["old"] >= 0.0
     assert batch.views == 2
 

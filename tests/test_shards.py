@@ -16,7 +16,7 @@ from redis.asyncio import Redis
 from ranker import keys
 from ranker.app import create_app
 from ranker.config import Settings, Site
-from tests.conftest import BROWSER, FakeClock, auth, flush
+from tests.conftest import BROWSER_HEADERS, FakeClock, auth, flush
 
 Client = TestClient[Any, Any]
 ONE, MANY = "one", "many"  # the same site, unsharded and over five shards
@@ -31,7 +31,7 @@ async def twins(settings: Settings, clock: FakeClock) -> AsyncIterator[Client]:
         MANY: Site(MANY, half_life=1800.0, token=TOKENS[MANY], shards=5),
     }
     app = create_app(replace(settings, sites=sites), clock=clock)
-    async with TestClient(TestServer(app), headers={"User-Agent": BROWSER}) as client:
+    async with TestClient(TestServer(app), headers=BROWSER_HEADERS) as client:
         yield client
 
 

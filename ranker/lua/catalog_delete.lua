@@ -1,9 +1,10 @@
 -- Remove one catalog entry and every count of it: decayed, all-time and bucketed, in every
 -- section it was ever counted under, so an id created again starts from zero.
 -- KEYS[1] item hash, KEYS[2] catalogued-ids set, KEYS[3] meta hash, KEYS[4] catalog log,
--- KEYS[5] hidden-ids set, KEYS[6] scopes set
+-- KEYS[5] hidden-ids set, KEYS[6] scopes set, KEYS[7] flags hash
 -- ARGV[1] id, ARGV[2] key prefix, ARGV[3] now (unix s),
--- ARGV[4..6] retention (s) after a minute/hour/day bucket ends
+-- ARGV[4..6] retention (s) after a minute/hour/day bucket ends, ARGV[7..] the reasons views
+-- are held for: its held views go too.
 -- An id that was never catalogued may have counts too, from signed beacons: they go as well.
 -- Returns 1 when the id had an entry or counts, else 0.
 redis.call('DEL', KEYS[1])
@@ -23,6 +24,18 @@ for _, scope in ipairs(scopes) do
     local newest = now - (now % size)
     for start = newest, newest - retention[res] - size, -size do
       redis.call('ZREM', p .. 'b:' .. scope .. ':' .. res .. ':' .. string.format('%d', start), id)
+    end
+  end
+end
+redis.call('HDEL', KEYS[7], id)
+for a = 7, #ARGV do
+  local reason = ARGV[a]
+  if redis.call('ZREM', p .. 'heldtot:' .. reason, id) == 1 then
+    for res, size in pairs(sizes) do
+      local newest = now - (now % size)
+      for start = newest, newest - retention[res] - size, -size do
+        redis.call('ZREM', p .. 'held:' .. reason .. ':' .. res .. ':' .. string.format('%d', start), id)
+      end
     end
   end
 end

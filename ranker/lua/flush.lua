@@ -5,10 +5,14 @@
 -- ARGV[4..6] retention (s) after a minute/hour/day bucket ends, ARGV[7] marker TTL (s)
 -- ARGV[8] rebase after (half-lives), ARGV[9] prune threshold (views)
 -- ARGV[10] this chunk's number in the batch
--- ARGV[11] r, then r pairs of reason, beacons not counted; with the views counted they
+-- ARGV[11] most client networks kept per item and minute (the crowd rule's threshold),
+-- ARGV[12] how long (s) after its minute ends a minute's networks are kept
+-- ARGV[13] r, then r pairs of reason, beacons not counted; with the views counted they
 --   are added to the tally of the UTC day of ARGV[1]
 -- then the rows, flat: id, weight relative to ref, signed (1/0), k, then k pairs of
--- minute, views.
+-- minute, views counted; h, then h triples of reason, minute, views held; m, then m pairs
+-- of minute, network hash (12 hex digits); 1 and network, share (a view was held as
+-- concentrated), or 0.
 -- When the landmark lags the batch by `rebase after` half-lives it is moved first
 -- (lib_rebase.lua), so however long a site was idle the conversion factor stays finite.
 -- Views of an id deleted from the catalog since they were accepted are dropped, as the
@@ -32,12 +36,12 @@ local retention = {tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])}
 -- The day's tally of beacons: counted (below), and not counted by reason.
 local day = ref - (ref % 86400)
 local tally = p .. 'beacons:' .. string.format('%d', day)
-local reasons = tonumber(ARGV[11])
-for j = 12, 11 + 2 * reasons, 2 do
+local reasons = tonumber(ARGV[13])
+for j = 14, 13 + 2 * reasons, 2 do
   redis.call('HINCRBY', tally, ARGV[j], ARGV[j + 1])
 end
 local tally_expires = string.format('%d', day + 86400 + retention[3])
-if 12 + 2 * reasons > #ARGV then  -- no views, only refusals
+if 14 + 2 * reasons > #ARGV then  -- no views, only refusals
   if reasons > 0 then redis.call('EXPIREAT', tally, tally_expires) end
   return {1, 0}
 end
@@ -94,21 +98,100 @@ local function bucket_key(k, suffix, at)
   return key
 end
 
+-- Held views: per reason, buckets like the counted ones (site-wide scope only) and a
+-- running total, so a release can put them back where they would have been counted.
+local held_keys = {}  -- reason -> {bucket prefix, total key, {suffix -> key}}
+local function held_bucket(reason, suffix, at)
+  local h = held_keys[reason]
+  if not h then
+    h = {p .. 'held:' .. reason .. ':', p .. 'heldtot:' .. reason, {}}
+    held_keys[reason] = h
+  end
+  local key = h[3][suffix]
+  if not key then
+    key = h[1] .. suffix
+    h[3][suffix] = key
+    expiry[key] = at
+  end
+  return key, h[2]
+end
+
+local crowd_max, crowd_ttl = tonumber(ARGV[11]), tonumber(ARGV[12])
+-- Add a minute's new networks of an item to what other collectors sent: a string of
+-- 12-digit hashes, at most crowd_max of them (enough to tell a crowd).
+local function add_networks(id, minute, hashes)
+  local key = p .. 'nets:' .. minute
+  local known = redis.call('HGET', key, id) or ''
+  local have = #known / 12
+  if have >= crowd_max then return end
+  local seen = {}
+  for j = 1, #known, 12 do seen[string.sub(known, j, j + 11)] = true end
+  local added = ''
+  for _, hash in ipairs(hashes) do
+    if have >= crowd_max then break end
+    if not seen[hash] then
+      seen[hash] = true
+      added = added .. hash
+      have = have + 1
+    end
+  end
+  if added ~= '' then
+    redis.call('HSET', key, id, known .. added)
+    expiry[key] = tonumber(minute) + 60 + crowd_ttl
+  end
+end
+
 local counted = 0
 
 local dropped = 0
 local item_prefix = p .. 'item:'
-local i, n = 12 + 2 * reasons, #ARGV
+local i, n = 14 + 2 * reasons, #ARGV
 while i <= n do
   local id, w, signed, count = ARGV[i], tonumber(ARGV[i + 1]), ARGV[i + 2], tonumber(ARGV[i + 3])
   local first = i + 4
   i = first + 2 * count
+  local held_first, held_count = i + 1, tonumber(ARGV[i])
+  i = held_first + 3 * held_count
+  local nets_first, nets_count = i + 1, tonumber(ARGV[i])
+  i = nets_first + 2 * nets_count
+  local flagged = ARGV[i] == '1'
+  local flag_at = i + 1
+  i = i + (flagged and 3 or 1)
   -- Every catalog entry has a section field ('' for none): nil means no entry.
   local section = redis.call('HGET', item_prefix .. id, 'section')
   if not section and signed == '1' then section = '' end
   if not section then
-    for j = first + 1, i - 1, 2 do dropped = dropped + tonumber(ARGV[j]) end
+    for j = first + 1, first + 2 * count - 1, 2 do dropped = dropped + tonumber(ARGV[j]) end
   else
+    for j = held_first, held_first + 3 * held_count - 1, 3 do
+      local reason, v = ARGV[j], ARGV[j + 2]
+      local total_key
+      for _, bucket in ipairs(buckets_of(tonumber(ARGV[j + 1]))) do
+        local key
+        key, total_key = held_bucket(reason, bucket[1], bucket[2])
+        redis.call('ZINCRBY', key, v, id)
+      end
+      redis.call('ZINCRBY', total_key, v, id)
+    end
+    if nets_count > 0 then
+      local per_minute, order = {}, {}
+      for j = nets_first, nets_first + 2 * nets_count - 1, 2 do
+        local minute = ARGV[j]
+        if not per_minute[minute] then
+          per_minute[minute] = {}
+          order[#order + 1] = minute
+        end
+        local list = per_minute[minute]
+        list[#list + 1] = ARGV[j + 1]
+      end
+      for _, minute in ipairs(order) do add_networks(id, minute, per_minute[minute]) end
+    end
+    if flagged then
+      redis.call('HSET', p .. 'flags', id,
+        ARGV[flag_at] .. '|' .. ARGV[flag_at + 1] .. '|' .. string.format('%d', ref))
+    end
+  end
+  if section and count > 0 then
     local scopes = {keys_of('all')}
     if section ~= '' then scopes[2] = keys_of(section) end
     -- 17 digits: a number passed as is would be cut to 14, and equal counts would differ.
@@ -128,7 +211,7 @@ while i <= n do
       end
     else
       local per_bucket, at = {}, {}  -- suffix -> views, suffix -> expiry
-      for j = first, i - 1, 2 do
+      for j = first, first + 2 * count - 1, 2 do
         local v = tonumber(ARGV[j + 1])
         views = views + v
         for _, bucket in ipairs(buckets_of(tonumber(ARGV[j]))) do
