@@ -201,8 +201,8 @@ def _files(v: object, name: str) -> tuple[str, ...]:
 
 def _views_per_address(v: object, name: str) -> int:
     n = _int(v, name)  # 0: off
-    if n > MAX_VIEWS_PER_ADDRESS:
-        raise ConfigError(f"{name}: at most {MAX_VIEWS_PER_ADDRESS}, got {v!r}")
+    if not 0 <= n <= MAX_VIEWS_PER_ADDRESS:
+        raise ConfigError(f"{name}: from 0 (off) to {MAX_VIEWS_PER_ADDRESS}, got {v!r}")
     return n
 
 

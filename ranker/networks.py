@@ -325,7 +325,7 @@ _EDGE_SERVICES: Final = frozenset(
 )
 
 
-@cache  # ~1 s and ~60 MB while loading; call it at startup, not on a beacon
+@cache  # ~0.9 s and ~75 MB at peak to load: call it at startup, never on a beacon
 def default_hosting_networks() -> NetworkSet:
     """Cloud compute networks (AWS, Google Cloud, Azure, DigitalOcean, Oracle Cloud), less
     their CDN edges: where scripted clients run, rarely readers. Read from the data the

@@ -19,6 +19,7 @@ from ranker.app import create_app
 from ranker.config import Settings
 from ranker.engine import EmbeddedEngine, die_with_parent
 from ranker.limits import AddressLimit
+from ranker.networks import default_hosting_networks
 
 log = logging.getLogger("ranker")
 
@@ -79,6 +80,8 @@ def run(settings: Settings, workers: int = 1) -> None:
     if settings.max_views_per_address:
         address_limit = AddressLimit(settings.max_views_per_address, address_window(settings))
         address_limit.share_across_fork()
+    if settings.deny_hosting:
+        default_hosting_networks()  # loaded once here, shared with the workers by the fork
     context = multiprocessing.get_context("fork")
     processes = [
         context.Process(

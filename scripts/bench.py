@@ -78,6 +78,9 @@ local function fill()
   pool[i] = wrk.format("POST", "/v1/hit", {
     ["Content-Type"] = "text/plain;charset=UTF-8",
     ["User-Agent"] = agents[math.random(#agents)],
+    ["Sec-Fetch-Site"] = "cross-site",
+    ["Sec-Fetch-Mode"] = "no-cors",
+    ["Sec-Fetch-Dest"] = "empty",
     ["X-Forwarded-For"] = string.format("10.%%d.%%d.%%d", math.random(0, 255),
                                         math.random(0, 255), math.random(1, 254)),
   }, body)
@@ -210,7 +213,7 @@ class Bench:
         config.write_text(
             f'[sites.{SITE}]\nhalf_life = "6h"\ntoken = "{TOKEN}"\n'
             # Production filters; the readers' addresses come through one proxy hop.
-            '[collector]\ncatalog_refresh = "250ms"\nproxy_hops = 1\n'
+            '[collector]\ncatalog_refresh = "250ms"\ntrusted_proxies = ["127.0.0.1/32"]\n'
         )
         env = {**os.environ, "REDIS_URL": url}
         for name, kind in (("A", "A"), ("B", "B")):
@@ -417,6 +420,9 @@ class Bench:
                     headers={
                         "Content-Type": "text/plain",
                         "User-Agent": USER_AGENTS[0],
+                        "Sec-Fetch-Site": "cross-site",
+                        "Sec-Fetch-Mode": "no-cors",
+                        "Sec-Fetch-Dest": "empty",
                         "X-Forwarded-For": f"192.0.2.{k % 250 + 1}",
                     },
                 ) as r:

@@ -232,7 +232,12 @@ class Readers:
         return {
             "Content-Type": "text/plain;charset=UTF-8",
             "User-Agent": USER_AGENTS[k % len(USER_AGENTS)],
-            "X-Forwarded-For": f"10.{k >> 16 & 255}.{k >> 8 & 255}.{k & 255}",
+            # What a browser sends with navigator.sendBeacon.
+            "Sec-Fetch-Site": "cross-site",
+            "Sec-Fetch-Mode": "no-cors",
+            "Sec-Fetch-Dest": "empty",
+            # A crowd: consecutive readers on different networks.
+            "X-Forwarded-For": f"10.{k & 255}.{k >> 8 & 255}.{k >> 16 & 255}",
         }
 
     async def view(self, session: aiohttp.ClientSession, c: Collector, item_id: str) -> int:
@@ -461,7 +466,7 @@ def run(args: argparse.Namespace, workdir: Path) -> list[str]:
             f"collectors:  {len(collectors)} x ranker serve on 127.0.0.1:"
             + ",".join(str(c.port) for c in collectors)
             + f", REDIS_URL={redis_url}, {shown(args.config)} "
-            + f"(proxy_hops = {settings.proxy_hops})"
+            + f"(trusted_proxies = {list(settings.trusted_proxies)})"
         )
         stories, problems, at_sigterm = asyncio.run(traffic(topology, args, site, token, tally))
         answered = sum(tally.views.values())

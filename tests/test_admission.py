@@ -271,7 +271,11 @@ async def test_the_tally_adds_up_and_is_private_to_the_site(filtered: Client) ->
     assert today["not_counted"] == {
         "bot": 1,
         "prefetch": 0,
+        "inconsistent": 0,
+        "datacenter": 0,
         "duplicate": 1,
+        "address_limit": 0,
+        "concentrated": 0,
         "unsigned": 0,
         "rate_limited": 0,
         "malformed": 1,  # the bad id; the broken body names no site

@@ -108,7 +108,13 @@ def _seed(base: str, http: requests.Session) -> None:
     assert response.status_code == 201, response.text
     for reader in range(20):  # one view each from 20 readers: repeats would not count
         beacon = {"site": SITE, "id": STORY}
-        agent = {"User-Agent": f"{BROWSER} reader/{reader}"}  # a visitor each
+        agent = {
+            "User-Agent": f"{BROWSER} reader/{reader}",  # a visitor each
+            "X-Forwarded-For": f"10.{reader}.0.1",  # on a network of their own
+            "Sec-Fetch-Site": "cross-site",  # what the browser sends with a beacon
+            "Sec-Fetch-Mode": "cors",
+            "Sec-Fetch-Dest": "empty",
+        }
         assert http.post(f"{base}/v1/hit", json=beacon, headers=agent).status_code == 204
 
     def listed() -> bool:
@@ -134,7 +140,11 @@ def live_server(
         redis.flushall()
     workdir = tmp_path_factory.mktemp("live")
     config = workdir / "ranker.toml"
-    config.write_text(f'[sites.{SITE}]\ntoken = "{SITE_TOKEN}"\n')
+    # Seeded readers are named by a proxy on loopback, each on a network of its own.
+    config.write_text(
+        '[collector]\ntrusted_proxies = ["127.0.0.1/32"]\n'
+        f'[sites.{SITE}]\ntoken = "{SITE_TOKEN}"\n'
+    )
     port = _free_port()
     env = {**os.environ, "REDIS_URL": engine.url, "RANKER_PORT": str(port)}
     log_path = workdir / "server.log"
