@@ -273,9 +273,10 @@ def test_answers_do_not_change_when_cached() -> None:
 @given(st.text(st.characters(exclude_categories=()), max_size=600))
 def test_any_text_gets_an_answer(user_agent: str) -> None:
     assert is_bot(user_agent) in (True, False)
+    assert requires_fetch_metadata(user_agent) in (True, False)
 
 
-# -- real browsers: corpora ----------------------------------------------------------------
+# -- real browsers: corpora -----------------------------------------------------------------
 
 
 def _fake_useragent_records() -> list[dict[str, Any]]:
@@ -359,7 +360,7 @@ def test_fetch_metadata_is_required_only_of_browsers_that_send_it() -> None:
     assert len(sending) > 3000 and len(recognised) > 0.95 * len(sending)
 
 
-# -- bots that dress up as browsers -----------------------------------------------------------
+# -- bots that dress up as browsers ---------------------------------------------------------
 
 EVASIONS = [
     "puppeteer",
@@ -401,7 +402,7 @@ def test_evasions_are_bots(user_agent: str) -> None:
 _SPLITTABLE = ["headless", "puppeteer", "playwright", "selenium", "webdriver", "crawler"]
 _SPLITTABLE += ["spider", "scraper", "python-requests", "postman", "lighthouse", "phantomjs"]
 _WORDS = ["Googlebot", "MyBot", "bingbot", "AhrefsBot", "curl", "libcurl"]
-_HOMOGLYPHS = {"l": "lI1|", "i": "iI1l", "o": "oO0", "I": "Il1"}
+_HOMOGLYPHS = {"l": "lI1|", "i": "iI1l", "o": "oO0"}
 
 
 @st.composite
@@ -427,6 +428,118 @@ def test_a_browser_naming_a_deny_token_in_any_disguise_is_a_bot(
 ) -> None:
     assert not is_bot(browser)
     assert is_bot(f"{browser}{separator}{token}{version}")
+
+
+# -- fetch metadata -------------------------------------------------------------------------
+
+_IPHONE = (
+    "Mozilla/5.0 (iPhone; CPU iPhone OS {os} like Mac OS X) AppleWebKit/605.1.15 "
+    "(KHTML, like Gecko) "
+)
+_MAC = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+_CHROME_ANDROID = (
+    "Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/{v}.0.0.0 Mobile Safari/537.36"
+)
+
+
+def _browser(token: str) -> str:
+    """The one user agent in BROWSERS that holds `token`."""
+    (found,) = [user_agent for user_agent in BROWSERS if token in user_agent]
+    return found
+
+
+@pytest.mark.parametrize(
+    ("user_agent", "required"),
+    [
+        (CHROME, True),  # Chrome 131, Windows
+        (_browser("Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36"), True),
+        (_browser("X11; Linux x86_64) AppleWebKit"), True),
+        (_browser("CrOS"), True),
+        (_CHROME_ANDROID.format(v=131), True),
+        (_CHROME_ANDROID.format(v=80), True),
+        (_CHROME_ANDROID.format(v=79), False),  # before Sec-Fetch-Dest
+        (CHROME.replace("Chrome/131", "Chrome/75"), False),
+        (_browser("Edg/"), True),
+        (_browser("EdgA/"), True),
+        (_browser("OPR/"), True),
+        (_browser("Windows NT 10.0; Win64; x64; rv:133.0"), True),
+        ("Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0", True),
+        ("Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:109.0) Gecko/20100101 Firefox/115.0", True),
+        (_browser("Android 14; Mobile; rv:"), True),
+        ("Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:89.0) Gecko/20100101 Firefox/89.0", False),
+        (_MAC + "Version/16.4 Safari/605.1.15", True),
+        (_MAC + "Version/17.0 Safari/605.1.15", True),
+        (_MAC + "Version/16.3 Safari/605.1.15", False),
+        (_MAC + "Version/15.6.1 Safari/605.1.15", False),
+        (_IPHONE.format(os="16_4") + "Version/16.4 Mobile/15E148 Safari/604.1", True),
+        (_IPHONE.format(os="17_7") + "Version/17.7 Mobile/15E148 Safari/604.1", True),
+        (_browser("iPad; CPU OS 17_7"), True),
+        (_IPHONE.format(os="15_8") + "Version/15.6 Mobile/15E148 Safari/604.1", False),
+        (_IPHONE.format(os="16_3_1") + "Version/16.3 Mobile/15E148 Safari/604.1", False),
+        (_IPHONE.format(os="15_8") + "Version/17.0 Mobile/15E148 Safari/604.1", False),
+        # iOS browsers other than Safari, and in-app browsers
+        (_browser("CriOS/"), False),
+        (_browser("FxiOS/"), False),
+        (
+            _IPHONE.format(os="18_3_2") + "EdgiOS/134.0.3124.95 Version/18.0 Mobile/15E148 "
+            "Safari/604.1",
+            False,
+        ),
+        (_IPHONE.format(os="17_2_1") + "Version/17.2 Mobile/15E148 Safari/604.1 Ddg/17.2", False),
+        (_browser("FBAN/FBIOS"), False),
+        (_browser("FB_IAB"), False),
+        (_browser("Pixel 7 Build/TQ3A.230805.001; wv)"), False),
+        (_browser("Instagram"), False),
+        (_browser("GSA/"), False),
+        (_browser("SamsungBrowser/"), False),
+        (_browser("UCBrowser/"), False),
+        (_browser("YaBrowser/"), False),
+        (
+            "Opera/9.80 (Android; Opera Mini/7.5.33361/34.861; U; en) Presto/2.8.119 Version/11.10",
+            False,
+        ),
+        (
+            "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+            "Chrome/70.0.3538.102 Safari/537.36 Edge/18.19582",  # the old Edge, EdgeHTML
+            False,
+        ),
+        # Bots are not this function's business, but a padded one is not a browser either.
+        (CHROME + " " + "A" * MAX_UA, False),
+        ("", False),
+    ],
+)
+def test_fetch_metadata_is_required_of_browsers_that_always_send_it(
+    user_agent: str, required: bool
+) -> None:
+    assert requires_fetch_metadata(user_agent) == required
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Sec-Fetch-Site": "cross-site"},
+        {"Sec-Fetch-Mode": "no-cors"},
+        {"Sec-Fetch-Dest": "empty"},
+        {"sec-fetch-site": "same-origin", "sec-fetch-mode": "cors", "sec-fetch-dest": "empty"},
+        {"SEC-FETCH-DEST": "empty", "Sec-Fetch-Site": ""},
+    ],
+)
+def test_any_sec_fetch_header_with_a_value_is_fetch_metadata(headers: dict[str, str]) -> None:
+    assert has_fetch_metadata(CIMultiDict({"User-Agent": CHROME, **headers}))
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"Sec-Fetch-Site": "", "Sec-Fetch-Mode": "", "Sec-Fetch-Dest": ""},
+        {"Sec-Fetch-User": "?1"},  # only with navigations, never alone
+        {"Sec-Purpose": "prefetch", "Sec-CH-UA": '"Chromium";v="131"', "Origin": "https://a.b"},
+    ],
+)
+def test_no_sec_fetch_header_with_a_value_is_no_fetch_metadata(headers: dict[str, str]) -> None:
+    assert not has_fetch_metadata(CIMultiDict({"User-Agent": CHROME, **headers}))
 
 
 # -- the pattern set ------------------------------------------------------------------------

@@ -309,3 +309,26 @@ def test_sharing_is_set_up_by_the_process_that_made_the_limit(limit: AddressLimi
         assert failed.get(timeout=5)
     finally:
         _join_all([process], timeout=5)
+
+
+def test_a_generation_zeroed_by_one_process_reads_as_zero_in_the_others() -> None:
+    # 4096 counters x 3 rows: generations of whole pages, which are zeroed by handing
+    # them back to the system rather than by copying zeros over them.
+    limit = AddressLimit(2, 60.0, width=4096)
+    limit.share_across_fork()
+    assert limit.take(KEY, T0) and limit.take(KEY, T0 + 20.0)
+    counted = FORK.Queue()
+
+    def later() -> None:
+        counted.put((limit.count(KEY, T0 + 70.0), limit.take(KEY, T0 + 200.0)))
+
+    process = FORK.Process(target=later)
+    try:
+        process.start()
+        assert counted.get(timeout=5) == (1, True)  # one slice left, then all of them
+    finally:
+        _join_all([process], timeout=5)
+    assert limit.count(KEY, T0 + 200.0) == 1
+    assert limit.take(KEY, T0 + 200.0)
+    assert not limit.take(KEY, T0 + 200.0)
+    limit.close()
