@@ -320,7 +320,7 @@ def test_a_generation_zeroed_by_one_process_reads_as_zero_in_the_others() -> Non
     counted = FORK.Queue()
 
     def later() -> None:
-        counted.put((limit.count(KEY, T0 + 70.0), limit.take(KEY, T0 + 200.0)))
+        counted.put((limit.count(KEY, T0 + 80.0), limit.take(KEY, T0 + 200.0)))
 
     process = FORK.Process(target=later)
     try:
