@@ -43,7 +43,8 @@ class Batch:
     # id -> {(reason, minute): views held}: views a filter refused, kept so an editor can
     # see them and release them into the counts.
     held: dict[str, dict[tuple[str, int], int]] = field(default_factory=dict)
-    networks: dict[str, list[tuple[int, str]]] = field(default_factory=dict)  # id -> new nets
+    # id -> {network hash: minute}: the first networks its counted views came from.
+    networks: dict[str, dict[str, int]] = field(default_factory=dict)
     flags: dict[str, tuple[str, float]] = field(default_factory=dict)  # id -> (network, share)
 
     def add(self, item: str, t: float, count: int = 1) -> bool:
@@ -91,7 +92,7 @@ class Batch:
                 item in self.signed,
                 sorted(self.minutes[item].items()) if item in self.minutes else [],
                 sorted((r, m, v) for (r, m), v in self.held.get(item, {}).items()),
-                self.networks.get(item, []),
+                [(minute, n) for n, minute in self.networks.get(item, {}).items()],
                 self.flags.get(item),
             )
             for item in items
@@ -104,11 +105,9 @@ class Aggregator:
     def __init__(self, half_lives: Mapping[str, float], crowd: int = 10) -> None:
         self._half_lives = dict(half_lives)
         self._open: dict[str, Batch] = {}
-        # Distinct client networks remembered per (site, item, minute), up to `crowd`: enough
-        # to tell whether a story's readers are a crowd. Each is written once per process.
+        # Distinct client networks a batch sends per item, up to `crowd`: enough to tell
+        # whether a story's readers are a crowd. The flush script merges them per minute.
         self._crowd = crowd
-        self._networks: dict[tuple[str, str, int], set[str]] = {}
-        self._networks_minute = 0
         self.pending_keys = 0  # (item, minute) pairs in open batches, kept as views arrive
         # (site, reason) -> beacons not counted since start; site "" when it was not known.
         self.filtered: dict[tuple[str, str], int] = {}
@@ -148,22 +147,12 @@ class Aggregator:
 
     def network(self, site: str, item: str, network: str, t: float) -> None:
         """A counted view came from `network` (a keyed hash of its /24 or /48)."""
-        minute = int(t // 60) * 60
-        if minute > self._networks_minute:
-            # Only this minute's and the last one's sets are kept: views arrive in time order.
-            self._networks_minute = minute
-            self._networks = {k: v for k, v in self._networks.items() if k[2] >= minute - 60}
-        key = (site, item, minute)
-        seen = self._networks.get(key)
+        batch = self._batch(site, t)
+        seen = batch.networks.get(item)
         if seen is None:
-            seen = self._networks[key] = set()
-        if len(seen) < self._crowd and network not in seen:
-            seen.add(network)
-            batch = self._batch(site, t)
-            per_item = batch.networks.get(item)
-            if per_item is None:
-                per_item = batch.networks[item] = []
-            per_item.append((minute, network))
+            batch.networks[item] = {network: int(t // 60) * 60}
+        elif len(seen) < self._crowd and network not in seen:
+            seen[network] = int(t // 60) * 60
 
     def refuse(self, site: str | None, reason: str, t: float) -> None:
         """Count a beacon that was not counted as a view, and why; per site when known."""

@@ -128,7 +128,7 @@ async def flusher_ctx(app: web.Application) -> AsyncIterator[None]:
     """Flush every interval; at shutdown, write what is left before Redis goes away."""
     settings = app[SETTINGS]
     half_lives = {name: site.half_life for name, site in settings.sites.items()}
-    aggregator = app[AGGREGATOR] = Aggregator(half_lives)
+    aggregator = app[AGGREGATOR] = Aggregator(half_lives, settings.rising_min_networks)
     flusher = app[FLUSHER] = Flusher(
         app[STORE],
         aggregator,

@@ -14,6 +14,39 @@ WINDOW_MINUTES = 10  # the rising list's short window: the current minute and th
 COUNTERS = 16  # networks tracked per story and minute (Misra-Gries summary)
 
 
+_NONE: dict[str, int] = {}  # shared, never written: most stories never need a past
+
+
+class _Story:
+    """One story's recent views: the current minute's summary, and the sum of the summaries
+    of the minutes before it in the window, recomputed once per story and minute."""
+
+    __slots__ = ("minute", "total", "networks", "past_total", "past", "history")
+
+    def __init__(self, minute: int) -> None:
+        self.minute = minute
+        self.total = 0
+        self.networks: dict[str, int] = {}
+        self.past_total = 0
+        self.past: dict[str, int] = _NONE  # read only until the story's first new minute
+        self.history: dict[int, tuple[int, dict[str, int]]] | None = None  # older minutes
+
+    def move_to(self, minute: int) -> None:
+        if self.history is None:
+            self.history = {}
+        if self.total:
+            self.history[self.minute] = (self.total, self.networks)
+        oldest = minute - WINDOW_MINUTES + 1
+        self.history = {m: h for m, h in self.history.items() if oldest <= m < minute}
+        self.past_total = sum(total for total, _ in self.history.values())
+        past: dict[str, int] = {}
+        for _, networks in self.history.values():
+            for network, views in networks.items():
+                past[network] = past.get(network, 0) + views
+        self.past = past
+        self.minute, self.total, self.networks = minute, 0, {}
+
+
 class Concentration:
     """Views of each story per client network over the short window, in bounded memory.
 
@@ -21,7 +54,8 @@ class Concentration:
     a network's count there is never above its true count, and at most total/(counters + 1)
     below it. Underestimating only lets views through, so a view is held only when its
     network's share is above `max_share` for certain; what slips through is at most
-    1/(counters + 1) (6%) of the story's views on top of the share.
+    1/(counters + 1) (6%) of the story's views on top of the share. A beacon costs a few
+    dictionary look-ups; the window's sum is redone once per story and minute.
     """
 
     def __init__(self, max_share: float, min_views: int, counters: int = COUNTERS) -> None:
@@ -30,8 +64,7 @@ class Concentration:
         self.max_share = max_share
         self.min_views = min_views
         self._counters = counters
-        # story -> {minute: [total views, {network: views}]}
-        self._stories: dict[Hashable, dict[int, tuple[list[int], dict[str, int]]]] = {}
+        self._stories: dict[Hashable, _Story] = {}
         self._swept = 0
 
     def __len__(self) -> int:
@@ -41,27 +74,21 @@ class Concentration:
         """None when a view of `story` from `network` counts (and it is remembered); else
         the network's share of the story's short-window views: hold this one."""
         minute = int(now // 60)
-        oldest = minute - WINDOW_MINUTES + 1
         if minute > self._swept:
-            self._sweep(oldest)
+            self._sweep(minute - WINDOW_MINUTES + 1)
             self._swept = minute
-        minutes = self._stories.get(story)
-        if minutes is None:
-            minutes = self._stories[story] = {}
-        total = from_network = 0
-        for m, (count, networks) in list(minutes.items()):
-            if m < oldest:
-                del minutes[m]
-                continue
-            total += count[0]
-            from_network += networks.get(network, 0)
-        if total + 1 >= self.min_views and from_network + 1 > self.max_share * (total + 1):
-            return from_network / total if total else 1.0
-        entry = minutes.get(minute)
-        if entry is None:
-            entry = minutes[minute] = ([0], {})
-        entry[0][0] += 1
-        networks = entry[1]
+        state = self._stories.get(story)
+        if state is None:
+            state = self._stories[story] = _Story(minute)
+        elif minute > state.minute:  # a clock that steps back stays in the newest minute
+            state.move_to(minute)
+        networks = state.networks
+        total = state.past_total + state.total
+        if total + 1 >= self.min_views:
+            mine = state.past.get(network, 0) + networks.get(network, 0)
+            if mine + 1 > self.max_share * (total + 1):
+                return mine / total if total else 1.0
+        state.total += 1
         if network in networks:
             networks[network] += 1
         elif len(networks) < self._counters:
@@ -76,6 +103,6 @@ class Concentration:
 
     def _sweep(self, oldest: int) -> None:
         """Forget stories with no view in the window: memory follows the recent stories."""
-        stale = [s for s, minutes in self._stories.items() if max(minutes, default=0) < oldest]
+        stale = [s for s, state in self._stories.items() if state.minute < oldest]
         for story in stale:
             del self._stories[story]

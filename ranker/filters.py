@@ -150,7 +150,7 @@ def _fold_byte(byte: int) -> int:
     return byte if char.isascii() and char.isalnum() else ord(" ")
 
 
-_FOLD = bytes(_fold_byte(byte) for byte in range(256))  # bytes.translate: a tenth the time
+_FOLD = bytes(_fold_byte(byte) for byte in range(256))  # bytes.translate: 1/8 of str's time
 
 
 def _folded(text: str) -> bytes:
@@ -173,8 +173,9 @@ def is_bot(user_agent: str) -> bool:
     browser, automation tool, HTTP library or link-preview fetcher.
 
     Browser-shaped: "Mozilla/5.0 (platform) " then a WebKit or Gecko engine token, Internet
-    Explorer's Trident, or Opera Mini's Presto. A name: anything crawler-user-agents lists
-    (case-sensitively, as the list means it) or a deny token, in any case or disguise.
+    Explorer's Trident, or Opera Mini's Presto; at most MAX_UA characters, none of them a
+    control character. A name: anything crawler-user-agents lists (case-sensitively, as the
+    list means it), a contact URL or address, or a deny token in any case or disguise.
     """
     if len(user_agent) > MAX_UA:  # checked first so the cache never holds a long string
         return True
@@ -194,6 +195,7 @@ def _is_bot(user_agent: str) -> bool:
 
 
 def _without_android_device(user_agent: str) -> str:
+    """`user_agent` without an Android device's model and build: see _ANDROID_MODEL_RE."""
     if "Android" not in user_agent:
         return user_agent
     return _ANDROID_BUILD_RE.sub("", _ANDROID_MODEL_RE.sub(r"\1", user_agent))

@@ -5,6 +5,8 @@ Scenarios (each one server process on uvloop, one wrk with the same threads/conn
   A  bare aiohttp: read the body, answer 204 (the ceiling)
   B  naive: parse the JSON, one `await redis.zincrby` per request
   C  Ranker's collector, production configuration
+  C0 the same with the limits on one outsider off (per-address limit, Fetch Metadata,
+     hosting networks, concentration): what those checks cost, measured in the same run
   C2 Ranker's collector with --workers 2
   E  bare aiohttp answering cached top-10 JSON bytes
   F  Ranker's top endpoint
@@ -37,6 +39,7 @@ import orjson
 from redis.asyncio import Redis
 
 from ranker import keys
+from ranker.admission import HELD
 from ranker.config import Settings, Site
 from ranker.engine import EmbeddedEngine
 from ranker.simulate import USER_AGENTS
@@ -51,7 +54,10 @@ TARGETS = {  # ratio name -> (numerator, denominator, target)
     "C/B": ("C", "B", 2.5),
     "F/E": ("F", "E", 0.90),
     "C2/C": ("C2", "C", 1.7),
+    "C/C0": ("C", "C0", 0.90),
 }
+# Collector CPU per beacon with the one-outsider checks on, against without: at most +10%.
+CPU_TARGET = 1.10
 
 # wrk's request generator: Zipf(s) over ids s000000.., a user agent and client address each.
 WRK_LUA = r"""
@@ -139,6 +145,12 @@ def serve_baseline(kind: str, port: int, source: str) -> None:
 # -- orchestration -------------------------------------------------------------------------
 
 
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time a process has used (/proc/PID/stat): steadier than req/s."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -200,6 +212,7 @@ class Bench:
         self.engine = EmbeddedEngine(workdir / "engine", persist=False)
         self.procs: list[subprocess.Popen[bytes]] = []
         self.ports: dict[str, int] = {}
+        self.pids: dict[str, int] = {}  # single-process collectors, for their CPU time
         self.results: dict[str, list[dict[str, float]]] = {}
         self.redis_cost: dict[str, dict[str, float]] = {}
         self.conservation: list[dict[str, int]] = []
@@ -233,27 +246,36 @@ class Bench:
                     env=env,
                 )
             )
-        for name, workers in (("C", 1), ("C2", 2)):
+        unguarded = self.workdir / "unguarded.toml"
+        unguarded.write_text(
+            config.read_text()
+            + 'max_views_per_address = 0\ndeny_hosting = false\nfetch_metadata = "never"\n'
+            + "[trends]\nmax_network_share = 1\n"
+        )
+        for name, workers, conf in (("C", 1, config), ("C0", 1, unguarded), ("C2", 2, config)):
+            if name not in self.args.scenarios and name != "C":  # F reads from C
+                continue
             self.ports[name] = free_port()
-            self.procs.append(
-                subprocess.Popen(
-                    [
-                        sys.executable,
-                        "-m",
-                        "ranker",
-                        "serve",
-                        "--config",
-                        str(config),
-                        "--port",
-                        str(self.ports[name]),
-                        "--workers",
-                        str(workers),
-                    ],
-                    env=env,
-                    stdout=subprocess.DEVNULL,
-                    stderr=subprocess.DEVNULL,
-                )
+            proc = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "ranker",
+                    "serve",
+                    "--config",
+                    str(conf),
+                    "--port",
+                    str(self.ports[name]),
+                    "--workers",
+                    str(workers),
+                ],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
             )
+            self.procs.append(proc)
+            if workers == 1:
+                self.pids[name] = proc.pid
         for port in self.ports.values():
             await wait_listening(port)
         self.ports["F"] = self.ports["C"]
@@ -351,10 +373,7 @@ class Bench:
                 break
             await asyncio.sleep(0.05)
         filtered = sum(
-            n
-            for d in docs.values()
-            for reason, n in d["not_counted"].items()
-            if reason in ("bot", "prefetch", "duplicate")
+            n for d in docs.values() for reason, n in d["not_counted"].items() if reason in HELD
         )
         return sum(d["accepted_views"] for d in docs.values()), filtered, await self.counted()
 
@@ -377,7 +396,9 @@ class Bench:
             if name.startswith("C"):
                 accepted0, filtered0, counted0 = await self.settled(port, workers)
             before = await self.redis_stats()
+            cpu_before = cpu_seconds(self.pids[name]) if name in self.pids else 0.0
             result = await run_wrk(f"http://127.0.0.1:{port}/v1/hit", seconds, self.lua)
+            cpu_after = cpu_seconds(self.pids[name]) if name in self.pids else 0.0
             if name.startswith("C"):
                 accepted, filtered, counted = await self.settled(port, workers)
                 self.conservation.append(
@@ -392,10 +413,12 @@ class Bench:
             after = await self.redis_stats()
             served = max(result["requests"] - result["non2xx"], 1)
             cost = self.redis_cost.setdefault(
-                name, {"cpu": 0.0, "commands": 0.0, "calls": 0.0, "beacons": 0.0}
+                name,
+                {"cpu": 0.0, "commands": 0.0, "calls": 0.0, "beacons": 0.0, "collector": 0.0},
             )
             for k in ("cpu", "commands", "calls"):
                 cost[k] += after[k] - before[k]
+            cost["collector"] += cpu_after - cpu_before
             cost["beacons"] += served
         self.results.setdefault(name, []).append(result)
 
@@ -491,6 +514,7 @@ class Bench:
                 "redis_cpu_us_per_beacon": c["cpu"] / c["beacons"] * 1e6,
                 "redis_commands_per_beacon": c["commands"] / c["beacons"],
                 "redis_calls_per_beacon": c["calls"] / c["beacons"],
+                "collector_cpu_us_per_beacon": c["collector"] / c["beacons"] * 1e6,
             }
             for name, c in self.redis_cost.items()
         }
@@ -534,13 +558,14 @@ def print_report(doc: dict[str, Any]) -> None:
         "A": "bare aiohttp 204",
         "B": "naive ZINCRBY",
         "C": "Ranker collector",
+        "C0": "collector, checks off",
         "C2": "Ranker collector x2",
         "E": "bare cached JSON",
         "F": "Ranker top",
     }
     print(
         f"{'':3}{'scenario':22}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}"
-        f"{'Redis us/beacon':>17}{'cmds/beacon':>13}"
+        f"{'Redis us/beacon':>17}{'cmds/beacon':>13}{'CPU us/beacon':>15}"
     )
     for name, label in names.items():
         s = doc["scenarios"].get(name)
@@ -549,9 +574,11 @@ def print_report(doc: dict[str, Any]) -> None:
         r = doc["redis"].get(name)
         cpu = f"{r['redis_cpu_us_per_beacon']:.2f}" if r else ""
         cmds = f"{r['redis_calls_per_beacon']:.3f}" if r else ""
+        own = r.get("collector_cpu_us_per_beacon") if r else None
+        mine = f"{own:.1f}" if own else ""
         print(
             f"{name:3}{label:22}{s['rps']:>10,.0f}{s['p50_ms']:>9.2f}{s['p99_ms']:>9.2f}"
-            f"{cpu:>17}{cmds:>13}"
+            f"{cpu:>17}{cmds:>13}{mine:>15}"
         )
     print()
     for label, (_, _, target) in TARGETS.items():
@@ -561,6 +588,13 @@ def print_report(doc: dict[str, Any]) -> None:
         print(
             f"{label:6} {value:6.2f}   target >= {target:<5} "
             f"{'ok' if value >= target else 'MISSED'}"
+        )
+    guarded, unguarded = doc["redis"].get("C"), doc["redis"].get("C0")
+    if guarded and unguarded and unguarded["collector_cpu_us_per_beacon"]:
+        ratio = guarded["collector_cpu_us_per_beacon"] / unguarded["collector_cpu_us_per_beacon"]
+        print(
+            f"collector CPU per beacon, checks on / off: {ratio:.3f}   target <= {CPU_TARGET} "
+            f"{'ok' if ratio <= CPU_TARGET else 'MISSED'}"
         )
     lag = doc["lag_s"]
     if lag["api"]["probes"]:
@@ -615,7 +649,7 @@ def main() -> int:
     parser.add_argument("--stories", type=int, default=100_000)
     parser.add_argument("--json", default="artifacts/bench.json")
     parser.add_argument(
-        "--scenarios", default="A,B,C,C2,E,F", help="which to run, e.g. E,F while tuning"
+        "--scenarios", default="A,B,C,C0,C2,E,F", help="which to run, e.g. E,F while tuning"
     )
     parser.add_argument("--serve", choices=["A", "B", "E"], help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)

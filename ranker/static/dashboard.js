@@ -1,7 +1,7 @@
 /* Ranker editors' dashboard. Plain ES2017, no dependencies, no build step.
  *
- * Views: sign-in form, dashboard (most viewed + rising + hidden stories + the day's
- * beacon tally) and a story view at #story=<id>. Data comes from the JSON APIs under
+ * Views: sign-in form, dashboard (most viewed + rising + held views + hidden stories + the
+ * day's beacon tally) and a story view at #story=<id>. Data comes from the JSON APIs under
  * /v1/sites/{site}/, polled every 5 s while the tab is visible (the tally every 30 s).
  * Untrusted text only ever reaches the DOM through textContent; SVG is built with
  * createElementNS; the token lives in sessionStorage and the Authorization header, never
@@ -47,7 +47,27 @@
     rate_limited: { label: "Rate limited", help: "Too many beacons from one address" },
     malformed: { label: "Malformed", help: "Broken beacons" },
     overloaded: { label: "Store unreachable", help: "Refused while the store was unreachable" },
+    inconsistent: { label: "Inconsistent browsers", help: "Browsers without the headers their version always sends" },
+    datacenter: { label: "Hosting networks", help: "From cloud and hosting providers' networks, where few readers are" },
+    address_limit: { label: "Per-address limit", help: "More views of one story from one address than the limit allows" },
+    concentrated: { label: "One network's surge", help: "Over one network's share of a story's recent views" },
   };
+  const HELD_N = 20;
+  // Views held for a story, in an editor's words: "51 concentrated · 3 over the per-address
+  // limit". `help` says why such views are held.
+  const HELD_WORDS = {
+    concentrated: { one: "concentrated", many: "concentrated", help: "One network sent more than its share of the story's recent views" },
+    address_limit: { one: "over the per-address limit", many: "over the per-address limit", help: REASONS.address_limit.help },
+    datacenter: { one: "from a hosting network", many: "from hosting networks", help: REASONS.datacenter.help },
+    bot: { one: "from a bot", many: "from bots", help: REASONS.bot.help },
+    prefetch: { one: "prefetched", many: "prefetched", help: REASONS.prefetch.help },
+    inconsistent: { one: "from an inconsistent browser", many: "from inconsistent browsers", help: REASONS.inconsistent.help },
+    duplicate: { one: "repeat view", many: "repeat views", help: REASONS.duplicate.help },
+  };
+  // What the server releases when asked without reasons; its /held answer says so too.
+  const RELEASE_DEFAULT = ["concentrated", "address_limit", "datacenter"];
+  // The span the server measures a network's share over (the concentration rule).
+  const SHARE_SPAN = "the last 10 minutes";
 
   // ---------------------------------------------------------------- small helpers
 
@@ -178,13 +198,15 @@
     storyPoints: null,
     storyMissing: false,
     hidePending: false,
-    seq: { top: 0, rising: 0, hidden: 0, story: 0, sections: 0, beacons: 0 },
+    seq: { top: 0, rising: 0, hidden: 0, held: 0, story: 0, sections: 0, beacons: 0 },
     topCache: new Map(), // "window|section" -> {data, series}
     risingData: null,
     risingSeries: null,
     prevRanks: null, // {key, ranks: Map(id -> rank)}
     sectionsLoaded: false,
     hiddenIds: new Set(),
+    heldData: null, // the last /held answer shown
+    releasing: new Set(), // ids whose release is in flight
     beaconsAt: 0, // when the tally was last asked for (Date.now())
     timer: 0,
     ticking: false,
@@ -362,6 +384,14 @@
     $("most-viewed").tBodies[0].textContent = "";
     $("rising").textContent = "";
     $("hidden-list").textContent = "";
+    S.seq.held++;
+    S.heldData = null;
+    $("held-list").textContent = "";
+    $("held-count").hidden = true;
+    $("held-error").hidden = true;
+    $("held-msg").hidden = true;
+    setText($("held-empty"), "Loading…");
+    $("held-empty").hidden = false;
     S.beaconsAt = 0;
     S.seq.beacons++;
     clearBeacons("Loading…");
@@ -416,7 +446,7 @@
     if (S.view === "story") {
       jobs.push(loadStory());
     } else {
-      jobs.push(loadTop(), loadRising(), loadHidden());
+      jobs.push(loadTop(), loadRising(), loadHidden(), loadHeld());
       if (Date.now() - S.beaconsAt >= BEACONS_MS) jobs.push(loadBeacons());
       if (!S.sectionsLoaded) loadSections();
     }
@@ -959,6 +989,224 @@
     };
   }
 
+  // ---------------------------------------------------------------- held views
+
+  function errText(e) { return e.message || ("HTTP " + e.status); }
+
+  /** What n views held for `reason` are called: "concentrated", "from a bot". */
+  function heldLabel(reason, n) {
+    const w = HELD_WORDS[reason];
+    return w ? (n === 1 ? w.one : w.many) : String(reason).replace(/_/g, " ");
+  }
+
+  /** How a count of views held for `reason` reads: "51 concentrated", "1 from a bot". */
+  function heldWords(reason, n) { return fmtInt(n) + " " + heldLabel(reason, n); }
+
+  function viewCount(n) { return fmtInt(n) + (n === 1 ? " view" : " views"); }
+
+  /** A story's held views as [{reason, n}], largest first, without empty reasons. */
+  function heldCounts(held) {
+    const out = [];
+    if (held && typeof held === "object") {
+      for (const reason of Object.keys(held)) {
+        const n = Math.max(0, Math.round(num(held[reason])));
+        if (n > 0) out.push({ reason: reason, n: n });
+      }
+    }
+    return out.sort((a, b) => b.n - a.n);
+  }
+
+  /** "a, b or c" */
+  function orList(words) {
+    return words.length < 2 ? words.join("") : words.slice(0, -1).join(", ") + " or " + words[words.length - 1];
+  }
+
+  /** What the Release button counts, in words: "concentrated, over the per-address limit or
+   * from hosting networks". */
+  function releaseWords(release) {
+    return orList(release.map((r) => (HELD_WORDS[r] ? HELD_WORDS[r].many : r.replace(/_/g, " "))));
+  }
+
+  function flagText(flag) {
+    if (!flag || typeof flag !== "object" || typeof flag.network !== "string") return "";
+    const share = num(flag.share);
+    return (share > 0 ? pctFmt.format(share) : "Most") + " of its views in " + SHARE_SPAN +
+      " came from one network (" + flag.network + ")";
+  }
+
+  async function loadHeld() {
+    const seq = ++S.seq.held;
+    let data;
+    try {
+      data = await api(sitePath("/held?n=" + HELD_N), {});
+    } catch (e) {
+      if (seq === S.seq.held && e.code !== "auth" && S.view !== "signin") {
+        // The last list stays up, marked as possibly out of date.
+        const err = $("held-error");
+        setText(err, "Could not refresh the held views: " + errText(e) +
+          (S.heldData ? " The list below may be out of date." : ""));
+        err.hidden = false;
+        if (!S.heldData) $("held-empty").hidden = true;
+      }
+      throw e;
+    }
+    if (seq !== S.seq.held || S.view === "signin") return;
+    $("held-error").hidden = true;
+    renderHeld(data);
+  }
+
+  function buildHeldItem(id) {
+    const li = el("li", { "data-id": id, class: "held-item" });
+    const main = el("div", { class: "hd-main" });
+    const head = el("div", { class: "hd-head" });
+    head.append(el("a", { class: "story-link", href: storyHash(id) }), el("span", { class: "chip" }));
+    const flag = el("p", { class: "hd-flag" });
+    const counts = el("p", { class: "hd-counts" });
+    const other = el("details", { class: "hd-other" });
+    other.append(el("summary"), el("p", { class: "hd-why" }));
+    main.append(head, flag, counts, other);
+    const button = el("button", { type: "button", class: "btn btn-small release" }, "Release");
+    li.append(main, button);
+    return li;
+  }
+
+  function updateHeldItem(li, it, release) {
+    const id = li.getAttribute("data-id");
+    const title = it.title ? String(it.title) : id;
+    const [main, button] = li.children;
+    const [head, flagP, countsP, other] = main.children;
+    const link = head.firstChild;
+    setText(link, title);
+    const url = safeUrl(it.url);
+    link.setAttribute("title", url ? title + " (" + url + ")" : title);
+    setText(head.lastChild, it.section || "");
+    head.lastChild.hidden = !it.section;
+
+    const flag = flagText(it.flag);
+    setText(flagP, flag);
+    flagP.hidden = !flag;
+    const at = flag ? parseDate(it.flag.at) : null;
+    if (at) flagP.setAttribute("title", "Flagged at " + clock(at, false) + " (" + relTime(at) + ")");
+    else flagP.removeAttribute("title");
+    li.classList.toggle("is-flagged", !!flag);
+
+    const counts = heldCounts(it.held);
+    const releasable = counts.filter((c) => release.indexOf(c.reason) >= 0);
+    const kept = counts.filter((c) => release.indexOf(c.reason) < 0);
+    const n = releasable.reduce((sum, c) => sum + c.n, 0);
+    setText(countsP, releasable.map((c) => heldWords(c.reason, c.n)).join(" · "));
+    countsP.hidden = !releasable.length;
+
+    // Views held for what sent them (bots, prefetches, repeats) are shown on request: the
+    // button leaves them held.
+    other.hidden = !kept.length;
+    if (kept.length) {
+      const k = kept.reduce((sum, c) => sum + c.n, 0);
+      setText(other.firstChild, (releasable.length ? "Also held, not released" : "Held, not released") +
+        " by this button: " + viewCount(k));
+      setText(other.lastChild, kept.map((c) => heldWords(c.reason, c.n)).join(" · ") +
+        ". These are held for what sent them, not for where they came from.");
+    }
+
+    const pending = S.releasing.has(id);
+    if (!pending) setText(button, "Release");
+    button.disabled = pending || n === 0;
+    const what = releaseWords(release);
+    button.setAttribute("aria-label", n
+      ? "Release " + viewCount(n) + " of “" + title + "” held as " + what
+      : "Release: nothing held for “" + title + "” that this button counts");
+    button.setAttribute("title", "Count the views held as " + what +
+      " (not bots, prefetched pages or repeat views)");
+  }
+
+  function renderHeld(data) {
+    S.heldData = data;
+    const items = data && Array.isArray(data.items)
+      ? data.items.filter((it) => it && typeof it === "object" && it.id != null) : [];
+    const release = data && Array.isArray(data.release_default) ? data.release_default.map(String) : RELEASE_DEFAULT;
+    const list = $("held-list");
+    const existing = new Map();
+    for (const li of Array.from(list.children)) existing.set(li.getAttribute("data-id"), li);
+    const frag = document.createDocumentFragment();
+    for (const it of items) {
+      const id = String(it.id);
+      let li = existing.get(id);
+      if (li) existing.delete(id);
+      else li = buildHeldItem(id);
+      updateHeldItem(li, it, release);
+      frag.appendChild(li);
+    }
+    // A row being released stays until its answer: focus must not vanish under the editor.
+    for (const [id, li] of existing) { if (!S.releasing.has(id)) li.remove(); }
+    list.appendChild(frag); // re-appending in order moves rows without rebuilding them
+    const empty = $("held-empty");
+    setText(empty, "No views held.");
+    empty.hidden = items.length > 0;
+    const count = $("held-count");
+    setText(count, items.length);
+    count.setAttribute("title", (items.length === 1 ? "1 story" : items.length + " stories") + " with views held");
+    count.hidden = items.length === 0;
+  }
+
+  function showHeldMsg(text, isError) {
+    const msg = $("held-msg");
+    setText(msg, text);
+    msg.classList.toggle("is-error", !!isError);
+    msg.hidden = false;
+  }
+
+  async function releaseHeld(button) {
+    const li = button.closest("li[data-id]");
+    const id = li ? li.getAttribute("data-id") : "";
+    if (!id || button.disabled || S.releasing.has(id)) return;
+    const link = li.querySelector(".story-link");
+    const title = link ? link.textContent : id;
+    S.releasing.add(id);
+    button.disabled = true;
+    setText(button, "Releasing…");
+    let failed = false;
+    try {
+      // No body: the server releases its default reasons, the ones the button names.
+      const res = await api(storyItemPath(id) + "/release", { method: "POST" });
+      const n = Math.max(0, Math.round(num(res.views)));
+      showHeldMsg(n
+        ? "Released " + viewCount(n) + " of “" + title + "” into the counts."
+        : "Nothing was left to release for “" + title + "”.");
+      S.topCache.clear(); // the lists change with the released views
+      S.beaconsAt = 0; // and so does the day's tally of releases
+    } catch (e) {
+      failed = true;
+      if (e.code === "auth") return;
+      showHeldMsg("Could not release the views of “" + title + "”: " + errText(e), true);
+    } finally {
+      S.releasing.delete(id);
+      if (li.isConnected) {
+        button.disabled = false;
+        setText(button, failed ? "Retry" : "Release");
+      }
+      if (S.view === "dash" && S.token) refreshNow();
+    }
+  }
+
+  /** The story view's held views, by reason, with why each is held. */
+  function renderStoryHeld(held) {
+    const card = $("story-held");
+    const counts = heldCounts(held);
+    card.hidden = counts.length === 0;
+    const list = $("story-held-list");
+    list.textContent = "";
+    if (!counts.length) return;
+    const total = counts.reduce((sum, c) => sum + c.n, 0);
+    setText($("story-held-hint"), viewCount(total) + " not in the total until released");
+    for (const c of counts) {
+      const w = HELD_WORDS[c.reason];
+      const li = el("li", { class: "sh-reason", "data-reason": c.reason });
+      li.append(el("span", { class: "sh-n" }, fmtInt(c.n)), el("span", { class: "sh-words" }, heldLabel(c.reason, c.n)));
+      if (w) li.appendChild(el("span", { class: "sh-help" }, w.help));
+      list.appendChild(li);
+    }
+  }
+
   // ---------------------------------------------------------------- beacon tally
 
   async function loadBeacons() {
@@ -1040,6 +1288,11 @@
       $("beacons-none").hidden = today.refused > 0;
       $("reasons-title").hidden = today.refused === 0;
     }
+    const first = data && Array.isArray(data.days) && data.days[0] && typeof data.days[0] === "object" ? data.days[0] : {};
+    const released = Math.max(0, Math.round(num(first.released)));
+    const rel = $("beacons-released");
+    setText(rel, fmtInt(released) + " held " + (released === 1 ? "view" : "views") + " released into the counts by editors");
+    rel.hidden = released === 0;
     renderWeek(days);
   }
 
@@ -1227,6 +1480,8 @@
     setText($("hide-toggle"), "Hide from lists");
     $("story-chart").textContent = "";
     $("chart-tip").hidden = true;
+    $("story-held").hidden = true;
+    $("story-held-list").textContent = "";
   }
 
   function renderStory(e) {
@@ -1262,6 +1517,7 @@
     setText($("story-id"), id);
     if (e.views_total != null) setText($("story-total"), fmtInt(e.views_total));
     renderRanks(e.ranks);
+    renderStoryHeld(e.held);
     renderHideState();
   }
 
@@ -1431,6 +1687,11 @@
     $("hidden-list").addEventListener("click", (ev) => {
       const b = ev.target.closest("button.unhide");
       if (b) unhideFromList(b);
+    });
+
+    $("held-list").addEventListener("click", (ev) => {
+      const b = ev.target.closest("button.release");
+      if (b) releaseHeld(b);
     });
 
     $("story-back").addEventListener("click", (ev) => {
