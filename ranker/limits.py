@@ -17,14 +17,18 @@ from hashlib import blake2b
 
 DEFAULT_MAX_VIEWS = 10
 DEFAULT_WINDOW = 1800.0
-# 4 Mi counters a row: 3 rows x 5 generations of one byte each is 60 MiB, shared by all
-# workers. What that holds falsely at which load is in AddressLimit's docstring.
+# 4 Mi cells a row: 3 rows of 8-byte cells (5 generations of one byte each, and the slice
+# a cell was written in) is 96 MiB, shared by all workers. What that holds falsely at which
+# load is in AddressLimit's docstring.
 DEFAULT_WIDTH = 1 << 22
 MAX_COUNT = 255  # one byte a counter; update rule keeps every counter <= max_views
 
 # The newest slice number seen, an int64 (native order: it never leaves the host), in a page
-# of its own, so that generations can begin on page boundaries (see _zero).
+# of its own, so that the cells begin on a page boundary (see _zero).
 _HEADER = mmap.PAGESIZE
+_TAG = 3  # bytes of a cell's slice number
+_TAG_MASK = (1 << 8 * _TAG) - 1
+_MASK64 = (1 << 64) - 1
 _REMOVE: int | None = getattr(mmap, "MADV_REMOVE", None)  # Linux
 _EMPTY = -(1 << 63)  # the newest slice before the first take: the counters are all zero
 _LENGTHS = struct.Struct(">III")
@@ -66,6 +70,15 @@ class AddressLimit:
     of a clock that had run ahead, and memory starts over: otherwise one far-future time
     would freeze every key at its count until the clock caught up with it.
 
+    The layout. A key's counters for all live generations sit side by side in one cell of
+    `3 + slices + 1` bytes (8 with the defaults): the number of the slice the cell was last
+    written in (24 bits), then one byte per generation, newest first. A take reads one cell
+    per row, three cache lines, instead of one byte per row and generation scattered over
+    the whole mapping, and nothing is zeroed when the clock moves on: a cell's generations
+    older than the window simply stop counting, and shift out when it is next written. (A
+    cell last written 2^24 slices ago, 240 years at the default slice, would read as
+    current: it only holds more.)
+
     The sketch. Each generation has `depth` rows of `width` one-byte counters; a key picks
     one counter per row with a keyed blake2b (its key drawn when the limit is made, so
     every forked worker hashes alike and nobody outside can aim collisions at a reader).
@@ -78,7 +91,7 @@ class AddressLimit:
 
     What collisions cost is a view held early ("false hold"), and it falls on keys near
     their limit: others raise a key's count only where they share all its rows. With the
-    defaults (width 2^22, depth 3, 5 generations: 60 MiB) and distinct (address, story)
+    defaults (width 2^22, depth 3, 8-byte cells: 96 MiB) and distinct (address, story)
     pairs arriving steadily, each viewed once, the sketch holds up to `window + slice` =
     2250 s of them, λ = pairs/s x 2250 / width to a counter. Probing keys that view again
     and again, measured on a sketch scaled down to the same λ:
@@ -92,7 +105,7 @@ class AddressLimit:
 
     A first view is held only if each row carries 10 other views: P[Poisson(λ) >= 10]^3,
     4e-29 and 1e-10. Plain count-min (every row raised) holds the 10th 5.7 % and 75 % of
-    the time; width 2^23 (120 MiB) brings it to 0.7 % and 29 %. Keep λ under about 0.5.
+    the time; width 2^23 (192 MiB) brings it to 0.7 % and 29 %. Keep λ under about 0.5.
 
     Processes. Make the limit in the parent and call `share_across_fork()` before forking;
     workers use the object they inherit, nothing to attach. From then on every take holds
@@ -100,9 +113,8 @@ class AddressLimit:
     process, so each forked worker is its own holder through the inherited descriptor, with
     no reopening after the fork (flock's would be shared by the whole fork family), and the
     kernel drops it when the holder dies, even by SIGKILL. Whatever a dying holder left half
-    done can only over-count (the new slice is recorded before its generation is zeroed; a
-    take adds after it checks). Within one process the lock does not exclude threads: take
-    from one thread (the event loop).
+    done can only over-count (a cell is written whole, after the check). Within one process
+    the lock does not exclude threads: take from one thread (the event loop).
     """
 
     def __init__(
@@ -118,7 +130,7 @@ class AddressLimit:
             raise ValueError(f"max_views must be from 1 to {MAX_COUNT}")
         if window <= 0 or width < 1 or slices < 1:
             raise ValueError("window must be positive, width and slices at least 1")
-        if not 1 <= depth <= 8:  # 8 bytes of hash a row, and blake2b gives at most 64
+        if not 1 <= depth <= 8:
             raise ValueError("depth must be from 1 to 8")
         self.max_views = max_views
         self.window = window
@@ -127,15 +139,15 @@ class AddressLimit:
         self.depth = depth
         self._slices = slices
         self._generations = slices + 1
-        self._generation_size = width * depth
-        size = _HEADER + self._generations * self._generation_size
+        self._cell = _TAG + self._generations
+        size = _HEADER + depth * width * self._cell
         # Anonymous and MAP_SHARED: forked workers write the very same pages. Pages are
         # only backed once written, so an idle limit costs little.
         self._memory = mmap.mmap(-1, size)
         self._newest = memoryview(self._memory)[:_HEADER].cast("q")
         self._newest[0] = _EMPTY
-        self._hasher = blake2b(key=os.urandom(16), digest_size=8 * depth)
-        self._unpack = struct.Struct(f"<{depth}Q").unpack
+        self._hasher = blake2b(key=os.urandom(16), digest_size=16)
+        self._stamp = b"\0" * _TAG
         self._lock: int | None = None
         self._owner = os.getpid()
 
@@ -152,35 +164,65 @@ class AddressLimit:
     def take(self, key: bytes, now: float) -> bool:
         """True, and the view is counted, if `key` has fewer than `max_views` views counted
         within the window; False, and nothing changes, if it has reached them."""
-        offsets = self._offsets(key)
-        memory = self._memory
         lock = self._lock
         if lock is not None:
             lockf(lock, LOCK_EX)
         try:
-            slot = self._advance(now)
-            rows = self._rows(offsets)
-            if min(map(sum, rows)) >= self.max_views:
+            cells, least, estimate = self._read(key, now)
+            if estimate >= self.max_views:
                 return False
-            current = [row[slot] for row in rows]
-            least = min(current)
-            base = slot * self._generation_size
-            for offset, value in zip(offsets, current, strict=True):
-                if value == least:
-                    memory[base + offset] = least + 1
+            # Raise the current generation's counters that are at their least: the cell's
+            # newest count, if the cell was written in this slice. Newest first: this
+            # slice's count, zeros for slices nobody wrote, then the older generations
+            # still in the window.
+            memory, live, stamp = self._memory, self._generations, self._stamp
+            for offset, cell, age, current in cells:
+                if current == least:
+                    if age == 0:
+                        rest = cell[_TAG + 1 :]
+                    else:
+                        rest = (bytes(min(age, live) - 1) + cell[_TAG : _TAG + live - 1])[
+                            : live - 1
+                        ]
+                    memory[offset : offset + self._cell] = stamp + bytes((least + 1,)) + rest
             return True
         finally:
             if lock is not None:
                 lockf(lock, LOCK_UN)
 
+    def _read(self, key: bytes, now: float) -> tuple[list[tuple[int, bytes, int, int]], int, int]:
+        """The key's cells (offset, bytes, age in slices, count this slice), the least count
+        this slice over its rows, and the estimate: the least sum over the window."""
+        hasher = self._hasher.copy()  # cheaper than keying a new one
+        hasher.update(key)
+        value = int.from_bytes(hasher.digest(), "little")
+        # Row r's counter: (h1 + r * h2) mod width, double hashing as in Kirsch and
+        # Mitzenmacher, "Less hashing, same performance" (2006).
+        h1, h2 = value & _MASK64, value >> 64 | 1
+        tag = self._advance(now) & _TAG_MASK
+        self._stamp = tag.to_bytes(_TAG, "little")
+        memory, width, size, live = self._memory, self.width, self._cell, self._generations
+        cells = []
+        least = estimate = MAX_COUNT + 1
+        for row in range(self.depth):
+            offset = _HEADER + (row * width + (h1 + row * h2) % width) * size
+            cell = memory[offset : offset + size]
+            age = (tag - (cell[0] | cell[1] << 8 | cell[2] << 16)) & _TAG_MASK
+            if age < live:  # the newest `live - age` generations are still in the window
+                estimate = min(estimate, sum(cell[_TAG : _TAG + live - age]))
+                current = cell[_TAG] if age == 0 else 0
+            else:
+                estimate = current = 0
+            least = min(least, current)
+            cells.append((offset, cell, age, current))
+        return cells, least, estimate
+
     def count(self, key: bytes, now: float) -> int:
         """The estimate `take` compares with `max_views`: the views of `key` counted within
         the window, or more if other keys share all its counters."""
-        offsets = self._offsets(key)
         self._acquire()
         try:
-            self._advance(now)
-            return min(map(sum, self._rows(offsets)))
+            return self._read(key, now)[2]
         finally:
             self._release()
 
@@ -192,51 +234,26 @@ class AddressLimit:
             os.close(self._lock)
             self._lock = None
 
-    def _offsets(self, key: bytes) -> list[int]:
-        # Where the key's counter of each row lies within a generation.
-        hasher = self._hasher.copy()  # cheaper than keying a new one
-        hasher.update(key)
-        width = self.width
-        return [
-            _HEADER + row * width + value % width
-            for row, value in enumerate(self._unpack(hasher.digest()))
-        ]
-
-    def _rows(self, offsets: list[int]) -> list[bytes]:
-        # Per row, the key's counter in every generation, slot by slot: one strided read.
-        step = self._generation_size
-        span = self._generations * step
-        memory = self._memory
-        return [memory[offset : offset + span : step] for offset in offsets]
-
     def _advance(self, now: float) -> int:
-        """The slot of the current generation, after zeroing those the clock has left."""
+        """The current slice number: the latest any process has passed in, unless the clock
+        went back by more than a window, when memory starts over at `now`."""
         current = int(now // self.slice)
         newest = self._newest[0]
         if newest - self._slices <= current <= newest:
-            return newest % self._generations  # same slice, or a clock stepped back a little
-        # Recorded first: a holder killed before the zeroing is done leaves old counts in
-        # generations deemed current, which only holds more.
+            return newest  # the same slice, or a clock stepped back a little
         self._newest[0] = current
-        if newest == _EMPTY:
-            pass  # nothing was ever counted
-        elif current < newest or current - newest >= self._generations:
-            self._zero(0, self._generations)  # far back, or every generation left behind
-        else:
-            for passed in range(newest + 1, current + 1):
-                self._zero(passed % self._generations, 1)
-        return current % self._generations
+        if newest != _EMPTY and current < newest:
+            self._zero()  # far back: a clock that had run ahead was corrected
+        return current
 
-    def _zero(self, slot: int, slots: int) -> None:
-        start = _HEADER + slot * self._generation_size
-        end = start + slots * self._generation_size
-        page = mmap.PAGESIZE
-        first, last = -(-start // page) * page, end // page * page  # the whole pages within
+    def _zero(self) -> None:
+        first = -(-_HEADER // mmap.PAGESIZE) * mmap.PAGESIZE
+        last = len(self._memory) // mmap.PAGESIZE * mmap.PAGESIZE
         if not (first < last and self._give_back(first, last)):
-            first = last = end
+            first = last = len(self._memory)
         # The rest by copying zeros: calloc'd bytes, not a Python loop.
-        self._memory[start:first] = bytes(first - start)
-        self._memory[last:end] = bytes(end - last)
+        self._memory[_HEADER:first] = bytes(first - _HEADER)
+        self._memory[last:] = bytes(len(self._memory) - last)
 
     def _give_back(self, first: int, last: int) -> bool:
         """Zero whole pages by handing them back to the system; False where it cannot."""

@@ -8,6 +8,8 @@ Scenarios (each one server process on uvloop, one wrk with the same threads/conn
   C0 the same with the limits on one outsider off (per-address limit, Fetch Metadata,
      hosting networks, concentration): what those checks cost, measured in the same run
   C2 Ranker's collector with --workers 2
+  P  with --previous REV: the collector of an earlier release (git REV), production
+     configuration, on the same engine and load: what this release costs against it
   E  bare aiohttp answering cached top-10 JSON bytes
   F  Ranker's top endpoint
 Beacons are Zipf(s=1.0) over the catalogued stories, with varied user agents and client
@@ -46,6 +48,7 @@ from ranker.simulate import USER_AGENTS
 from ranker.store import Store
 from ranker.validate import catalog_entry
 
+ROOT = Path(__file__).resolve().parent.parent
 SITE = "bench"
 TOKEN = "bench-token"
 THREADS, CONNECTIONS = 2, 64
@@ -55,6 +58,7 @@ TARGETS = {  # ratio name -> (numerator, denominator, target)
     "F/E": ("F", "E", 0.90),
     "C2/C": ("C2", "C", 1.7),
     "C/C0": ("C", "C0", 0.90),
+    "C/P": ("C", "P", 0.90),
 }
 # Collector CPU per beacon with the one-outsider checks on, against without: at most +10%.
 CPU_TARGET = 1.10
@@ -79,7 +83,9 @@ end
 -- Built on first use: wrk fills in the Host header only after the script is loaded.
 local pool, next_one = {}, 0
 local function fill()
- for i = 1, 40000 do
+ -- Large enough that no scenario runs out within a round: a repeat is a duplicate, which
+ -- costs less than a new reader's view and would flatter the faster scenario.
+ for i = 1, 150000 do
   local body = string.format('{"site":"%(site)s","id":"s%%06d"}', draw())
   pool[i] = wrk.format("POST", "/v1/hit", {
     ["Content-Type"] = "text/plain;charset=UTF-8",
@@ -252,6 +258,8 @@ class Bench:
             + 'max_views_per_address = 0\ndeny_hosting = false\nfetch_metadata = "never"\n'
             + "[trends]\nmax_network_share = 1\n"
         )
+        if self.args.previous:
+            await self.start_previous(env)
         for name, workers, conf in (("C", 1, config), ("C0", 1, unguarded), ("C2", 2, config)):
             if name not in self.args.scenarios and name != "C":  # F reads from C
                 continue
@@ -289,6 +297,34 @@ class Bench:
                 "agents": ", ".join(json.dumps(a) for a in USER_AGENTS),
             }
         )
+
+    async def start_previous(self, env: dict[str, str]) -> None:
+        """Scenario P: the earlier release's `ranker serve`, from `git archive`, with the
+        same sites and filters (its own key for the proxy: proxy_hops)."""
+        tree = self.workdir / "previous"
+        tree.mkdir()
+        archive = subprocess.run(
+            ["git", "-C", str(ROOT), "archive", self.args.previous, "ranker"],
+            check=True,
+            capture_output=True,
+        ).stdout
+        subprocess.run(["tar", "-x", "-C", str(tree)], input=archive, check=True)
+        config = self.workdir / "previous.toml"
+        config.write_text(
+            f'[sites.{SITE}]\nhalf_life = "6h"\ntoken = "{TOKEN}"\n'
+            '[collector]\ncatalog_refresh = "250ms"\nproxy_hops = 1\n'
+        )
+        self.ports["P"] = free_port()
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "ranker", "serve", "--config", str(config)]
+            + ["--port", str(self.ports["P"])],
+            env={**env, "PYTHONPATH": str(tree)},
+            cwd=tree,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        self.procs.append(proc)
+        self.pids["P"] = proc.pid
 
     async def start_e(self) -> None:
         """E answers with the bytes F answers now (after the collector's warm-up views)."""
@@ -393,13 +429,13 @@ class Bench:
             result = await run_wrk(f"http://127.0.0.1:{port}{path}", seconds, None)
         else:
             workers = 2 if name == "C2" else 1
-            if name.startswith("C"):
+            if name.startswith("C") or name == "P":
                 accepted0, filtered0, counted0 = await self.settled(port, workers)
             before = await self.redis_stats()
             cpu_before = cpu_seconds(self.pids[name]) if name in self.pids else 0.0
             result = await run_wrk(f"http://127.0.0.1:{port}/v1/hit", seconds, self.lua)
             cpu_after = cpu_seconds(self.pids[name]) if name in self.pids else 0.0
-            if name.startswith("C"):
+            if name.startswith("C") or name == "P":
                 accepted, filtered, counted = await self.settled(port, workers)
                 self.conservation.append(
                     {
@@ -560,6 +596,7 @@ def print_report(doc: dict[str, Any]) -> None:
         "C": "Ranker collector",
         "C0": "collector, checks off",
         "C2": "Ranker collector x2",
+        "P": "previous release",
         "E": "bare cached JSON",
         "F": "Ranker top",
     }
@@ -589,13 +626,15 @@ def print_report(doc: dict[str, Any]) -> None:
             f"{label:6} {value:6.2f}   target >= {target:<5} "
             f"{'ok' if value >= target else 'MISSED'}"
         )
-    guarded, unguarded = doc["redis"].get("C"), doc["redis"].get("C0")
-    if guarded and unguarded and unguarded["collector_cpu_us_per_beacon"]:
-        ratio = guarded["collector_cpu_us_per_beacon"] / unguarded["collector_cpu_us_per_beacon"]
-        print(
-            f"collector CPU per beacon, checks on / off: {ratio:.3f}   target <= {CPU_TARGET} "
-            f"{'ok' if ratio <= CPU_TARGET else 'MISSED'}"
-        )
+    guarded = doc["redis"].get("C")
+    for other, label in (("C0", "checks on / off"), ("P", "this release / previous")):
+        base = doc["redis"].get(other)
+        if guarded and base and base["collector_cpu_us_per_beacon"]:
+            ratio = guarded["collector_cpu_us_per_beacon"] / base["collector_cpu_us_per_beacon"]
+            print(
+                f"collector CPU per beacon, {label}: {ratio:.3f}   target <= {CPU_TARGET} "
+                f"{'ok' if ratio <= CPU_TARGET else 'MISSED'}"
+            )
     lag = doc["lag_s"]
     if lag["api"]["probes"]:
         print(
@@ -651,6 +690,11 @@ def main() -> int:
     parser.add_argument(
         "--scenarios", default="A,B,C,C0,C2,E,F", help="which to run, e.g. E,F while tuning"
     )
+    parser.add_argument(
+        "--previous",
+        metavar="REV",
+        help="also run scenario P: the collector of git revision REV (an earlier release)",
+    )
     parser.add_argument("--serve", choices=["A", "B", "E"], help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--source", help=argparse.SUPPRESS)  # B: Redis URL; E: body file
@@ -659,6 +703,8 @@ def main() -> int:
         serve_baseline(args.serve, args.port, args.source)
         return 0
     args.scenarios = [s for s in args.scenarios.split(",") if s]
+    if args.previous and "P" not in args.scenarios:
+        args.scenarios.append("P")
     if args.quick:
         args.rounds, args.seconds, args.stories = 1, 2, 10_000
     ensure_wrk()

@@ -311,9 +311,9 @@ def test_sharing_is_set_up_by_the_process_that_made_the_limit(limit: AddressLimi
         _join_all([process], timeout=5)
 
 
-def test_a_generation_zeroed_by_one_process_reads_as_zero_in_the_others() -> None:
-    # 4096 counters x 3 rows: generations of whole pages, which are zeroed by handing
-    # them back to the system rather than by copying zeros over them.
+def test_what_one_process_writes_and_forgets_the_others_see() -> None:
+    # A cell's old generations age out in every process alike, and a new slice written by
+    # one process is read by the others.
     limit = AddressLimit(2, 60.0, width=4096)
     limit.share_across_fork()
     assert limit.take(KEY, T0) and limit.take(KEY, T0 + 20.0)
@@ -331,4 +331,23 @@ def test_a_generation_zeroed_by_one_process_reads_as_zero_in_the_others() -> Non
     assert limit.count(KEY, T0 + 200.0) == 1
     assert limit.take(KEY, T0 + 200.0)
     assert not limit.take(KEY, T0 + 200.0)
+    limit.close()
+
+
+def test_a_clock_far_behind_starts_over_in_every_process() -> None:
+    limit = AddressLimit(2, 60.0, width=4096)
+    limit.share_across_fork()
+    assert limit.take(KEY, T0 + 3600.0) and limit.take(KEY, T0 + 3600.0)
+    counted = FORK.Queue()
+
+    def corrected() -> None:
+        counted.put(limit.count(KEY, T0))  # an hour back: memory starts over
+
+    process = FORK.Process(target=corrected)
+    try:
+        process.start()
+        assert counted.get(timeout=5) == 0
+    finally:
+        _join_all([process], timeout=5)
+    assert limit.count(KEY, T0) == 0
     limit.close()
