@@ -27,11 +27,11 @@ from ranker.filters import (
 from ranker.keys import HELD_REASONS
 from ranker.limits import AddressLimit, limit_key_bytes
 from ranker.networks import (
+    Client,
     NetworkSet,
     client_address,
     default_hosting_networks,
-    limit_key,
-    network_key,
+    describe,
 )
 from ranker.signing import verify
 from ranker.store import Store
@@ -60,6 +60,7 @@ REFUSALS: Final = {
     "overloaded": "overloaded",
 }
 MAX_CLIENTS = 100_000  # client addresses the rate limiter remembers, per process
+MAX_PEERS = 4096  # TCP peers whose trust is remembered; direct readers make many
 
 
 def address_window(settings: Settings) -> float:
@@ -80,14 +81,6 @@ def _secure_origin(request: web.Request, via_proxy: bool) -> bool:
     host = request.headers.get("Host", "").lower()
     name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
     return name in _LOOPBACK_HOSTS or name.endswith(".localhost") or name.startswith("127.")
-
-
-def _network_of(address: str) -> str:
-    """network_key, with a short cut for the common case: a dotted IPv4 address, which the
-    peer and client_address always give normalised."""
-    if ":" not in address and address.count(".") == 3:
-        return address[: address.rindex(".")] + ".0/24"
-    return network_key(address)
 
 
 @lru_cache(maxsize=65536)
@@ -130,10 +123,11 @@ class Admission:
             else None
         )
         self._trusted = NetworkSet.parse(settings.trusted_proxies, "collector.trusted_proxies")
+        self._trusted_peers: dict[str, bool] = {}  # peer -> in _trusted: few, asked often
         deny = NetworkSet.from_files(settings.deny_networks)
         if settings.deny_hosting:
             deny = deny | default_hosting_networks()
-        self._deny = deny
+        self._deny = deny if deny else None
         self._filter_bots = settings.filter_bots
         self._fetch_metadata = settings.fetch_metadata
         self._network_keys = {name: site.signing_key for name, site in settings.sites.items()}
@@ -143,11 +137,15 @@ class Admission:
     def client(self, request: web.Request) -> tuple[str, bool]:
         """The reader's address, and whether a trusted proxy named it."""
         peer = request.remote or ""
-        if not self._trusted or peer not in self._trusted:
+        trusted = self._trusted_peers.get(peer)
+        if trusted is None:
+            if len(self._trusted_peers) >= MAX_PEERS:
+                self._trusted_peers.clear()
+            trusted = self._trusted_peers[peer] = peer in self._trusted
+        if not trusted:
             return peer, False
-        return client_address(
-            peer, request.headers.getall("X-Forwarded-For", []), self._trusted
-        ), True
+        forwarded = request.headers.getall("X-Forwarded-For", ())
+        return client_address(peer, list(forwarded), self._trusted), True
 
     def check(
         self, request: web.Request, site: str, item_id: str, token: object, now: float
@@ -171,10 +169,11 @@ class Admission:
             if not isinstance(token, str) or not verify(key, site, item_id, token, now):
                 raise ApiError(403, "bad_token", "the token is invalid or expired for this id")
             signed = True
-        reason = self._refusal(request, site, item_id, address, via_proxy, now)
+        client = describe(address)
+        reason = self._refusal(request, site, item_id, address, client, via_proxy, now)
         if reason is not None:
             return Verdict(reason, signed)
-        label = _network_of(address)
+        label = client.network_key
         network = _network_hash(self._network_keys[site], label)
         if self._concentration is not None:
             share = self._concentration.admit((site, item_id), network, now)
@@ -188,6 +187,7 @@ class Admission:
         site: str,
         item_id: str,
         address: str,
+        client: Client,
         via_proxy: bool,
         now: float,
     ) -> str | None:
@@ -205,14 +205,14 @@ class Admission:
             and (self._fetch_metadata == "always" or _secure_origin(request, via_proxy))
         ):
             return "inconsistent"
-        if self._deny and address in self._deny:
+        if self._deny is not None and self._deny.holds(client):
             return "datacenter"
         if self._deduper is not None:
             visitor = visitor_key(self.salt, address, user_agent)
             if not self._deduper.first_view(site, visitor, item_id, now):
                 return "duplicate"
         if self._address_limit is not None and not self._address_limit.take(
-            limit_key_bytes(site, limit_key(address), item_id), now
+            limit_key_bytes(site, client.limit_key, item_id), now
         ):
             return "address_limit"
         return None

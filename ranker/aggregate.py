@@ -13,6 +13,7 @@ from typing import NamedTuple
 
 from ranker.decay import weight
 
+CROWD_WINDOW = 600  # seconds: the rising list's short window (trends.SHORT_MINUTES)
 # Half-lives a batch's weights may span before its reference time moves (2^1024 overflows).
 MAX_SPAN = 256.0
 
@@ -84,19 +85,28 @@ class Batch:
 
     def rows(self) -> list[Row]:
         """Every item's row, ordered by id: the flush script's input."""
-        items = sorted({*self.weights, *self.held, *self.networks, *self.flags})
-        return [
-            Row(
-                item,
-                self.weights.get(item, 0.0),
-                item in self.signed,
-                sorted(self.minutes[item].items()) if item in self.minutes else [],
-                sorted((r, m, v) for (r, m), v in self.held.get(item, {}).items()),
-                [(minute, n) for n, minute in self.networks.get(item, {}).items()],
-                self.flags.get(item),
+        weights, minutes, held, networks = self.weights, self.minutes, self.held, self.networks
+        signed, flags = self.signed, self.flags
+        items = sorted(weights)
+        if held or flags or networks.keys() - weights.keys():
+            items = sorted({*items, *held, *networks, *flags})
+        rows = []
+        for item in items:
+            per_minute = minutes.get(item)
+            nets = networks.get(item)
+            kept = held.get(item)
+            rows.append(
+                Row(
+                    item,
+                    weights.get(item, 0.0),
+                    item in signed,
+                    sorted(per_minute.items()) if per_minute else [],
+                    sorted((r, m, v) for (r, m), v in kept.items()) if kept else [],
+                    [(minute, n) for n, minute in nets.items()] if nets else [],
+                    flags.get(item) if flags else None,
+                )
             )
-            for item in items
-        ]
+        return rows
 
 
 class Aggregator:
@@ -108,6 +118,16 @@ class Aggregator:
         # Distinct client networks a batch sends per item, up to `crowd`: enough to tell
         # whether a story's readers are a crowd. The flush script merges them per minute.
         self._crowd = crowd
+        # (site, item) -> (minute, network) of a story's one view in the short window, not
+        # sent yet: a story read once here cannot rise on this process' account, and the
+        # long tail of such stories would cost the store a write each.
+        # Started afresh every short window (what is dropped then only errs towards fewer
+        # networks).
+        self._single: dict[tuple[str, str], tuple[int, str]] = {}
+        self._single_since = 0
+        # (site, item) -> networks this process sent for it this minute: none past `crowd`.
+        self._sent: dict[tuple[str, str], int] = {}
+        self._sent_minute = 0
         self.pending_keys = 0  # (item, minute) pairs in open batches, kept as views arrive
         # (site, reason) -> beacons not counted since start; site "" when it was not known.
         self.filtered: dict[tuple[str, str], int] = {}
@@ -147,12 +167,29 @@ class Aggregator:
 
     def network(self, site: str, item: str, network: str, t: float) -> None:
         """A counted view came from `network` (a keyed hash of its /24 or /48)."""
+        minute = int(t // 60) * 60
+        if minute > self._sent_minute:
+            self._sent_minute, self._sent = minute, {}
+            if minute >= self._single_since + CROWD_WINDOW:
+                self._single_since, self._single = minute, {}
+        sent_key = (site, item)
+        sent = self._sent.get(sent_key, 0)
+        if sent >= self._crowd:
+            return  # enough networks for this minute already
         batch = self._batch(site, t)
         seen = batch.networks.get(item)
-        if seen is None:
-            batch.networks[item] = {network: int(t // 60) * 60}
-        elif len(seen) < self._crowd and network not in seen:
-            seen[network] = int(t // 60) * 60
+        if seen is not None:
+            if network not in seen:
+                seen[network] = minute
+                self._sent[sent_key] = sent + 1
+            return
+        first = self._single.pop(sent_key, None)
+        if first is None:
+            self._single[sent_key] = (minute, network)
+            return
+        seen = batch.networks[item] = {first[1]: first[0]}
+        seen.setdefault(network, minute)
+        self._sent[sent_key] = sent + len(seen)
 
     def refuse(self, site: str | None, reason: str, t: float) -> None:
         """Count a beacon that was not counted as a view, and why; per site when known."""

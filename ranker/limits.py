@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import mmap
 import os
-import struct
 import tempfile
 from fcntl import LOCK_EX, LOCK_UN, lockf
 from hashlib import blake2b
@@ -21,27 +20,24 @@ DEFAULT_WINDOW = 1800.0
 # a cell was written in) is 96 MiB, shared by all workers. What that holds falsely at which
 # load is in AddressLimit's docstring.
 DEFAULT_WIDTH = 1 << 22
+DEFAULT_DEPTH = 2
 MAX_COUNT = 255  # one byte a counter; update rule keeps every counter <= max_views
 
 # The newest slice number seen, an int64 (native order: it never leaves the host), in a page
 # of its own, so that the cells begin on a page boundary (see _zero).
 _HEADER = mmap.PAGESIZE
-_TAG = 3  # bytes of a cell's slice number
-_TAG_MASK = (1 << 8 * _TAG) - 1
+_TAG_BITS = 24  # a cell's slice number, in the low bits of its 64-bit word
+_TAG_MASK = (1 << _TAG_BITS) - 1
 _MASK64 = (1 << 64) - 1
 _REMOVE: int | None = getattr(mmap, "MADV_REMOVE", None)  # Linux
 _EMPTY = -(1 << 63)  # the newest slice before the first take: the counters are all zero
-_LENGTHS = struct.Struct(">III")
 
 
 def limit_key_bytes(site: str, address_key: str, item: str) -> bytes:
-    """The key `AddressLimit` counts under: the three parts' lengths, then the parts, so
-    ("a", "bc", "d") and ("ab", "c", "d") are different keys."""
-    site_bytes = site.encode("utf-8", "surrogatepass")
-    address_bytes = address_key.encode("utf-8", "surrogatepass")
-    item_bytes = item.encode("utf-8", "surrogatepass")
-    lengths = _LENGTHS.pack(len(site_bytes), len(address_bytes), len(item_bytes))
-    return lengths + site_bytes + address_bytes + item_bytes  # a third of a join's cost
+    """The key `AddressLimit` counts under. The parts are joined by NUL, which none of them
+    holds (site names and ids are validated, addresses normalised), so ("a", "bc", "d") and
+    ("ab", "c", "d") are different keys."""
+    return f"{site}\0{address_key}\0{item}".encode("utf-8", "surrogatepass")
 
 
 class AddressLimit:
@@ -123,13 +119,14 @@ class AddressLimit:
         window: float = DEFAULT_WINDOW,
         *,
         width: int = DEFAULT_WIDTH,
-        depth: int = 3,
+        depth: int = DEFAULT_DEPTH,
         slices: int = 4,
     ) -> None:
         if not 1 <= max_views <= MAX_COUNT:
             raise ValueError(f"max_views must be from 1 to {MAX_COUNT}")
-        if window <= 0 or width < 1 or slices < 1:
-            raise ValueError("window must be positive, width and slices at least 1")
+        if window <= 0 or width < 1 or not 1 <= slices <= 4:
+            # 24 bits of slice number and a byte for each of up to 5 generations: 64 bits.
+            raise ValueError("window must be positive, width at least 1, slices 1 to 4")
         if not 1 <= depth <= 8:
             raise ValueError("depth must be from 1 to 8")
         self.max_views = max_views
@@ -139,15 +136,17 @@ class AddressLimit:
         self.depth = depth
         self._slices = slices
         self._generations = slices + 1
-        self._cell = _TAG + self._generations
-        size = _HEADER + depth * width * self._cell
+        self._counts_mask = (1 << 8 * self._generations) - 1
+        size = _HEADER + depth * width * 8
         # Anonymous and MAP_SHARED: forked workers write the very same pages. Pages are
         # only backed once written, so an idle limit costs little.
         self._memory = mmap.mmap(-1, size)
         self._newest = memoryview(self._memory)[:_HEADER].cast("q")
         self._newest[0] = _EMPTY
+        # One 64-bit word a cell, row after row (native order: it never leaves the host).
+        self._cells = memoryview(self._memory)[_HEADER:].cast("Q")
         self._hasher = blake2b(key=os.urandom(16), digest_size=16)
-        self._stamp = b"\0" * _TAG
+        self._rows = range(depth)
         self._lock: int | None = None
         self._owner = os.getpid()
 
@@ -168,31 +167,32 @@ class AddressLimit:
         if lock is not None:
             lockf(lock, LOCK_EX)
         try:
-            cells, least, estimate = self._read(key, now)
+            tag, indexes, words, ages, current, estimate = self._read(key, now)
             if estimate >= self.max_views:
                 return False
-            # Raise the current generation's counters that are at their least: the cell's
-            # newest count, if the cell was written in this slice. Newest first: this
-            # slice's count, zeros for slices nobody wrote, then the older generations
-            # still in the window.
-            memory, live, stamp = self._memory, self._generations, self._stamp
-            for offset, cell, age, current in cells:
-                if current == least:
-                    if age == 0:
-                        rest = cell[_TAG + 1 :]
+            # Raise the current generation's counters that are at their least. A cell
+            # written in an earlier slice first shifts its generations along (the newest
+            # byte is this slice's), dropping those past the window.
+            least = min(current)
+            cells, live, mask = self._cells, self._generations, self._counts_mask
+            for index, word, age, value in zip(indexes, words, ages, current, strict=True):
+                if value == least:
+                    counts = word >> _TAG_BITS
+                    if age:
+                        counts = counts << 8 * min(age, live) & mask
                     else:
-                        rest = (bytes(min(age, live) - 1) + cell[_TAG : _TAG + live - 1])[
-                            : live - 1
-                        ]
-                    memory[offset : offset + self._cell] = stamp + bytes((least + 1,)) + rest
+                        counts &= ~0xFF
+                    cells[index] = tag | (counts | least + 1) << _TAG_BITS
             return True
         finally:
             if lock is not None:
                 lockf(lock, LOCK_UN)
 
-    def _read(self, key: bytes, now: float) -> tuple[list[tuple[int, bytes, int, int]], int, int]:
-        """The key's cells (offset, bytes, age in slices, count this slice), the least count
-        this slice over its rows, and the estimate: the least sum over the window."""
+    def _read(
+        self, key: bytes, now: float
+    ) -> tuple[int, list[int], list[int], list[int], list[int], int]:
+        """This slice's tag; the key's cells (where, their words, their ages in slices, their
+        counts this slice); and the estimate, the least sum over the window."""
         hasher = self._hasher.copy()  # cheaper than keying a new one
         hasher.update(key)
         value = int.from_bytes(hasher.digest(), "little")
@@ -200,35 +200,38 @@ class AddressLimit:
         # Mitzenmacher, "Less hashing, same performance" (2006).
         h1, h2 = value & _MASK64, value >> 64 | 1
         tag = self._advance(now) & _TAG_MASK
-        self._stamp = tag.to_bytes(_TAG, "little")
-        memory, width, size, live = self._memory, self.width, self._cell, self._generations
-        cells = []
-        least = estimate = MAX_COUNT + 1
-        for row in range(self.depth):
-            offset = _HEADER + (row * width + (h1 + row * h2) % width) * size
-            cell = memory[offset : offset + size]
-            age = (tag - (cell[0] | cell[1] << 8 | cell[2] << 16)) & _TAG_MASK
-            if age < live:  # the newest `live - age` generations are still in the window
-                estimate = min(estimate, sum(cell[_TAG : _TAG + live - age]))
-                current = cell[_TAG] if age == 0 else 0
+        cells, width, live = self._cells, self.width, self._generations
+        indexes, words, ages, current = [], [], [], []
+        estimate = MAX_COUNT * live
+        for row in self._rows:
+            index = row * width + (h1 + row * h2) % width
+            word = cells[index]
+            age = (tag - (word & _TAG_MASK)) & _TAG_MASK
+            if age < live:  # its newest `live - age` generations are still in the window
+                counts = word >> _TAG_BITS
+                estimate = min(estimate, sum(counts.to_bytes(8, "little")[: live - age]))
+                current.append(counts & 0xFF if age == 0 else 0)
             else:
-                estimate = current = 0
-            least = min(least, current)
-            cells.append((offset, cell, age, current))
-        return cells, least, estimate
+                estimate = 0
+                current.append(0)
+            indexes.append(index)
+            words.append(word)
+            ages.append(age)
+        return tag, indexes, words, ages, current, estimate
 
     def count(self, key: bytes, now: float) -> int:
         """The estimate `take` compares with `max_views`: the views of `key` counted within
         the window, or more if other keys share all its counters."""
         self._acquire()
         try:
-            return self._read(key, now)[2]
+            return self._read(key, now)[5]
         finally:
             self._release()
 
     def close(self) -> None:
         """Unmap this process's view and drop its lock; other processes keep theirs."""
         self._newest.release()
+        self._cells.release()
         self._memory.close()
         if self._lock is not None:
             os.close(self._lock)

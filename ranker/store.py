@@ -41,22 +41,25 @@ PRUNE_BELOW = 1e-6
 
 
 def _flat_rows(rows: list[Row]) -> list[str | int]:
-    """Batch rows as the flush script reads them (flush.lua says how)."""
+    """Batch rows as the flush script reads them (flush.lua says how): a few arguments an
+    item, since encoding each one is most of what a flush costs here."""
     flat: list[str | int] = []
     for item_id, w, signed, minutes, held, networks, flag in rows:
         flat += (item_id, repr(w), int(signed), len(minutes))
         for minute, views in minutes:
             flat += (minute, views)
-        flat.append(len(held))
-        for reason, minute, views in held:
-            flat += (reason, minute, views)
-        flat.append(len(networks))
-        for minute, network in networks:
-            flat += (minute, network)
-        if flag is None:
-            flat.append(0)
+        if networks:
+            by_minute: dict[int, str] = {}
+            for minute, network in networks:
+                by_minute[minute] = by_minute.get(minute, "") + network
+            flat.append(";".join(f"{m}:{hashes}" for m, hashes in by_minute.items()))
         else:
-            flat += (1, flag[0], f"{flag[1]:.3f}")
+            flat.append("")
+        flat.append(len(held))
+        if held:
+            for reason, minute, views in held:
+                flat += (reason, minute, views)
+            flat.append("" if flag is None else f"{flag[0]}|{flag[1]:.3f}")
     return flat
 
 

@@ -10,9 +10,9 @@
 -- ARGV[13] r, then r pairs of reason, beacons not counted; with the views counted they
 --   are added to the tally of the UTC day of ARGV[1]
 -- then the rows, flat: id, weight relative to ref, signed (1/0), k, then k pairs of
--- minute, views counted; h, then h triples of reason, minute, views held; m, then m pairs
--- of minute, network hash (12 hex digits); 1 and network, share (a view was held as
--- concentrated), or 0.
+-- minute, views counted; then the item's networks, "" or "minute:hashes;minute:hashes"
+-- (12 hex digits a network, concatenated); then 0, or h and h triples of reason, minute,
+-- views held, then "" or "network|share" (a view was held as concentrated).
 -- When the landmark lags the batch by `rebase after` half-lives it is moved first
 -- (lib_rebase.lua), so however long a site was idle the conversion factor stays finite.
 -- Views of an id deleted from the catalog since they were accepted are dropped, as the
@@ -127,8 +127,9 @@ local function add_networks(id, minute, hashes)
   local seen = {}
   for j = 1, #known, 12 do seen[string.sub(known, j, j + 11)] = true end
   local added = ''
-  for _, hash in ipairs(hashes) do
+  for j = 1, #hashes, 12 do
     if have >= crowd_max then break end
+    local hash = string.sub(hashes, j, j + 11)
     if not seen[hash] then
       seen[hash] = true
       added = added .. hash
@@ -150,13 +151,13 @@ while i <= n do
   local id, w, signed, count = ARGV[i], tonumber(ARGV[i + 1]), ARGV[i + 2], tonumber(ARGV[i + 3])
   local first = i + 4
   i = first + 2 * count
-  local held_first, held_count = i + 1, tonumber(ARGV[i])
+  local networks = ARGV[i]
+  local held_first, held_count, flag = i + 2, tonumber(ARGV[i + 1]), ''
   i = held_first + 3 * held_count
-  local nets_first, nets_count = i + 1, tonumber(ARGV[i])
-  i = nets_first + 2 * nets_count
-  local flagged = ARGV[i] == '1'
-  local flag_at = i + 1
-  i = i + (flagged and 3 or 1)
+  if held_count > 0 then
+    flag = ARGV[i]
+    i = i + 1
+  end
   -- Every catalog entry has a section field ('' for none): nil means no entry.
   local section = redis.call('HGET', item_prefix .. id, 'section')
   if not section and signed == '1' then section = '' end
@@ -173,22 +174,13 @@ while i <= n do
       end
       redis.call('ZINCRBY', total_key, v, id)
     end
-    if nets_count > 0 then
-      local per_minute, order = {}, {}
-      for j = nets_first, nets_first + 2 * nets_count - 1, 2 do
-        local minute = ARGV[j]
-        if not per_minute[minute] then
-          per_minute[minute] = {}
-          order[#order + 1] = minute
-        end
-        local list = per_minute[minute]
-        list[#list + 1] = ARGV[j + 1]
+    if networks ~= '' then
+      for minute, hashes in string.gmatch(networks, '(%d+):(%x+)') do
+        add_networks(id, minute, hashes)
       end
-      for _, minute in ipairs(order) do add_networks(id, minute, per_minute[minute]) end
     end
-    if flagged then
-      redis.call('HSET', p .. 'flags', id,
-        ARGV[flag_at] .. '|' .. ARGV[flag_at + 1] .. '|' .. string.format('%d', ref))
+    if flag ~= '' then
+      redis.call('HSET', p .. 'flags', id, flag .. '|' .. string.format('%d', ref))
     end
   end
   if section and count > 0 then
