@@ -16,8 +16,8 @@ from hashlib import blake2b
 
 DEFAULT_MAX_VIEWS = 10
 DEFAULT_WINDOW = 1800.0
-# 4 Mi cells a row: 3 rows of 8-byte cells (5 generations of one byte each, and the slice
-# a cell was written in) is 96 MiB, shared by all workers. What that holds falsely at which
+# 4 Mi cells a row: 2 rows of 8-byte cells (5 generations of one byte each, and the slice
+# a cell was written in) is 64 MiB, shared by all workers. What that holds falsely at which
 # load is in AddressLimit's docstring.
 DEFAULT_WIDTH = 1 << 22
 DEFAULT_DEPTH = 2
@@ -69,7 +69,7 @@ class AddressLimit:
     The layout. A key's counters for all live generations sit side by side in one cell of
     `3 + slices + 1` bytes (8 with the defaults): the number of the slice the cell was last
     written in (24 bits), then one byte per generation, newest first. A take reads one cell
-    per row, three cache lines, instead of one byte per row and generation scattered over
+    per row, two cache lines, instead of one byte per row and generation scattered over
     the whole mapping, and nothing is zeroed when the clock moves on: a cell's generations
     older than the window simply stop counting, and shift out when it is next written. (A
     cell last written 2^24 slices ago, 240 years at the default slice, would read as
@@ -87,21 +87,22 @@ class AddressLimit:
 
     What collisions cost is a view held early ("false hold"), and it falls on keys near
     their limit: others raise a key's count only where they share all its rows. With the
-    defaults (width 2^22, depth 3, 8-byte cells: 96 MiB) and distinct (address, story)
+    defaults (width 2^22, depth 2, 8-byte cells: 64 MiB) and distinct (address, story)
     pairs arriving steadily, each viewed once, the sketch holds up to `window + slice` =
     2250 s of them, λ = pairs/s x 2250 / width to a counter. Probing keys that view again
-    and again, measured on a sketch scaled down to the same λ:
+    and again, measured on a sketch scaled down to the same λ (width 2^14):
 
     ============  =====  ===============  =======================  =====================
     pairs / s     λ      1st view held    10th held (9 counted)    views a prober gets
     ============  =====  ===============  =======================  =====================
-    1,000         0.54   < 1e-9           4.4 %  (9th: 1.4e-4)     9.96 of 10
-    5,000         2.7    < 1e-9           69 %   (8th: 1.3 %)      9.1 of 10
+    1,000         0.54   < 1e-9           2 to 4 %                 9.98 of 10
+    5,000         2.7    1e-7             55 %                     9.25 of 10
     ============  =====  ===============  =======================  =====================
 
-    A first view is held only if each row carries 10 other views: P[Poisson(λ) >= 10]^3,
-    4e-29 and 1e-10. Plain count-min (every row raised) holds the 10th 5.7 % and 75 % of
-    the time; width 2^23 (192 MiB) brings it to 0.7 % and 29 %. Keep λ under about 0.5.
+    A first view is held only if each row carries 10 other views: P[Poisson(λ) >= 10]^2.
+    A third row holds the 10th view at 5,000 pairs/s 38 % of the time instead of 55 %, and
+    costs a third more memory and time a beacon: not worth it for views 9 and 10 of one
+    reader. Past ~1,000 new pairs a second, widen the sketch; keep λ under about 0.5.
 
     Processes. Make the limit in the parent and call `share_across_fork()` before forking;
     workers use the object they inherit, nothing to attach. From then on every take holds

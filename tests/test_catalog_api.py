@@ -188,6 +188,7 @@ async def test_get_shows_views_total(client: TestClient[Any, Any], clock: FakeCl
         "hidden": False,
         "views_total": 0,
         "ranks": dict.fromkeys(("hot", "1h", "24h", "7d", "30d", "all")),
+        "held": {},
     }
     for _ in range(3):
         assert await hit(client, "a") == 204
@@ -261,7 +262,7 @@ async def test_patch_merges(client: TestClient[Any, Any]) -> None:
     }
     assert await response.json() == expected
     got = await (await client.get(ITEM, headers=auth())).json()
-    assert {k: v for k, v in got.items() if k not in ("views_total", "ranks")} == expected
+    assert {k: v for k, v in got.items() if k not in ("views_total", "ranks", "held")} == expected
 
 
 async def test_patch_with_invalid_field_changes_nothing(
