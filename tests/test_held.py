@@ -361,3 +361,30 @@ async def test_release_is_exact(
         starts = [s for s in starts if s > now - 3 * 3600]
         series = await store.series("news", ["a"], "minute", starts)
         assert series["a"] == [after[("a", s)] for s in starts]
+
+
+async def test_data_the_previous_release_wrote_reads_as_before(
+    guarded: Client, redis: Redis, clock: FakeClock
+) -> None:
+    """The previous release kept no held views, flags or networks: its counts read as they
+    were, nothing is held, a release moves nothing, and its stories can rise again once
+    ten minutes of crowd data have been written."""
+    await put_item(guarded, "old", section="city")
+    minute = int(clock.now // 60 * 60)
+    # What the previous release's flush left for 12 views of "old" this minute.
+    for scope in ("all", "city"):
+        await redis.zadd(f"rk:{{news}}:tot:{scope}", {"old": 12})
+        await redis.zadd(f"rk:{{news}}:b:{scope}:minute:{minute}", {"old": 12})
+    await redis.hset(f"rk:{{news}}:beacons:{minute // 86400 * 86400}", "counted", 12)
+    doc = await item(guarded, "old")
+    assert doc["views_total"] == 12 and doc["held"] == {}
+    response = await guarded.post("/v1/sites/news/items/old/release", headers=auth())
+    assert (await response.json())["views"] == 0
+    assert await item(guarded, "old") == doc
+    tally = await (await guarded.get("/v1/sites/news/beacons?days=1", headers=auth())).json()
+    assert tally["days"][0]["counted"] == 12 and tally["days"][0]["released"] == 0
+    assert await rising(guarded) == []  # no networks known yet
+    for k in range(10):
+        assert (await send(guarded, "old", f"10.{k}.0.1"))[0] == 204
+    clock.advance(2)
+    assert await rising(guarded) == ["old"]

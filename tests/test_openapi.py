@@ -142,8 +142,7 @@ def live_server(
     config = workdir / "ranker.toml"
     # Seeded readers are named by a proxy on loopback, each on a network of its own.
     config.write_text(
-        '[collector]\ntrusted_proxies = ["127.0.0.1/32"]\n'
-        f'[sites.{SITE}]\ntoken = "{SITE_TOKEN}"\n'
+        f'[collector]\ntrusted_proxies = ["127.0.0.1/32"]\n[sites.{SITE}]\ntoken = "{SITE_TOKEN}"\n'
     )
     port = _free_port()
     env = {**os.environ, "REDIS_URL": engine.url, "RANKER_PORT": str(port)}
