@@ -126,7 +126,7 @@ class Admission:
         self._trusted_peers: dict[str, bool] = {}  # peer -> in _trusted: few, asked often
         deny = NetworkSet.from_files(settings.deny_networks)
         if settings.deny_hosting:
-            deny = deny | default_hosting_networks()
+            deny = deny | default_hosting_networks() if deny else default_hosting_networks()
         self._deny = deny if deny else None
         self._filter_bots = settings.filter_bots
         self._fetch_metadata = settings.fetch_metadata

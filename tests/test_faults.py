@@ -159,8 +159,12 @@ class Collector:
         self._kill_group()
 
     async def _wait_listening(self, timeout: float = 15.0) -> None:
+        """Until every worker answers: readers' kept-alive connections made while one of
+        them still starts would all go to the others."""
         deadline = time.monotonic() + timeout
-        async with aiohttp.ClientSession() as session:
+        answered: set[int] = set()
+        connector = aiohttp.TCPConnector(force_close=True)  # SO_REUSEPORT spreads them
+        async with aiohttp.ClientSession(connector=connector) as session:
             while time.monotonic() < deadline:
                 assert self.proc is not None
                 if self.proc.poll() is not None:
@@ -168,8 +172,10 @@ class Collector:
                 with contextlib.suppress(aiohttp.ClientError):
                     async with session.get(self.base + "/healthz") as r:
                         if r.status == 200:
-                            return
-                await asyncio.sleep(0.05)
+                            answered.add((await r.json())["pid"])
+                if len(answered) >= self._workers:
+                    return
+                await asyncio.sleep(0.01 if answered else 0.05)
         pytest.fail(f"ranker serve did not start; its log:\n{self.log()}")
 
     def _kill_group(self) -> None:
