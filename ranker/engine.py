@@ -69,6 +69,20 @@ def die_with_parent() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
+def _private(data_dir: Path) -> None:
+    """The data holds the day's visitor salt: readable by its owner only, also what an
+    earlier release left readable to others."""
+    data_dir.chmod(0o700)
+    for path in data_dir.rglob("*"):
+        if not path.is_symlink():
+            path.chmod(0o700 if path.is_dir() else 0o600)
+
+
+def _engine_child() -> None:
+    os.umask(0o077)  # the engine's own files (append-only file, log) for its owner only
+    die_with_parent()
+
+
 class EmbeddedEngine:
     """One private server process. `start()` returns its URL; `stop()` ends it cleanly."""
 
@@ -106,8 +120,10 @@ class EmbeddedEngine:
         return f"unix://{self.socket_path}?db=0"
 
     def start(self, timeout: float = 15.0) -> str:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        self._lock = open(self.data_dir / "engine.lock", "w")
+        self.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        _private(self.data_dir)
+        lock_path = self.data_dir / "engine.lock"
+        self._lock = open(os.open(lock_path, os.O_WRONLY | os.O_CREAT, 0o600), "w")
         try:
             fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -121,7 +137,7 @@ class EmbeddedEngine:
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
-                preexec_fn=die_with_parent,
+                preexec_fn=_engine_child,
             )
         except OSError as e:
             self._release()

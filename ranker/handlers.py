@@ -152,7 +152,7 @@ async def ready(request: web.Request) -> web.Response:
         await asyncio.wait_for(app[STORE].ping(), READY_PING_TIMEOUT)
         redis: str = "ok"
     except (TimeoutError, *STORE_ERRORS) as e:
-        redis = f"unreachable: {e or type(e).__name__}"
+        redis = f"unreachable: {str(e) or type(e).__name__}"
     ready = redis == "ok" and lag <= app[SETTINGS].ready_max_lag
     doc = {
         "status": "ready" if ready else "not_ready",

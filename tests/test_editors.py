@@ -196,6 +196,11 @@ async def test_the_dashboard_shell_names_the_site_and_no_token(client: Client) -
     html = await response.text()
     assert 'data-site="other"' in html and 'data-token=""' in html
     assert response.headers["Cache-Control"] == "no-store"
+    # Only its own script and styles run, and no other site may frame it.
+    policy = response.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in policy and "frame-ancestors 'none'" in policy
+    assert "unsafe-inline" not in policy and "<script>" not in html.replace("<script src", "")
+    assert response.headers["X-Frame-Options"] == "DENY"
     fallback = await (await client.get('/dashboard?site="><script>')).text()
     assert 'data-site="news"' in fallback and '<script>"' not in fallback
 

@@ -82,6 +82,27 @@ def test_a_persisted_engine_keeps_data_across_a_restart(tmp_path: Path) -> None:
         client.close()
 
 
+def test_the_engines_files_are_its_owners_alone(tmp_path: Path) -> None:
+    """They hold the day's visitor salt: no other user of the machine may read them, also
+    what an earlier release left readable."""
+    data = tmp_path / "data"
+    data.mkdir(mode=0o755)
+    old = data / "engine.log"
+    old.write_text("")
+    old.chmod(0o644)
+    engine = EmbeddedEngine(data, persist=True)
+    with running(engine):
+        client = connect(engine.url)
+        client.set("rk:salt:2026-12-01", "secret")
+        client.close()
+    assert data.stat().st_mode & 0o777 == 0o700
+    found = list(data.rglob("*"))
+    assert any(p.name.endswith(".aof") for p in found)  # the append-only files are there
+    for path in found:
+        if not path.is_symlink():
+            assert path.stat().st_mode & 0o077 == 0, path
+
+
 def test_an_unpersisted_engine_starts_empty_after_a_restart(tmp_path: Path) -> None:
     # The counterpart of the test above: it shows that test observes the AOF, not luck.
     engine = EmbeddedEngine(tmp_path / "data", persist=False)
