@@ -33,11 +33,19 @@ def _serve(settings: Settings, workers: int = 1) -> int:
             shared = stack.enter_context(tempfile.TemporaryDirectory(prefix="ranker-metrics-"))
             os.environ["PROMETHEUS_MULTIPROC_DIR"] = shared
         from ranker import logs
+        from ranker.engine import EmbeddedEngine, EngineError
         from ranker.serve import run
 
+        if not settings.redis_url and EmbeddedEngine.in_use(settings.data_dir):
+            print(f"ranker: {settings.data_dir} is in use by another Ranker", file=sys.stderr)
+            return 1
         logs.setup(settings.log_format)
         print(f"ranker: serving http://{settings.host}:{settings.port}/", flush=True)
-        run(settings, workers)
+        try:
+            run(settings, workers)
+        except EngineError as e:  # a second server that started at the same moment
+            print(f"ranker: {e}", file=sys.stderr)
+            return 1
     return 0
 
 

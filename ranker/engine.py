@@ -119,6 +119,18 @@ class EmbeddedEngine:
             return f"redis://127.0.0.1:{self.port}/0"
         return f"unix://{self.socket_path}?db=0"
 
+    @staticmethod
+    def in_use(data_dir: Path) -> bool:
+        """Whether another engine holds `data_dir` now (start() would refuse it)."""
+        try:
+            with open(Path(data_dir) / "engine.lock", "rb") as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        except OSError:  # no such directory or lock yet: free
+            return False
+        return False
+
     def start(self, timeout: float = 15.0) -> str:
         self.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         _private(self.data_dir)

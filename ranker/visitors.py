@@ -47,10 +47,10 @@ class Deduper:
     t fell in its slice. Repeats do not extend the window: a reader who stays counts once
     per window.
 
-    Memory is bounded by `max_entries`: past it the oldest generation goes early, so a
-    repeat may count again; a view is never lost to it. A clock that steps back makes
-    entries live longer, never shorter. State is per process: behind N collectors not
-    pinned by client address, a reader may count up to N times per window.
+    Memory is bounded by `max_entries`: past it the oldest remembered views go early, one by
+    one, so only they may count again if repeated; a view is never lost to it. A clock that
+    steps back makes entries live longer, never shorter. State is per process: behind N
+    collectors not pinned by client address, a reader may count up to N times per window.
     """
 
     def __init__(self, window: float, max_entries: int, slices: int = 4) -> None:
@@ -60,7 +60,9 @@ class Deduper:
         self.slice = window / slices
         self.max_entries = max_entries
         self._slices = slices
-        self._generations: deque[tuple[int, set[int]]] = deque()  # (slice number, keys)
+        # (slice number, keys, the same keys oldest first): the set answers look-ups, the
+        # queue tells which went in first when the memory is full.
+        self._generations: deque[tuple[int, set[int], deque[int]]] = deque()
         self._size = 0
 
     def __len__(self) -> int:
@@ -75,13 +77,19 @@ class Deduper:
         # A generation stays while the clock is within `slices` slices after its own.
         while generations and generations[0][0] < current - self._slices:
             self._size -= len(generations.popleft()[1])
-        for _, keys in generations:
+        for _, keys, _ in generations:
             if key in keys:
                 return False
         if not generations or generations[-1][0] < current:
-            generations.append((current, set()))
-        generations[-1][1].add(key)
+            generations.append((current, set(), deque()))
+        newest = generations[-1]
+        newest[1].add(key)
+        newest[2].append(key)
         self._size += 1
-        while self._size > self.max_entries:
-            self._size -= len(generations.popleft()[1])
+        if self._size > self.max_entries:
+            oldest = generations[0]
+            oldest[1].discard(oldest[2].popleft())
+            self._size -= 1
+            if not oldest[2]:
+                generations.popleft()
         return True

@@ -8,6 +8,8 @@ import contextlib
 import fcntl
 import os
 import stat
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -396,3 +398,24 @@ async def test_an_app_cannot_use_a_data_dir_whose_engine_is_running(tmp_path: Pa
         assert await asyncio.to_thread(answers, engine.url)
     finally:
         await asyncio.to_thread(engine.stop)
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_second_server_on_the_same_data_says_so_in_one_line(tmp_path: Path, workers: str) -> None:
+    data_dir = tmp_path / "data"
+    config = tmp_path / "ranker.toml"
+    config.write_text(f'[sites.news]\ntoken = "{TOKEN}"\n')
+    env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
+    env.update(RANKER_DATA_DIR=str(data_dir), RANKER_PORT="0")
+    with running(EmbeddedEngine(data_dir, persist=True)):
+        second = subprocess.run(
+            [sys.executable, "-m", "ranker", "serve", "--config", str(config)]
+            + ["--workers", workers],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+    assert second.returncode == 1
+    assert "serving" not in second.stdout
+    assert second.stderr.strip().splitlines() == [f"ranker: {data_dir} is in use by another Ranker"]

@@ -90,6 +90,47 @@ def test_a_full_memory_forgets_early_but_never_drops_a_view(
         assert len(deduper) <= max_entries
 
 
+@given(
+    events=st.lists(
+        st.tuples(st.integers(0, 30), st.integers(0, 3).map(float)), min_size=1, max_size=200
+    ),
+    max_entries=st.integers(1, 12),
+)
+def test_past_the_cap_only_the_oldest_views_are_forgotten(
+    events: list[tuple[int, float]], max_entries: int
+) -> None:
+    """Within one window (nothing expires) the memory is exactly the last `max_entries`
+    views counted: a repeat of any of them is a duplicate, of anything older a view."""
+    deduper = Deduper(window=86400.0, max_entries=max_entries, slices=4)
+    remembered: list[int] = []  # the reference: counted views, oldest first
+    now = T0
+    for story, dt in events:
+        now += dt
+        counted = deduper.first_view("news", VISITOR, f"s{story}", now)
+        assert counted == (story not in remembered)
+        if counted:
+            remembered.append(story)
+            del remembered[:-max_entries]
+        assert len(deduper) == len(remembered)
+
+
+def test_a_full_memory_keeps_a_readers_recent_view() -> None:
+    """A thousand other visitors past the cap do not make a reader's repeat count again,
+    as long as the reader's view is not among the oldest."""
+    deduper = Deduper(window=1800.0, max_entries=1000, slices=4)
+    for k in range(999):
+        assert deduper.first_view("news", bytes([k % 256, k // 256]) * 8, "a", T0 + k * 0.001)
+    assert deduper.first_view("news", VISITOR, "a", T0 + 1)
+    for k in range(999):  # others arrive: the oldest go, the reader stays
+        assert deduper.first_view("news", bytes([k % 256, k // 256, 7]) * 5 + b"x", "b", T0 + 2)
+    assert not deduper.first_view("news", VISITOR, "a", T0 + 3)
+    tiny = Deduper(1800.0, 10)
+    for k in range(11):
+        assert tiny.first_view("news", VISITOR, f"s{k}", T0 + k)
+    assert len(tiny) == 10
+    assert not tiny.first_view("news", VISITOR, "s10", T0 + 12)
+
+
 @pytest.mark.parametrize("start", [T0, T0 + 7.5, T0 + 14.999])  # where in its slice
 def test_the_window_boundary(start: float) -> None:
     deduper = Deduper(window=60.0, max_entries=100, slices=4)  # 15-second slices
