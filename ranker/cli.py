@@ -42,11 +42,10 @@ def _serve(settings: Settings, workers: int = 1) -> int:
         logs.setup(settings.log_format)
         print(f"ranker: serving http://{settings.host}:{settings.port}/", flush=True)
         try:
-            run(settings, workers)
+            return run(settings, workers)
         except EngineError as e:  # a second server that started at the same moment
             print(f"ranker: {e}", file=sys.stderr)
             return 1
-    return 0
 
 
 def _settings(args: argparse.Namespace) -> Settings:

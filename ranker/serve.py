@@ -9,6 +9,7 @@ import logging
 import multiprocessing
 import os
 import signal
+import sys
 from dataclasses import replace
 from types import FrameType
 
@@ -17,6 +18,7 @@ from prometheus_client import multiprocess
 
 from ranker.admission import address_window
 from ranker.app import create_app
+from ranker.appkeys import FLUSHER
 from ranker.config import Settings
 from ranker.engine import EmbeddedEngine, die_with_parent
 from ranker.limits import AddressLimit
@@ -56,9 +58,10 @@ def run_worker(
 ) -> None:
     """Serve until SIGTERM/SIGINT; on the way out, everything accepted is flushed."""
     if reuse_port:
-        # One of several workers. The parent's SIGTERM handler came with the fork: a SIGTERM
-        # before aiohttp sets its own should just end this process.
+        # One of several workers. The parent's handlers came with the fork: a signal before
+        # the server sets its own should just end this process.
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         # If the parent dies without stopping it (SIGKILL), it gets SIGTERM, flushes and
         # exits rather than serve on alone; if the parent died already, it exits now.
         die_with_parent()
@@ -66,19 +69,38 @@ def run_worker(
             return
     app = create_app(settings, address_limit=address_limit)
     app.on_startup.append(_settle_memory)  # after the catalog and filters are loaded
-    web.run_app(
+    with asyncio.Runner(loop_factory=_new_loop) as runner:
+        drained = runner.run(_serve(app, settings, reuse_port))
+    if not drained:
+        sys.exit(1)  # the parent, or the process manager, learns views were not written
+
+
+async def _serve(app: web.Application, settings: Settings, reuse_port: bool) -> bool:
+    """Serve until the first SIGTERM or SIGINT, then stop accepting, answer the requests
+    already received, and write every view accepted. Signals after the first change
+    nothing: a process group stopped by systemd, `kill -- -PGID` or a second Ctrl-C gets
+    each signal more than once, and none may cut the drain short. True when everything
+    accepted was written."""
+    runner = web.AppRunner(
         app,
-        host=settings.host,
-        port=settings.port,
-        reuse_port=reuse_port or None,
-        print=None,
         access_log=None,
-        loop=_new_loop(),
         shutdown_timeout=15,
         # Header limits: a longer request line or header field gets 400 before any handler.
         max_line_size=settings.max_field_size,
         max_field_size=settings.max_field_size,
     )
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, settings.host, settings.port, reuse_port=reuse_port or None)
+        await site.start()
+        stopping = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stopping.set)
+        await stopping.wait()
+    finally:
+        await runner.cleanup()  # stops listening, lets handlers finish, then drains
+    return app[FLUSHER].pending_views == 0
 
 
 def _before_fork(settings: Settings) -> AddressLimit | None:
@@ -94,10 +116,12 @@ def _before_fork(settings: Settings) -> AddressLimit | None:
     return limit
 
 
-def run(settings: Settings, workers: int = 1) -> None:
+def run(settings: Settings, workers: int = 1) -> int:
+    """Serve until stopped; the exit status: 1 if any process could not write all it
+    accepted, or died."""
     if workers <= 1:
         run_worker(settings)
-        return
+        return 0
     engine = None
     if not settings.redis_url:
         # One engine for all workers, started here so it outlives each of them.
@@ -126,18 +150,23 @@ def run(settings: Settings, workers: int = 1) -> None:
             if process.is_alive():
                 process.terminate()  # SIGTERM: each worker flushes, then exits
 
-    previous = signal.signal(signal.SIGTERM, stop)
+    # SIGTERM and Ctrl-C (SIGINT) alike: stop the workers and wait for them; more of either
+    # while they drain change nothing.
+    previous = {signum: signal.signal(signum, stop) for signum in (signal.SIGTERM, signal.SIGINT)}
     try:
         for process in processes:
             process.start()
         for process in processes:
-            try:
-                process.join()
-            except KeyboardInterrupt:  # Ctrl-C reached the workers too; wait for them
-                process.join()
+            process.join()
             if process.pid is not None and os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
                 multiprocess.mark_process_dead(process.pid)  # type: ignore[no-untyped-call]
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
         if engine is not None:
             engine.stop()
+    failed = [p.name for p in processes if p.exitcode != 0]
+    if failed:
+        log.error("workers that did not stop cleanly: %s", ", ".join(failed))
+        return 1
+    return 0

@@ -193,6 +193,12 @@ class Collector:
         assert self.proc is not None
         self.proc.send_signal(signum)
 
+    def signal_group(self, signum: int) -> None:
+        """To the server and every worker at once, as systemd's KillMode=control-group,
+        `kill -- -PGID` or Ctrl-C in a terminal do."""
+        assert self.proc is not None
+        os.killpg(self.proc.pid, signum)
+
     async def exit_code(self, timeout: float = 15.0) -> int:
         """How the server ended; a failure if it is still running after `timeout` (a drain
         against a live engine takes well under a second)."""
@@ -461,6 +467,52 @@ async def test_sigterm_mid_stream_counts_every_view_it_answered(
         assert readers.refused > 0
     assert not readers.other
     await _assert_counted_once(own_engine.url, readers.answered)
+
+
+@pytest.mark.parametrize(
+    ("workers", "signals"),
+    [
+        (1, (signal.SIGTERM, signal.SIGTERM)),
+        (2, (signal.SIGTERM, signal.SIGTERM)),
+        (2, (signal.SIGINT, signal.SIGINT, signal.SIGINT)),
+        (1, (signal.SIGTERM,) * 3),
+    ],
+)
+async def test_a_process_group_signalled_again_and_again_loses_no_view(
+    own_engine: EmbeddedEngine, tmp_path: Path, workers: int, signals: tuple[int, ...]
+) -> None:
+    """Every process gets the signal directly, the workers again from the parent, and more
+    arrive while they drain: none may cut the final flush short. Every beacon from a new
+    reader, so each view is a flush's worth of work; the flush interval is long, so all of
+    them are still buffered when the signals come."""
+    await _catalog(own_engine.url)
+    async with Collector(tmp_path, own_engine.url, "1h", workers) as collector:
+        async with Readers(collector.base, senders=8) as readers:
+            await asyncio.sleep(1.0)
+            for signum in signals:
+                collector.signal_group(signum)
+                await asyncio.sleep(0.0005)
+            assert await collector.exit_code() == 0, collector.log()
+            await asyncio.sleep(0.1)
+    assert readers.answered.total() > 100
+    assert not readers.other
+    await _assert_counted_once(own_engine.url, readers.answered)
+
+
+async def test_a_worker_that_cannot_drain_makes_the_server_exit_non_zero(
+    own_engine: EmbeddedEngine, tmp_path: Path
+) -> None:
+    """Views buffered while the engine is gone cannot be written at shutdown: the worker
+    says so and exits 1, and so does the server, so a process manager sees it."""
+    await _catalog(own_engine.url)
+    async with Collector(tmp_path, own_engine.url, "1h", workers=2) as collector:
+        async with Readers(collector.base, senders=4) as readers:
+            await asyncio.sleep(0.5)
+        assert readers.answered.total() > 0
+        own_engine.kill()  # the buffered views have nowhere to go
+        collector.signal_group(signal.SIGTERM)
+        assert await collector.exit_code(timeout=30) == 1, collector.log()
+        assert "views unwritten" in collector.log()
 
 
 async def test_sigkill_after_the_last_flush_loses_nothing(
