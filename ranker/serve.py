@@ -100,7 +100,14 @@ async def _serve(app: web.Application, settings: Settings, reuse_port: bool) -> 
         await stopping.wait()
     finally:
         await runner.cleanup()  # stops listening, lets handlers finish, then drains
+        _ignore_late_signals()
     return app[FLUSHER].pending_views == 0
+
+
+def _ignore_late_signals() -> None:
+    """Once the work is done, a signal still on its way (the group's second SIGTERM, say)
+    must not turn a clean exit into death by signal: block them until the process ends."""
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT})
 
 
 def _before_fork(settings: Settings) -> AddressLimit | None:
@@ -161,6 +168,7 @@ def run(settings: Settings, workers: int = 1) -> int:
             if process.pid is not None and os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
                 multiprocess.mark_process_dead(process.pid)  # type: ignore[no-untyped-call]
     finally:
+        _ignore_late_signals()
         for signum, handler in previous.items():
             signal.signal(signum, handler)
         if engine is not None:
