@@ -71,6 +71,7 @@ def run_worker(
     app.on_startup.append(_settle_memory)  # after the catalog and filters are loaded
     with asyncio.Runner(loop_factory=_new_loop) as runner:
         drained = runner.run(_serve(app, settings, reuse_port))
+    _ignore_late_signals()  # again: closing the loop put back the default handlers
     if not drained:
         sys.exit(1)  # the parent, or the process manager, learns views were not written
 
@@ -106,8 +107,10 @@ async def _serve(app: web.Application, settings: Settings, reuse_port: bool) -> 
 
 def _ignore_late_signals() -> None:
     """Once the work is done, a signal still on its way (the group's second SIGTERM, say)
-    must not turn a clean exit into death by signal: block them until the process ends."""
-    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT})
+    must not turn a clean exit into death by signal. Ignored for the whole process, not
+    blocked: a thread of the resolver's pool would take a signal the main thread blocks."""
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, signal.SIG_IGN)
 
 
 def _before_fork(settings: Settings) -> AddressLimit | None:
@@ -159,7 +162,8 @@ def run(settings: Settings, workers: int = 1) -> int:
 
     # SIGTERM and Ctrl-C (SIGINT) alike: stop the workers and wait for them; more of either
     # while they drain change nothing.
-    previous = {signum: signal.signal(signum, stop) for signum in (signal.SIGTERM, signal.SIGINT)}
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, stop)
     try:
         for process in processes:
             process.start()
@@ -169,8 +173,6 @@ def run(settings: Settings, workers: int = 1) -> int:
                 multiprocess.mark_process_dead(process.pid)  # type: ignore[no-untyped-call]
     finally:
         _ignore_late_signals()
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
         if engine is not None:
             engine.stop()
     failed = [p.name for p in processes if p.exitcode != 0]
