@@ -5,7 +5,8 @@ Ranker embeds, append-only file on) joined by deploy/valkey-cluster-init.sh, and
 `ranker serve` collectors with deploy/ranker.toml pointing at `redis+cluster://`. A catalog
 goes in through the API, then a bounded number of beacons, spread round-robin over the
 collectors as the load balancer spreads them; each names its own reader in
-X-Forwarded-For (`proxy_hops = 1`), so every one counts. Checks: every collector serves the
+X-Forwarded-For (deploy/ranker.toml trusts loopback), each on a network of its own, so
+every one counts. Checks: every collector serves the
 same lists, equal to the 204 answers; after SIGTERM (each collector flushes on its way out
 and exits 0), the all-time totals in Redis equal the 204 answers per story and per
 section. Exits 1 on any mismatch. Everything listens on 127.0.0.1 and is stopped at the end.
