@@ -46,14 +46,7 @@ if 14 + 2 * reasons > #ARGV then  -- no views, only refusals
   return {1, 0}
 end
 
-local landmark = tonumber(redis.call('HGET', KEYS[1], 'landmark'))
-if not landmark then
-  landmark = math.floor(ref)
-  redis.call('HSET', KEYS[1], 'landmark', string.format('%d', landmark))
-elseif ref - landmark >= tonumber(ARGV[8]) * half_life then
-  rebase(KEYS[1], KEYS[3], p, landmark, math.floor(ref), half_life, ARGV[9])
-  landmark = math.floor(ref)
-end
+local landmark = landmark_for(KEYS[1], KEYS[3], p, ref, half_life, ARGV[8], ARGV[9])
 -- The weight conversion uses the stored landmark, read inside this script, so a rebase
 -- that races this batch cannot mis-scale it.
 local factor = 2 ^ ((ref - landmark) / half_life)

@@ -30,16 +30,7 @@ for a = 11, #ARGV do
   local reason = ARGV[a]
   local total = tonumber(redis.call('ZSCORE', p .. 'heldtot:' .. reason, id) or '0')
   if total > 0 then
-    if not landmark then
-      landmark = tonumber(redis.call('HGET', KEYS[1], 'landmark'))
-      if not landmark then
-        landmark = math.floor(now)
-        redis.call('HSET', KEYS[1], 'landmark', string.format('%d', landmark))
-      elseif now - landmark >= tonumber(ARGV[8]) * half_life then
-        rebase(KEYS[1], KEYS[2], p, landmark, math.floor(now), half_life, ARGV[9])
-        landmark = math.floor(now)
-      end
-    end
+    landmark = landmark or landmark_for(KEYS[1], KEYS[2], p, now, half_life, ARGV[8], ARGV[9])
     -- Every held bucket still alive: from the one holding `now` back through the retention.
     local found = {{}, {}, {}}  -- resolution -> {start -> views}
     for r = 1, 3 do
