@@ -120,18 +120,25 @@ async def _catalog(redis_url: str) -> None:
         await Store(redis, make_settings(redis_url)).put_items(SITE, entries)
 
 
-@pytest.fixture(params=[1, 2], ids=["1-worker", "2-workers"])
-async def server(
-    request: pytest.FixtureRequest, engine: EmbeddedEngine, tmp_path: Path
+async def _serving(
+    engine: EmbeddedEngine, tmp_path: Path, workers: int, collector: str
 ) -> AsyncIterator[Server]:
-    """The default configuration: no proxy is trusted."""
     await _catalog(engine.url)
-    srv = Server(tmp_path, engine.url, request.param, "")
+    srv = Server(tmp_path, engine.url, workers, collector)
     await srv.start()
     try:
         yield srv
     finally:
         srv.stop()
+
+
+@pytest.fixture(params=[1, 2], ids=["1-worker", "2-workers"])
+async def server(
+    request: pytest.FixtureRequest, engine: EmbeddedEngine, tmp_path: Path
+) -> AsyncIterator[Server]:
+    """The default configuration: no proxy is trusted."""
+    async for srv in _serving(engine, tmp_path, request.param, ""):
+        yield srv
 
 
 @pytest.fixture(params=[1, 2], ids=["1-worker", "2-workers"])
@@ -139,13 +146,9 @@ async def proxied(
     request: pytest.FixtureRequest, engine: EmbeddedEngine, tmp_path: Path
 ) -> AsyncIterator[Server]:
     """Behind a proxy on loopback that names each reader in X-Forwarded-For."""
-    await _catalog(engine.url)
-    srv = Server(tmp_path, engine.url, request.param, 'trusted_proxies = ["127.0.0.1/32"]')
-    await srv.start()
-    try:
+    trusted = 'trusted_proxies = ["127.0.0.1/32"]'
+    async for srv in _serving(engine, tmp_path, request.param, trusted):
         yield srv
-    finally:
-        srv.stop()
 
 
 def session() -> aiohttp.ClientSession:
