@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from ranker.decay import weight
+from ranker.trends import SHORT_MINUTES
 
-CROWD_WINDOW = 600  # seconds: the rising list's short window (trends.SHORT_MINUTES)
+CROWD_WINDOW = SHORT_MINUTES * 60  # seconds: the rising list's short window
 # Half-lives a batch's weights may span before its reference time moves (2^1024 overflows).
 MAX_SPAN = 256.0
 

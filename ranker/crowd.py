@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Hashable
 
-WINDOW_MINUTES = 10  # the rising list's short window: the current minute and the 9 before
+from ranker.trends import SHORT_MINUTES as WINDOW_MINUTES  # the rising list's short window
+
 COUNTERS = 16  # networks tracked per story and minute (Misra-Gries summary)
 
 
