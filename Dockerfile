@@ -16,7 +16,10 @@ RUN pip install /src && rm -rf /src
 RUN groupadd --system --gid 10001 ranker \
     && useradd --system --uid 10001 --gid ranker --create-home --home-dir /var/lib/ranker \
         --shell /usr/sbin/nologin ranker
-# The commented example; docker-compose.yml mounts deploy/ranker.toml over it.
+# The commented example; docker-compose.yml mounts deploy/ranker.toml over it. Both read the
+# site's token from $RANKER_TOKEN, which the image leaves unset: a container refuses to start
+# until it is given one (`docker run -e RANKER_TOKEN=<output of ranker token>`) or a mounted
+# config of its own with a token; a short or published one is refused as well.
 COPY ranker.toml /etc/ranker/ranker.toml
 
 # RANKER_DATA_DIR is only used when REDIS_URL is unset: then Ranker starts its embedded

@@ -10,8 +10,11 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from aiohttp import web
+from redis import exceptions as redis_errors
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialWithJitterBackoff
 
 from ranker import assets, collect, demo, editors, handlers, openapi
 from ranker.admission import Admission
@@ -31,6 +34,7 @@ from ranker.appkeys import (
 )
 from ranker.catalog import CatalogIndex
 from ranker.config import Settings
+from ranker.connections import body_deadline
 from ranker.engine import EmbeddedEngine
 from ranker.errors import json_errors
 from ranker.flusher import Flusher
@@ -42,6 +46,7 @@ from ranker.store import STORE_ERRORS, Store
 log = logging.getLogger("ranker")
 
 DRAIN_TIMEOUT = 10.0
+STORE_RETRIES = 3
 SALT_CHECK = 60.0  # seconds between looks at the clock for a new day's salt
 
 
@@ -82,6 +87,12 @@ async def store_ctx(app: web.Application) -> AsyncIterator[None]:
         "decode_responses": True,
         "socket_connect_timeout": 2,
         "socket_timeout": 5,
+        # A pooled connection that died with a restarted engine fails its first command:
+        # that is retried at once on a new connection (and twice more, 10-40 ms apart),
+        # so callers see an outage, never a restart. Idle connections are checked first.
+        "retry": Retry(ExponentialWithJitterBackoff(cap=0.1, base=0.01), STORE_RETRIES),
+        "retry_on_error": [redis_errors.ConnectionError, redis_errors.TimeoutError],
+        "health_check_interval": 10,
     }
     redis: Redis | RedisCluster = (
         RedisCluster.from_url(app[REDIS_URL], **options)
@@ -180,7 +191,9 @@ def create_app(
 ) -> web.Application:
     """The application; `address_limit` is the per-address limit when processes share one
     (else each app makes its own)."""
-    app = web.Application(middlewares=[json_errors], client_max_size=handlers.MAX_IMPORT_BYTES)
+    app = web.Application(
+        middlewares=[json_errors, body_deadline], client_max_size=handlers.MAX_IMPORT_BYTES
+    )
     app[SETTINGS] = settings
     if address_limit is not None:
         app[ADDRESS_LIMIT] = address_limit

@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 
 from ranker.keys import shard_of
 from ranker.store import STORE_ERRORS, Store
@@ -18,9 +19,24 @@ from ranker.store import STORE_ERRORS, Store
 log = logging.getLogger("ranker.catalog")
 
 
+# A story catalogued through another collector is unknown here until the next refresh.
+# A beacon for an id unknown here asks the store, at most once per id per LOOKUP_EVERY
+# seconds (a miss is remembered that long), and at most MAX_LOOKUPS times a second in all:
+# ids made up by the million cost the store no more than that.
+LOOKUP_EVERY = 1.0
+MAX_LOOKUPS = 200
+
+
 class CatalogIndex:
-    def __init__(self, store: Store, sites: Iterable[str]) -> None:
+    def __init__(
+        self, store: Store, sites: Iterable[str], clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self._store = store
+        self._clock = clock
+        self._asked: dict[tuple[str, str], float] = {}  # misses, and when they were asked
+        self._asking: dict[tuple[str, str], asyncio.Future[bool]] = {}
+        self._second = 0
+        self._lookups = 0
         # site -> one id set per shard; each shard has its own catalog log.
         self._shards: dict[str, list[set[str]]] = {
             site: [set() for _ in store.tags(site)] for site in sites
@@ -39,6 +55,40 @@ class CatalogIndex:
 
     def has(self, site: str, item_id: str) -> bool:
         return item_id in self._set(site, item_id)
+
+    async def look_up(self, site: str, item_id: str) -> bool:
+        """Whether the store has `item_id` catalogued, for an id this process does not
+        know; once found, it is known here. Beacons for one id arriving together share one
+        lookup. False, without asking, within LOOKUP_EVERY of a miss or past MAX_LOOKUPS
+        this second, and while the store is unreachable."""
+        key = (site, item_id)
+        asking = self._asking.get(key)
+        if asking is not None:
+            return await asyncio.shield(asking)
+        now = self._clock()
+        if now - self._asked.get(key, -LOOKUP_EVERY) < LOOKUP_EVERY:
+            return False
+        if int(now) != self._second:
+            self._second, self._lookups = int(now), 0
+            # Misses older than LOOKUP_EVERY will be asked again anyway: forget them.
+            self._asked = {k: t for k, t in self._asked.items() if now - t < LOOKUP_EVERY}
+        if self._lookups >= MAX_LOOKUPS:
+            return False
+        self._lookups += 1
+        future = self._asking[key] = asyncio.get_running_loop().create_future()
+        found = False
+        try:
+            found = await self._store.is_catalogued(site, item_id)
+        except STORE_ERRORS:
+            pass
+        finally:
+            del self._asking[key]
+            future.set_result(found)
+        if found:
+            self.note_added(site, item_id)
+        else:
+            self._asked[key] = now
+        return found
 
     def size(self, site: str) -> int:
         return sum(len(ids) for ids in self._shards[site])

@@ -1,4 +1,4 @@
-"""The `ranker` command: serve, demo, top, trends, simulate, sign, catalog import."""
+"""The `ranker` command: serve, demo, top, trends, simulate, sign, token, catalog import."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import contextlib
 import os
+import secrets
 import sys
 import tempfile
 import time
@@ -17,7 +18,14 @@ from typing import Any
 import aiohttp
 import orjson
 
-from ranker.config import ConfigError, Settings, Site, load_settings, parse_duration
+from ranker.config import (
+    ConfigError,
+    Settings,
+    Site,
+    check_tokens,
+    load_settings,
+    parse_duration,
+)
 
 DEMO_TOKEN = "demo-token"
 
@@ -58,7 +66,9 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    return _serve(_settings(args), args.workers)
+    settings = _settings(args)
+    check_tokens(settings)
+    return _serve(settings, args.workers)
 
 
 LOOPBACK = ("127.0.0.1/32", "::1/128")
@@ -66,6 +76,8 @@ LOOPBACK = ("127.0.0.1/32", "::1/128")
 
 def cmd_demo(args: argparse.Namespace) -> int:
     settings = _settings(args)
+    # Sites from a config are real ones; only the demo's own site has a public token.
+    check_tokens(settings)
     sites = dict(settings.sites)
     sites.setdefault(
         "demo", Site("demo", half_life=600.0, token=DEMO_TOKEN, title="The Ranker Gazette")
@@ -104,6 +116,12 @@ def cmd_sign(args: argparse.Namespace) -> int:
         return 2
     expires = int(time.time() + parse_duration(args.ttl, "--ttl"))
     print(sign(site.signing_key, site.name, args.id, expires))
+    return 0
+
+
+def cmd_token(args: argparse.Namespace) -> int:
+    """Print a fresh random token, for a site's `token` or `secret`."""
+    print(secrets.token_urlsafe(32))  # 43 URL-safe characters, 256 random bits
     return 0
 
 
@@ -346,6 +364,9 @@ def build_parser() -> argparse.ArgumentParser:
     sign.add_argument("id")
     sign.add_argument("--ttl", default="30d", help="how long the token is valid (e.g. 7d)")
     sign.set_defaults(func=cmd_sign)
+
+    token = sub.add_parser("token", help="print a fresh random token for a site's configuration")
+    token.set_defaults(func=cmd_token)
 
     catalog = sub.add_parser("catalog", help="catalog maintenance")
     catalog_sub = catalog.add_subparsers(dest="catalog_command", required=True)

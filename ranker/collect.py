@@ -9,8 +9,9 @@ import orjson
 from aiohttp import web
 
 from ranker.admission import HELD, REFUSALS
-from ranker.appkeys import ADMISSION, AGGREGATOR, CLOCK, FLUSHER, SETTINGS
+from ranker.appkeys import ADMISSION, AGGREGATOR, CATALOG, CLOCK, FLUSHER, SETTINGS
 from ranker.errors import ApiError
+from ranker.validate import is_item_id
 
 # The smallest transparent 1x1 GIF.
 PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
@@ -26,6 +27,17 @@ _COMMON_TYPES = frozenset(
 _CORS = {"Access-Control-Allow-Origin": "*"}
 _NUDGE_KEYS = 50_000  # flush before the tick once this many (item, minute) pairs wait
 _NOT_COUNTED = {reason: orjson.dumps({"counted": False, "reason": reason}) for reason in HELD}
+
+
+async def _look_up(request: web.Request, site: object, item_id: object, token: object) -> None:
+    """An id this process does not know may have been catalogued through another
+    collector a moment ago: ask the store (see CatalogIndex.look_up) before refusing."""
+    if token is not None or not isinstance(site, str) or not isinstance(item_id, str):
+        return
+    catalog = request.app[CATALOG]
+    if site in request.app[SETTINGS].sites and not catalog.has(site, item_id):
+        if is_item_id(item_id):
+            await catalog.look_up(site, item_id)
 
 
 def _count(request: web.Request, site: object, item_id: object, token: object) -> str | None:
@@ -104,7 +116,9 @@ async def hit(request: web.Request) -> web.Response:
             raise _malformed(request, e.status, e.code, e.message) from None
         if not isinstance(doc, dict):
             raise _malformed(request, 400, "bad_beacon", "the body must be a JSON object")
-        reason = _count(request, doc.get("site"), doc.get("id"), doc.get("token"))
+        site, item_id, token = doc.get("site"), doc.get("id"), doc.get("token")
+        await _look_up(request, site, item_id, token)
+        reason = _count(request, site, item_id, token)
     except ApiError as e:
         e.headers.update(_CORS)  # so the page's script may read why
         raise
@@ -134,7 +148,9 @@ async def hit_gif(request: web.Request) -> web.Response:
     query = request.query
     reason = None
     if request.method != "HEAD":
-        reason = _count(request, query.get("site"), query.get("id"), query.get("token"))
+        site, item_id, token = query.get("site"), query.get("id"), query.get("token")
+        await _look_up(request, site, item_id, token)
+        reason = _count(request, site, item_id, token)
     return web.Response(
         status=200 if reason is None else 202,
         body=PIXEL,

@@ -69,6 +69,17 @@ class Settings:
     port: int = 8080
     log_format: str = "json"  # or "text"
     ready_max_lag: float = 10.0  # /readyz fails once accepted views wait longer than this
+    # A connection gets this long for a request's headers (and, idle, for its next request),
+    # and a body this long without a byte before the request is answered 408.
+    read_timeout: float = 10.0
+    # Connections open at once from one address (trusted proxies excepted); 0: no cap.
+    max_connections_per_address: int = 128
+    # /metrics: with a token, only for `Authorization: Bearer <token>`; with a port, only
+    # there (on metrics_host) and not on the main port. With neither, /metrics is open
+    # when the server listens on loopback only, else refused.
+    metrics_token: str = ""
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = 0
     # None: start the embedded engine with its data under `data_dir`.
     redis_url: str | None = None
     redis_cluster: bool = False  # redis_url names one node of a Redis Cluster
@@ -148,6 +159,13 @@ def _port(v: object, name: str) -> int:
     n = _int(v, name)
     if not 0 <= n <= 65535:
         raise ConfigError(f"{name}: not a TCP port: {v!r}")
+    return n
+
+
+def _off_or_count(v: object, name: str) -> int:
+    n = _int(v, name)  # 0: off
+    if n < 0:
+        raise ConfigError(f"{name}: 0 (off) or a positive number, got {v!r}")
     return n
 
 
@@ -234,6 +252,11 @@ _TABLES: dict[str, dict[str, tuple[str, _Parser]]] = {
         "port": ("port", _port),
         "log_format": ("log_format", _log_format),
         "ready_max_lag": ("ready_max_lag", parse_duration),
+        "read_timeout": ("read_timeout", parse_duration),
+        "max_connections_per_address": ("max_connections_per_address", _off_or_count),
+        "metrics_token": ("metrics_token", _str),
+        "metrics_host": ("metrics_host", _str),
+        "metrics_port": ("metrics_port", _port),
     },
     "redis": {
         "url": ("redis_url", _str),
@@ -281,7 +304,7 @@ _TABLES: dict[str, dict[str, tuple[str, _Parser]]] = {
         "concentration_min_views": ("concentration_min_views", _positive_int),
     },
 }
-_SITE_KEYS = {"half_life", "token", "title", "secret", "shards"}
+_SITE_KEYS = {"half_life", "token", "title", "secret", "shards", "token_env", "secret_env"}
 MAX_SHARDS = 64
 MAX_VIEWS_PER_ADDRESS = 250  # the shared per-address counters are one byte each
 _ENV = {
@@ -290,6 +313,7 @@ _ENV = {
     "RANKER_PORT": "port",
     "RANKER_DATA_DIR": "data_dir",
     "RANKER_LOG_FORMAT": "log_format",
+    "RANKER_METRICS_TOKEN": "metrics_token",
 }
 
 
@@ -298,23 +322,39 @@ def _unknown(name: str, choices: set[str] | dict[str, Any]) -> str:
     return f"{name} (did you mean {close[0]!r}?)" if close else name
 
 
-def _parse_site(name: str, table: object, unknown: list[str]) -> Site:
+def _parse_site(name: str, table: object, unknown: list[str], environ: Mapping[str, str]) -> Site:
     where = f"sites.{name}"
     if not SITE_RE.fullmatch(name):
         raise ConfigError(f"{where}: a site name is 1-32 of a-z, 0-9, '_' and '-'")
     if not isinstance(table, dict):
         raise ConfigError(f"{where}: expected a table")
     unknown += [_unknown(f"{where}.{k}", _SITE_KEYS) for k in table if k not in _SITE_KEYS]
-    if "token" not in table:
+    if "token" not in table and "token_env" not in table:
         raise ConfigError(f"{where}.token: missing (the bearer token for catalog writes)")
+    has_secret = "secret" in table or "secret_env" in table
     return Site(
         name=name,
         half_life=parse_duration(table.get("half_life", "6h"), f"{where}.half_life"),
-        token=_str(table["token"], f"{where}.token"),
+        token=_file_or_env(table, "token", where, environ),
         title=str(table.get("title", "")),
-        secret=_str(table["secret"], f"{where}.secret") if "secret" in table else "",
+        secret=_file_or_env(table, "secret", where, environ) if has_secret else "",
         shards=_shards(table.get("shards", 1), f"{where}.shards"),
     )
+
+
+def _file_or_env(table: dict[str, Any], key: str, where: str, environ: Mapping[str, str]) -> str:
+    """A site's `key` from its table, or from the environment variable its `key_env` names,
+    so a config file can be shared (or baked into an image) without the credential."""
+    if f"{key}_env" not in table:
+        return _str(table[key], f"{where}.{key}")
+    if key in table:
+        raise ConfigError(f"{where}: {key} and {key}_env are both set; keep one")
+    var = _str(table[f"{key}_env"], f"{where}.{key}_env")
+    if not environ.get(var):
+        raise ConfigError(
+            f"{where}.{key}_env: ${var} is not set; `ranker token` prints a fresh {key} for it"
+        )
+    return environ[var]
 
 
 def _shards(v: object, name: str) -> int:
@@ -366,7 +406,7 @@ def settings_from_mapping(doc: Mapping[str, Any], environ: Mapping[str, str]) ->
             if not isinstance(table, dict):
                 raise ConfigError("sites: expected a table of [sites.NAME] tables")
             for site_name, site_table in table.items():
-                sites[site_name] = _parse_site(site_name, site_table, unknown)
+                sites[site_name] = _parse_site(site_name, site_table, unknown, environ)
         elif table_name in _TABLES:
             _parse_table(table_name, table, values, unknown)
         else:
@@ -390,6 +430,55 @@ def _check_retention(settings: Settings) -> None:
     ):
         if retention < window_span(window):
             raise ConfigError(f"{name}: must be at least the {window} window it serves")
+
+
+# A site's token opens its catalog and, unless it has a secret, is the key its beacon tokens
+# are signed with: a server refuses one that is short or published.
+MIN_TOKEN_LENGTH = 24
+# Every token and secret Ranker's own files show (README, example configs, compose file,
+# docs, tests, scripts), and the usual placeholders: public, so refused whatever their
+# length. tests/test_config.py fails when a file shows one this and the length let pass.
+EXAMPLE_TOKENS = frozenset(
+    {
+        "change-me",
+        "changeme",
+        "secret",
+        "token",
+        "demo-token",
+        "test-token",
+        "other-token",
+        "fuzz-token",
+        "bench-token",
+        "one-token",
+        "many-token",
+        "t0k3n",
+        "s3cret",
+        "stolen",
+        "wrong",
+    }
+)
+
+
+def check_tokens(settings: Settings) -> None:
+    """Refuse sites whose token or secret anyone could guess; `ranker serve` calls this before
+    it starts, clients (which only send a token) do not. The message never shows the value."""
+    examples = {example.casefold() for example in EXAMPLE_TOKENS}
+    secrets = [("server.metrics_token", settings.metrics_token)]
+    for site in settings.sites.values():
+        secrets += [(f"sites.{site.name}.token", site.token)]
+        secrets += [(f"sites.{site.name}.secret", site.secret)]
+    for name, value in secrets:
+        if not value:
+            continue  # a secret derived from the token, or no metrics token
+        if value.strip().casefold() in examples:
+            problem = "is an example published in Ranker's own files"
+        elif len(value) < MIN_TOKEN_LENGTH:
+            problem = f"is shorter than {MIN_TOKEN_LENGTH} characters"
+        else:
+            continue
+        raise ConfigError(
+            f"{name} {problem}, so anyone could guess it; `ranker token` prints a fresh one"
+        )
 
 
 def load_settings(path: str | Path | None, environ: Mapping[str, str]) -> Settings:

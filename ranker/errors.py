@@ -29,6 +29,12 @@ class ApiError(Exception):
         self.headers = dict(headers or {})
 
 
+class BodyTimeout(TimeoutError):
+    """A request body stalled for `server.read_timeout` (see ranker.connections). A
+    TimeoutError, so that aiohttp reading the rest of an unread body after the answer
+    gives up quietly too."""
+
+
 def error_response(
     status: int, code: str, message: str, headers: Mapping[str, str] | None = None
 ) -> web.Response:
@@ -67,7 +73,26 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
         headers = {k: v for k, v in e.headers.items() if k in ("Allow", "Retry-After")}
         headers["X-Request-ID"] = logs.request_id(request)
         return error_response(e.status, _CODES.get(e.status, "error"), e.reason or "error", headers)
+    except BodyTimeout as e:
+        return error_response(
+            408,
+            "request_timeout",
+            str(e),
+            {"Connection": "close", "X-Request-ID": logs.request_id(request)},
+        )
+    except web.RequestPayloadError:
+        # A body that cannot be read: bad chunked framing, bad compression.
+        return error_response(
+            400,
+            "bad_body",
+            "the body could not be read",
+            {"X-Request-ID": logs.request_id(request)},
+        )
     except STORE_ERRORS as e:
+        if isinstance(e, OSError) and _client_gone(request):
+            # Nobody reads this answer; only the store's own errors say "store".
+            log.info("client went away during %s %s", request.method, request.path)
+            return error_response(400, "client_gone", "the connection closed mid-request")
         # Reads and catalog writes need Redis; beacons do not (they are buffered).
         log.warning("store unavailable for %s %s: %s", request.method, request.path, e)
         return error_response(
@@ -81,3 +106,8 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
         return error_response(
             500, "internal", "internal error", {"X-Request-ID": logs.request_id(request)}
         )
+
+
+def _client_gone(request: web.Request) -> bool:
+    transport = request.transport
+    return transport is None or transport.is_closing()

@@ -12,7 +12,17 @@ from aiohttp import web
 from ranker import __version__, assets, editors, handlers, query, trends
 from ranker.admission import HELD, REASONS, RELEASED_BY_DEFAULT
 from ranker.config import SITE_RE, Settings
-from ranker.validate import CATALOG_FIELDS, ID_RE, MAX_SUMMARY, MAX_TITLE, MAX_URL, SECTION_RE
+from ranker.validate import (
+    CATALOG_FIELDS,
+    ID_RE,
+    LINK_TRIM,
+    MAX_SUMMARY,
+    MAX_TITLE,
+    MAX_URL,
+    SECTION_RE,
+    TEXT_REFUSED_RE,
+    URL_REFUSED_RE,
+)
 from ranker.windows import BUCKET_SECONDS, WINDOWS
 
 JSON: Final = "application/json"
@@ -130,21 +140,24 @@ def _char_class(codes: list[int]) -> str:
 
 
 # validate.py's checks of catalog text, as patterns. Surrounding whitespace (str.strip's:
-# none lies outside the BMP) is stripped first; what remains has no control characters, and
-# a link no whitespace either.
+# none lies outside the BMP; around a link only LINK_TRIM's) is stripped first; what remains
+# of a text has none of TEXT_REFUSED_RE's characters, and of a link none of URL_REFUSED_RE's.
 _SPACES: Final = [c for c in range(0x10000) if chr(c).isspace()]
-_CONTROLS: Final = [*range(0x20), 0x7F]
+_CONTROLS: Final = [c for c in range(0x10000) if TEXT_REFUSED_RE.match(chr(c))]
+_URL_REFUSED: Final = _char_class([c for c in range(0x10000) if URL_REFUSED_RE.match(chr(c))])
 _SPACE: Final = _char_class(_SPACES)
 _PLAIN: Final = f"[^{_char_class([*_SPACES, *_CONTROLS])}]"
 _CORE: Final = f"{_PLAIN}(?:[^{_char_class(_CONTROLS)}]*{_PLAIN})?"
+# LINK_RE without its lookahead, which not every generator of examples reads.
 _LINK: Final = (
-    f"(?:[hH][tT][tT][pP][sS]?://[A-Za-z0-9.-]+(?::[0-9]*)?(?:[/?#]{_PLAIN}*)?"
-    f"|/(?:{_PLAIN.replace('[^', '[^/', 1)}{_PLAIN}*)?)"
+    f"(?:[hH][tT][tT][pP][sS]?://[^/?#{_URL_REFUSED}][^{_URL_REFUSED}]*"
+    f"|/(?:[^/{_URL_REFUSED}][^{_URL_REFUSED}]*)?)"
 )
+_LINK_TRIM: Final = _char_class([ord(c) for c in LINK_TRIM])
 
 
-def _stripped(core: str, *, optional: bool = False) -> str:
-    return f"^[{_SPACE}]*(?:{core}){'?' if optional else ''}[{_SPACE}]*$"
+def _stripped(core: str, *, optional: bool = False, trim: str = _SPACE) -> str:
+    return f"^[{trim}]*(?:{core}){'?' if optional else ''}[{trim}]*$"
 
 
 # What datetime.fromisoformat reads, from 1900 on (UTC); days 29-31 are left out.
@@ -158,14 +171,25 @@ _UNIX_RANGE: Final = {"minimum": -2_208_988_800, "maximum": 253_402_300_799}  # 
 
 def _item_fields() -> Doc:
     """A schema for each field of a catalog entry as it is sent, keyed like CATALOG_FIELDS."""
-    link = "an http(s) URL or a path starting with `/`, without whitespace"
+    link = (
+        "an http(s) URL or a path starting with a single `/`; trimmed of surrounding ASCII "
+        "whitespace, then without whitespace, control characters, backslashes or bidi "
+        "controls"
+    )
+    text = "trimmed; without control characters (C0, DEL, C1) or bidi embeddings, overrides"
+    text += " and isolates (U+202A-U+202E, U+2066-U+2069)"
     optional = ["string", "null"]
     schemas: Doc = {
-        "title": {"type": "string", "maxLength": MAX_TITLE, "pattern": _stripped(_CORE)},
+        "title": {
+            "type": "string",
+            "maxLength": MAX_TITLE,
+            "pattern": _stripped(_CORE),
+            "description": text,
+        },
         "url": {
             "type": "string",
             "maxLength": MAX_URL,
-            "pattern": _stripped(_LINK),
+            "pattern": _stripped(_LINK, trim=_LINK_TRIM),
             "description": link,
         },
         "section": {
@@ -178,11 +202,12 @@ def _item_fields() -> Doc:
             "type": optional,
             "maxLength": MAX_SUMMARY,
             "pattern": _stripped(_CORE, optional=True),
+            "description": text,
         },
         "image": {
             "type": optional,
             "maxLength": MAX_URL,
-            "pattern": _stripped(_LINK, optional=True),
+            "pattern": _stripped(_LINK, optional=True, trim=_LINK_TRIM),
             "description": link + "; empty or null: none",
         },
         "published_at": {
@@ -1158,11 +1183,23 @@ def _service_paths() -> Doc:
                 "tags": ["service"],
                 "operationId": "metrics",
                 "summary": "Prometheus metrics: beacons by outcome, flushes, Redis, cache",
+                "description": (
+                    "Needs `server.metrics_token` as a bearer token when one is set; with "
+                    "neither a token nor `server.metrics_port`, open only on a loopback "
+                    "listener; with `server.metrics_port`, served there and not here"
+                ),
+                "security": [{}, {"metricsToken": []}],
                 "responses": {
                     "200": {
                         "description": "Prometheus text exposition format",
                         "content": {"text/plain": {"schema": {"type": "string"}}},
-                    }
+                    },
+                    "401": AUTH_RESPONSES["401"],
+                    "403": _error(
+                        "not the metrics token, or a non-loopback listener without one",
+                        "forbidden",
+                    ),
+                    "404": _error("served on `server.metrics_port` instead", "not_found"),
                 },
             }
         },
@@ -1253,7 +1290,12 @@ def build() -> Doc:
                     "type": "http",
                     "scheme": "bearer",
                     "description": "the site's `token` from `[sites.NAME]`",
-                }
+                },
+                "metricsToken": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "`server.metrics_token`, when set",
+                },
             },
         },
     }

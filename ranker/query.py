@@ -17,7 +17,7 @@ from ranker.config import Settings
 from ranker.decay import decayed
 from ranker.errors import ApiError
 from ranker.store import Store
-from ranker.validate import NUMBER_RE, SECTION_RULE, is_section
+from ranker.validate import NUMBER_RE, SECTION_RULE, clean_text, is_section, safe_url
 from ranker.windows import WINDOWS
 
 MAX_N = 100
@@ -61,9 +61,16 @@ def render_fragment(doc: dict[str, Any]) -> bytes:
     for it in doc["items"]:
         views = it["views"]
         shown = f"{views:,.0f}" if isinstance(views, float) else f"{views:,}"
+        # The catalog's rule again, for entries stored before it: no link, clean text.
+        title = escape(clean_text(it["title"]))
+        href = safe_url(it["url"])
+        headline = (
+            f'<a class="ranker-link" href="{escape(href)}">{title}</a>'
+            if href
+            else f'<span class="ranker-headline">{title}</span>'
+        )
         rows.append(
-            f'<li class="ranker-item" data-id="{escape(it["id"])}">'
-            f'<a class="ranker-link" href="{escape(it["url"])}">{escape(it["title"])}</a> '
+            f'<li class="ranker-item" data-id="{escape(it["id"])}">{headline} '
             f'<span class="ranker-views">{shown}</span></li>'
         )
     items = "\n".join(rows)

@@ -561,6 +561,11 @@ class Store:
         return sum(int(r) for r in replies)
 
     @_round_trip("catalog")
+    async def is_catalogued(self, site: str, item_id: str) -> bool:
+        tag = self._tag(site, item_id)
+        return bool(await self.redis.sismember(keys.items(tag), item_id))
+
+    @_round_trip("catalog")
     async def get_item(self, site: str, item_id: str) -> dict[str, str] | None:
         fields = await self.redis.hgetall(keys.item(self._tag(site, item_id), item_id))
         return cast(dict[str, str], fields) or None

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlsplit
 
 from ranker.config import SITE_RE
 
@@ -13,7 +12,26 @@ from ranker.config import SITE_RE
 ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}")
 SECTION_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
 NUMBER_RE = re.compile(r"[0-9]{1,20}")  # ASCII digits only: str.isdigit() accepts "²"
-_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
+
+# The catalog's text and link rule. widget.js and dashboard.js carry these patterns
+# verbatim (tests check), since they must also render entries stored before the rule; the
+# cases all of them are tested on are in tests/data/url_cases.json.
+# Displayed text: no C0 or C1 control or DEL, and no bidi embedding, override or isolate,
+# which would show a title in another order than it reads (CVE-2021-42574). The bidi marks
+# (U+200E, U+200F, U+061C) stay allowed: Arabic and Hebrew titles need them.
+TEXT_REFUSED_RE = re.compile(r"[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+# In a link, also whitespace (str.isspace's), the bidi marks and the backslash. Browsers
+# read a backslash as "/" ("/\evil.example" is "//evil.example") and drop tabs and newlines
+# ("/\t/evil.example" is "//evil.example"), so a link holding either is not what it says.
+URL_REFUSED_RE = re.compile(
+    r"[\x00-\x20\x7f-\x9f\\\xa0\u061c\u1680\u2000-\u200a\u200e\u200f"
+    r"\u2028-\u202f\u205f\u2066-\u2069\u3000]"
+)
+# An http(s) URL with a host, or a path on the publisher's own site; never "//host",
+# javascript: or data:. Used with match; "\/" so that the JS regex literal reads the same.
+LINK_RE = re.compile(r"^(?:https?:\/\/[^\/?#]|\/(?!\/))", re.IGNORECASE | re.ASCII)
+# Trimmed around a link before the rule, as browsers trim (WHATWG "ASCII whitespace").
+LINK_TRIM = "\t\n\f\r "
 
 ID_RULE = "id: 1-128 of A-Z, a-z, 0-9, '_', '.', ':' and '-'"
 SECTION_RULE = "section: 1-32 of a-z, 0-9, '_' and '-', and not 'all'"
@@ -41,7 +59,20 @@ def is_section(value: object) -> bool:
     return isinstance(value, str) and value != "all" and SECTION_RE.fullmatch(value) is not None
 
 
-def _text(doc: dict[str, Any], name: str, limit: int, required: bool) -> str:
+def safe_url(value: str) -> str | None:
+    """`value` as a link (trimmed of ASCII whitespace), or None if it must not be one."""
+    url = value.strip(LINK_TRIM)
+    return url if LINK_RE.match(url) and not URL_REFUSED_RE.search(url) else None
+
+
+def clean_text(value: str) -> str:
+    """Text as it may be shown: stored before the rule, it may hold what the rule refuses."""
+    return TEXT_REFUSED_RE.sub("", value)
+
+
+def _text(
+    doc: dict[str, Any], name: str, limit: int, required: bool, trim: str | None = None
+) -> str:
     value = doc.get(name)
     if value is None:
         if required:
@@ -49,32 +80,23 @@ def _text(doc: dict[str, Any], name: str, limit: int, required: bool) -> str:
         return ""
     if not isinstance(value, str):
         raise InvalidInput(f"{name}: expected a string")
-    value = value.strip()
+    value = value.strip(trim)
     if required and not value:
         raise InvalidInput(f"{name}: must not be empty")
     if len(value) > limit:
         raise InvalidInput(f"{name}: longer than {limit} characters")
-    if _CONTROL_RE.search(value):
-        raise InvalidInput(f"{name}: contains control characters")
+    if TEXT_REFUSED_RE.search(value):
+        raise InvalidInput(f"{name}: contains control characters or bidi overrides")
     return value
 
 
 def _link(doc: dict[str, Any], name: str, required: bool) -> str:
-    value = _text(doc, name, MAX_URL, required)
-    # Absolute http(s) or a path on the publisher's own site; never javascript: or data:.
-    if value and not (_is_web_url(value) or (value[0] == "/" and value[1:2] != "/")):
-        raise InvalidInput(f"{name}: expected an http(s) URL or a path starting with /")
-    if any(c.isspace() for c in value):
-        raise InvalidInput(f"{name}: must not contain whitespace")
+    value = _text(doc, name, MAX_URL, required, trim=LINK_TRIM)
+    if value and URL_REFUSED_RE.search(value):
+        raise InvalidInput(f"{name}: must not contain whitespace, backslashes or bidi marks")
+    if value and not LINK_RE.match(value):
+        raise InvalidInput(f"{name}: expected an http(s) URL or a path starting with a single /")
     return value
-
-
-def _is_web_url(value: str) -> bool:
-    try:
-        parts = urlsplit(value)
-    except ValueError:
-        return False
-    return parts.scheme.lower() in ("http", "https") and bool(parts.hostname)
 
 
 def _timestamp(value: object) -> str:

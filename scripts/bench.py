@@ -12,6 +12,8 @@ Scenarios (each one server process on uvloop, one wrk with the same threads/conn
      configuration, on the same engine and load: what this release costs against it
   E  bare aiohttp answering cached top-10 JSON bytes
   F  Ranker's top endpoint
+  I  Ranker's top endpoint, one request every 10 ms, while C takes a 16 MiB catalog
+     import (48,000 entries), against the same requests with no import; no wrk
 Beacons are Zipf(s=1.0) over the catalogued stories, with varied user agents and client
 addresses. Prints a table and writes JSON; `--quick` checks only that every scenario ran
 and that every 2xx answer became exactly one counted view.
@@ -22,9 +24,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import io
 import json
 import os
 import re
+import secrets
 import shutil
 import signal
 import socket
@@ -50,7 +54,7 @@ from ranker.validate import catalog_entry
 
 ROOT = Path(__file__).resolve().parent.parent
 SITE = "bench"
-TOKEN = "bench-token"
+TOKEN = secrets.token_urlsafe(32)  # `ranker serve` refuses a short or published one
 THREADS, CONNECTIONS = 2, 64
 TARGETS = {  # ratio name -> (numerator, denominator, target)
     "C/A": ("C", "A", 0.80),
@@ -62,6 +66,12 @@ TARGETS = {  # ratio name -> (numerator, denominator, target)
 }
 # Collector CPU per beacon with the one-outsider checks on, against without: at most +10%.
 CPU_TARGET = 1.10
+# Scenario I: the top list's p99 while a 16 MiB import runs, in ms. Its requests come one
+# every IMPORT_PROBE_EVERY s, for IMPORT_IDLE s with no import before each import.
+IMPORT_TARGET_MS = 50.0
+IMPORT_ENTRIES = 48_000
+IMPORT_PROBE_EVERY = 0.01
+IMPORT_IDLE = 2.0
 
 # wrk's request generator: Zipf(s) over ids s000000.., a user agent and client address each.
 WRK_LUA = r"""
@@ -211,6 +221,33 @@ async def run_wrk(url: str, seconds: float, lua: Path | None) -> dict[str, float
     return parse_wrk(out.decode())
 
 
+def import_body() -> bytes:
+    """A catalog import as a site would send it: JSON lines, 48,000 entries padded with a
+    summary to just under the 16 MiB cap."""
+    lines = []
+    for k in range(IMPORT_ENTRIES):
+        entry = {
+            "id": f"imp{k:06d}",
+            "title": f"Story {k}: a headline of a typical length for a news site",
+            "url": f"https://news.example/2026/11/import-{k}",
+            "section": "world",
+            "published_at": "2026-11-02T10:00:00Z",
+            "summary": "",
+        }
+        entry["summary"] = "x" * (340 - len(orjson.dumps(entry)))  # 340 bytes a line
+        lines.append(orjson.dumps(entry))
+    return b"\n".join(lines)
+
+
+def latency_ms(seconds: list[float]) -> dict[str, float]:
+    ordered = sorted(seconds)
+
+    def at(q: float) -> float:
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1e3
+
+    return {"p50": at(0.5), "p99": at(0.99), "max": ordered[-1] * 1e3, "requests": len(ordered)}
+
+
 class Bench:
     def __init__(self, args: argparse.Namespace, workdir: Path) -> None:
         self.args = args
@@ -223,6 +260,7 @@ class Bench:
         self.redis_cost: dict[str, dict[str, float]] = {}
         self.conservation: list[dict[str, int]] = []
         self.lags: dict[str, list[float]] = {"redis": [], "api": []}
+        self.imports: dict[str, Any] | None = None  # scenario I
 
     async def start(self) -> None:
         url = await asyncio.to_thread(self.engine.start)
@@ -499,11 +537,59 @@ class Bench:
                 self.lags["api"].append(time.monotonic() - sent)
                 k += 1
 
+    async def import_scenario(self) -> None:
+        """Scenario I, on C: the top list, one request every IMPORT_PROBE_EVERY s, first
+        with no import, then while one runs; once per round, the same import each time."""
+        base = f"http://127.0.0.1:{self.ports['C']}/v1/sites/{SITE}"
+        body = import_body()
+        idle: list[float] = []
+        during: list[float] = []
+        took: list[float] = []
+        headers = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/x-ndjson"}
+        async with aiohttp.ClientSession() as session:
+
+            async def probe(into: list[float], until: asyncio.Future[Any]) -> None:
+                while not until.done():
+                    sent = time.monotonic()
+                    async with session.get(f"{base}/top?n=10") as r:
+                        assert r.status == 200, r.status
+                        await r.read()
+                    if not until.done():
+                        into.append(time.monotonic() - sent)
+                    await asyncio.sleep(IMPORT_PROBE_EVERY)
+
+            async def post() -> dict[str, Any]:
+                async with session.post(
+                    f"{base}/items", data=io.BytesIO(body), headers=headers
+                ) as r:
+                    if r.status != 200:
+                        raise RuntimeError(f"import answered {r.status}: {await r.text()}")
+                    doc: dict[str, Any] = await r.json()
+                    return doc
+
+            for _ in range(self.args.rounds):
+                await probe(idle, asyncio.ensure_future(asyncio.sleep(IMPORT_IDLE)))
+                started = time.monotonic()
+                task = asyncio.ensure_future(post())
+                await probe(during, task)
+                doc = await task
+                took.append(time.monotonic() - started)
+                if doc["imported"] != IMPORT_ENTRIES or doc["errors"]:
+                    raise RuntimeError(f"import stored {doc['imported']}: {doc['errors'][:3]}")
+        self.imports = {
+            "bytes": len(body),
+            "entries": IMPORT_ENTRIES,
+            "seconds": took,
+            "top_ms_during": latency_ms(during),
+            "top_ms_idle": latency_ms(idle),
+        }
+
     async def run(self) -> dict[str, Any]:
         await self.start()
         try:
-            # Warm up each server once, then interleave the rounds.
-            for name in self.args.scenarios:
+            # Warm up each server once, then interleave the rounds. I runs apart, last.
+            loaded = [name for name in self.args.scenarios if name != "I"]
+            for name in loaded:
                 if name == "E":
                     await self.start_e()
                 await self.scenario(name, 1)
@@ -511,7 +597,7 @@ class Bench:
             self.redis_cost.clear()
             self.conservation.clear()
             for _ in range(self.args.rounds):
-                for name in self.args.scenarios:
+                for name in loaded:
                     await self.scenario(name, self.args.seconds)
             if "C" in self.args.scenarios:
                 # Lag probes under the same load, in a run of their own: their polling would
@@ -527,6 +613,8 @@ class Bench:
                 await load
             memory = int((await self.redis.info("memory"))["used_memory"])
             viewed = await self.redis.zcard(keys.total(SITE, "all"))
+            if "I" in self.args.scenarios:  # after the memory count: it adds 48,000 entries
+                await self.import_scenario()
         finally:
             await self.stop()
         return self.report(memory, viewed)
@@ -582,6 +670,7 @@ class Bench:
                 "viewed_stories": viewed,
             },
             "conservation": self.conservation,
+            "import": self.imports,
         }
 
 
@@ -635,6 +724,22 @@ def print_report(doc: dict[str, Any]) -> None:
                 f"collector CPU per beacon, {label}: {ratio:.3f}   target <= {CPU_TARGET} "
                 f"{'ok' if ratio <= CPU_TARGET else 'MISSED'}"
             )
+    imports = doc["import"]
+    if imports:
+        during, idle = imports["top_ms_during"], imports["top_ms_idle"]
+        for label, t in (("during the import", during), ("with no import", idle)):
+            print(
+                f"I  /top {label:18} p50/p99/max {t['p50']:5.1f} /{t['p99']:5.1f} /"
+                f"{t['max']:6.1f} ms  ({t['requests']} requests)"
+            )
+        p99 = during["p99"]
+        print(
+            f"   the import: {imports['bytes'] / 2**20:.1f} MiB, {imports['entries']:,} entries, "
+            f"took {', '.join(f'{t:.2f}' for t in imports['seconds'])} s; "
+            f"/top p99 {p99 / idle['p99']:.1f}x that with no import\n"
+            f"I p99 {p99:5.1f} ms   target <= {IMPORT_TARGET_MS:g} ms "
+            f"{'ok' if p99 <= IMPORT_TARGET_MS else 'MISSED'}"
+        )
     lag = doc["lag_s"]
     if lag["api"]["probes"]:
         print(
@@ -688,7 +793,9 @@ def main() -> int:
     parser.add_argument("--stories", type=int, default=100_000)
     parser.add_argument("--json", default="artifacts/bench.json")
     parser.add_argument(
-        "--scenarios", default="A,B,C,C0,C2,E,F", help="which to run, e.g. E,F while tuning"
+        "--scenarios",
+        default="A,B,C,C0,C2,E,F,I",
+        help="which to run, e.g. E,F while tuning, or I alone",
     )
     parser.add_argument(
         "--previous",
@@ -719,7 +826,7 @@ def main() -> int:
         for c in doc["conservation"]
         if c["accepted"] != c["counted"]
     ]
-    missing = set(args.scenarios) - set(doc["scenarios"])
+    missing = set(args.scenarios) - set(doc["scenarios"]) - ({"I"} if doc["import"] else set())
     if missing:
         failures.append(f"scenarios that did not run: {sorted(missing)}")
     for failure in failures:

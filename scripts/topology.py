@@ -20,6 +20,7 @@ import contextlib
 import itertools
 import os
 import random
+import secrets
 import signal
 import socket
 import subprocess
@@ -129,7 +130,7 @@ class Topology:
             raise RuntimeError(f"joining the cluster failed:\n{init.stdout}{init.stderr}")
         return ports
 
-    def start_collectors(self, count: int, redis_url: str) -> None:
+    def start_collectors(self, count: int, redis_url: str, environ: dict[str, str]) -> None:
         env = {
             k: v
             for k, v in os.environ.items()
@@ -139,6 +140,7 @@ class Topology:
             "REDIS_URL": redis_url,
             "RANKER_HOST": "127.0.0.1",  # the file says 0.0.0.0, for containers
             "RANKER_DATA_DIR": str(self.workdir / "unused"),
+            **environ,
         }
         for i in range(count):
             port = free_port()
@@ -447,7 +449,9 @@ async def traffic(
 
 
 def run(args: argparse.Namespace, workdir: Path) -> list[str]:
-    settings = load_settings(args.config, {})
+    # deploy/ranker.toml reads the site's token from $RANKER_TOKEN: a fresh one per run.
+    environ = {"RANKER_TOKEN": secrets.token_urlsafe(32)}
+    settings = load_settings(args.config, environ)
     site = args.site or next(iter(settings.sites), "")
     if site not in settings.sites:
         raise SystemExit(f"topology: no site {site!r} in {args.config}")
@@ -461,7 +465,7 @@ def run(args: argparse.Namespace, workdir: Path) -> list[str]:
             + ",".join(map(str, ports))
         )
         redis_url = f"redis+cluster://127.0.0.1:{ports[0]}"
-        topology.start_collectors(args.collectors, redis_url)
+        topology.start_collectors(args.collectors, redis_url, environ)
         collectors = topology.collectors
         say(
             f"collectors:  {len(collectors)} x ranker serve on 127.0.0.1:"

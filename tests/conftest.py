@@ -3,6 +3,7 @@ clock, and the app served on loopback."""
 
 from __future__ import annotations
 
+import secrets
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
@@ -19,7 +20,8 @@ from ranker.appkeys import FLUSHER
 from ranker.config import Settings, Site
 from ranker.engine import EmbeddedEngine
 
-TOKEN = "test-token"
+# Fresh per session: `ranker serve` refuses a short token or one shown in these files.
+TOKEN = secrets.token_urlsafe(32)
 # What a reader's browser sends; the default of the test client, whose own user agent
 # ("Python/3.11 aiohttp/...") is a bot's.
 BROWSER = (

@@ -570,7 +570,8 @@ async def test_entries_written_elsewhere_arrive_through_the_log(
     async with TestClient(TestServer(create_app(settings, clock=clock))) as other:
         await put_item(other, "remote1")
         await put_item(other, "remote2", section="tech")
-        assert await hit(client, "remote1") == 404  # not yet known here
+        assert not client.app[CATALOG].has("news", "remote1")  # not yet known here,
+        assert await hit(client, "remote1") == 204  # but asked of the store
         await client.app[CATALOG].refresh()
         assert await hit(client, "remote1") == 204
         assert await hit(client, "remote2") == 204
@@ -603,3 +604,13 @@ async def test_refresh_after_many_changes_and_a_reset(
     await redis.flushall()  # a reset store: nothing is catalogued any more
     await client.app[CATALOG].refresh()
     assert await hit(client, "x1") == 404
+
+
+async def test_patch_of_an_entry_without_optional_fields(client: TestClient[Any, Any]) -> None:
+    """An entry that never had `published_at` (or a section, summary, image) can still be
+    patched: a field it lacks stays absent rather than becoming an invalid empty value."""
+    await put_item(client, "a")
+    response = await client.patch(ITEM, json={"title": "Corrected"}, headers=auth())
+    assert response.status == 200, await response.text()
+    doc = await response.json()
+    assert doc["title"] == "Corrected" and doc["published_at"] == "" and doc["section"] == ""

@@ -3,21 +3,32 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import random
+import re
+import secrets
+import signal
 import socket
+import subprocess
+import sys
 import time
+import urllib.error
+import urllib.request
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
+from redis import Redis
 
 from ranker.app import create_app
-from ranker.cli import format_table, main
-from ranker.config import Settings
+from ranker.cli import DEMO_TOKEN, format_table, main
+from ranker.config import Settings, Site, check_tokens
+from ranker.engine import EmbeddedEngine
 from ranker.simulate import Zipf
 from tests.conftest import TOKEN, FakeClock, auth, flush, hit, put_item
 
@@ -439,3 +450,109 @@ def test_sign_prints_a_token_the_collector_accepts(
     assert main(["sign", "nope", "draft-7", "--config", str(config)]) == 2
     assert main(["sign", "news", "bad id", "--config", str(config)]) == 2
     assert main(["sign", "news", "draft-7", "--ttl", "soon", "--config", str(config)]) == 2
+
+
+# -- token, and the servers that check tokens -----------------------------------------------
+
+
+def test_token_prints_a_fresh_url_safe_token_a_server_accepts(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["token"]) == 0
+    first = capsys.readouterr().out
+    assert main(["token"]) == 0
+    second = capsys.readouterr().out
+    assert re.fullmatch(r"[A-Za-z0-9_-]{43}\n", first), first
+    assert first != second
+    check_tokens(Settings(sites={"news": Site("news", 3600.0, token=first.strip())}))
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _status(url: str, token: str) -> int:
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as e:
+        e.close()
+        return e.code
+    except OSError:  # not listening (yet)
+        return 0
+
+
+@contextlib.contextmanager
+def ranker_process(
+    tmp_path: Path, port: int, *argv: str, **environ: str
+) -> Iterator[subprocess.Popen[bytes]]:
+    """`ranker ARGV` until it answers /healthz; SIGTERM after the block, which must exit 0."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("RANKER_", "REDIS_"))}
+    log_path = tmp_path / "ranker.log"
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "ranker", *argv],
+            cwd=tmp_path,
+            env={**env, "RANKER_DATA_DIR": str(tmp_path / "data"), **environ},
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        deadline = time.monotonic() + 20
+        while _status(f"http://127.0.0.1:{port}/healthz", "") != 200:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"ranker {' '.join(argv)} did not start:\n{log_path.read_text()}")
+            time.sleep(0.05)
+        yield proc
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(15) == 0, log_path.read_text()
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+def test_serve_starts_with_the_deployed_config_and_a_token_from_the_environment(
+    engine: EmbeddedEngine, tmp_path: Path
+) -> None:
+    with Redis.from_url(engine.url) as redis:
+        redis.flushall()
+    token, port = secrets.token_urlsafe(32), _free_port()
+    config = str(Path(__file__).resolve().parent.parent / "deploy" / "ranker.toml")
+    environ = {"REDIS_URL": engine.url, "RANKER_HOST": "127.0.0.1", "RANKER_PORT": str(port)}
+    with ranker_process(tmp_path, port, "serve", "--config", config, RANKER_TOKEN=token, **environ):
+        items = f"http://127.0.0.1:{port}/v1/sites/demo/items"
+        assert _status(items, token) == 200
+        assert _status(items, "change-me") == 403
+
+
+def test_the_demo_still_serves_with_its_own_public_token(
+    engine: EmbeddedEngine, tmp_path: Path
+) -> None:
+    with Redis.from_url(engine.url) as redis:
+        redis.flushall()
+    port = _free_port()
+    with ranker_process(
+        tmp_path, port, "demo", "--port", str(port), "--rate", "0", REDIS_URL=engine.url
+    ):
+        assert _status(f"http://127.0.0.1:{port}/v1/sites/demo/items", DEMO_TOKEN) == 200
+
+
+def test_the_demo_checks_the_sites_of_a_config_it_is_given(tmp_path: Path) -> None:
+    config = tmp_path / "ranker.toml"
+    config.write_text('[sites.news]\ntoken = "change-me"\n')
+    proc = subprocess.run(
+        [sys.executable, "-m", "ranker", "demo", "--config", str(config), "--port", "1"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "sites.news.token is an example" in proc.stderr
+    assert "change-me" not in proc.stderr

@@ -4,16 +4,25 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
+import secrets
 import subprocess
 import sys
+import tomllib
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from ranker.config import (
+    EXAMPLE_TOKENS,
+    MIN_TOKEN_LENGTH,
     ConfigError,
     Settings,
+    Site,
+    check_tokens,
     load_settings,
     parse_duration,
     settings_from_mapping,
@@ -22,6 +31,10 @@ from ranker.windows import window_span
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE = REPO / "ranker.toml"
+DEPLOYED = REPO / "deploy" / "ranker.toml"
+# Both example files read the site's token from $RANKER_TOKEN.
+STRONG = secrets.token_urlsafe(32)
+EXAMPLE_ENV = {"RANKER_TOKEN": STRONG}
 
 SITE = {"sites": {"news": {"token": "t0k3n"}}}
 
@@ -42,11 +55,11 @@ def config_error(doc: dict[str, Any], environ: dict[str, str] | None = None) -> 
 
 
 def test_the_example_file_loads() -> None:
-    settings = load_settings(EXAMPLE, environ={})
+    settings = load_settings(EXAMPLE, environ=EXAMPLE_ENV)
     assert set(settings.sites) == {"demo"}
     demo = settings.sites["demo"]
     assert demo.half_life == 21600.0
-    assert demo.token == "change-me"
+    assert demo.token == STRONG
     assert demo.title == "The Ranker Gazette"
     assert settings.flush_interval == 0.25
     assert settings.redis_url is None
@@ -58,7 +71,7 @@ def test_the_example_file_loads() -> None:
 
 
 def test_the_example_file_loads_from_a_string_path() -> None:
-    assert load_settings(str(EXAMPLE), environ={}).sites["demo"].token == "change-me"
+    assert load_settings(str(EXAMPLE), environ=EXAMPLE_ENV).sites["demo"].token == STRONG
 
 
 # -- durations -----------------------------------------------------------------------------
@@ -312,6 +325,7 @@ def test_the_environment_overrides_the_file() -> None:
         "RANKER_HOST": "0.0.0.0",
         "RANKER_PORT": "9999",
         "RANKER_DATA_DIR": "/data/ranker",
+        **EXAMPLE_ENV,
     }
     settings = load_settings(EXAMPLE, environ=environ)
     assert settings.redis_url == "redis://cache:6380/2"
@@ -321,11 +335,12 @@ def test_the_environment_overrides_the_file() -> None:
     assert settings.data_dir == Path("/data/ranker")
     assert isinstance(settings.data_dir, Path)
     # The file's own values are still used for everything else.
-    assert settings.sites["demo"].token == "change-me"
+    assert settings.sites["demo"].half_life == 21600.0
 
 
 def test_empty_environment_variables_are_ignored() -> None:
     environ = {"REDIS_URL": "", "RANKER_HOST": "", "RANKER_PORT": "", "RANKER_DATA_DIR": ""}
+    environ |= EXAMPLE_ENV
     settings = load_settings(EXAMPLE, environ=environ)
     assert settings.redis_url is None
     assert (settings.host, settings.port) == ("127.0.0.1", 8080)
@@ -335,7 +350,7 @@ def test_empty_environment_variables_are_ignored() -> None:
 @pytest.mark.parametrize("port", ["abc", "70000", "-1", "80.5", "8o8o", "²"])
 def test_a_bad_port_in_the_environment_is_a_config_error(port: str) -> None:
     with pytest.raises(ConfigError, match="RANKER_PORT"):
-        load_settings(EXAMPLE, environ={"RANKER_PORT": port})
+        load_settings(EXAMPLE, environ={"RANKER_PORT": port, **EXAMPLE_ENV})
 
 
 def test_ranker_config_is_used_when_no_path_is_given(tmp_path: Path) -> None:
@@ -347,7 +362,7 @@ def test_ranker_config_is_used_when_no_path_is_given(tmp_path: Path) -> None:
 
 def test_an_explicit_path_wins_over_ranker_config(tmp_path: Path) -> None:
     other = write(tmp_path, '[sites.blog]\ntoken = "b"\n', "other.toml")
-    settings = load_settings(EXAMPLE, environ={"RANKER_CONFIG": str(other)})
+    settings = load_settings(EXAMPLE, environ={"RANKER_CONFIG": str(other), **EXAMPLE_ENV})
     assert set(settings.sites) == {"demo"}
 
 
@@ -380,13 +395,13 @@ def test_retention_is_checked_against_the_span_of_its_window(key: str, window: s
 
 
 def test_settings_are_frozen() -> None:
-    settings = load_settings(EXAMPLE, environ={})
+    settings = load_settings(EXAMPLE, environ=EXAMPLE_ENV)
     with pytest.raises(dataclasses.FrozenInstanceError):
         settings.port = 1  # type: ignore[misc]
     with pytest.raises(dataclasses.FrozenInstanceError):
         settings.sites["demo"].token = "stolen"  # type: ignore[misc]
     assert settings.port == 8080
-    assert settings.sites["demo"].token == "change-me"
+    assert settings.sites["demo"].token == STRONG
 
 
 # -- files ---------------------------------------------------------------------------------
@@ -444,3 +459,206 @@ def test_a_cluster_url_turns_cluster_mode_on(url: str, plain: str) -> None:
     for settings in (from_env, from_file):
         assert (settings.redis_url, settings.redis_cluster) == (plain, True)
     assert not settings_from_mapping(SITE, {"REDIS_URL": "redis://n:1"}).redis_cluster
+
+
+# -- tokens --------------------------------------------------------------------------------
+
+
+def test_a_token_and_a_secret_can_come_from_the_environment() -> None:
+    doc = {"sites": {"news": {"token_env": "NEWS_TOKEN", "secret_env": "NEWS_SECRET"}}}
+    site = settings_from_mapping(doc, {"NEWS_TOKEN": "a" * 30, "NEWS_SECRET": "b" * 30}).sites
+    assert (site["news"].token, site["news"].secret) == ("a" * 30, "b" * 30)
+
+
+@pytest.mark.parametrize("environ", [{}, {"NEWS_TOKEN": ""}])
+def test_a_token_env_naming_an_unset_variable_is_an_error_naming_it(
+    environ: dict[str, str],
+) -> None:
+    message = config_error({"sites": {"news": {"token_env": "NEWS_TOKEN"}}}, environ)
+    assert "sites.news.token_env" in message and "$NEWS_TOKEN" in message
+    assert "ranker token" in message
+
+
+def test_a_token_and_its_token_env_together_are_an_error() -> None:
+    doc = {"sites": {"news": {"token": STRONG, "token_env": "NEWS_TOKEN"}}}
+    assert "sites.news" in config_error(doc, {"NEWS_TOKEN": STRONG})
+
+
+def site(token: str, secret: str = "") -> Settings:
+    return Settings(sites={"news": Site("news", half_life=3600.0, token=token, secret=secret)})
+
+
+def refusal(settings: Settings) -> str:
+    with pytest.raises(ConfigError) as info:
+        check_tokens(settings)
+    return str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("token", "secret", "key"),
+    [
+        ("t0k3n", "", "token"),
+        ("x" * (MIN_TOKEN_LENGTH - 1), "", "token"),
+        ("change-me", "", "token"),
+        ("CHANGE-ME ", "", "token"),
+        ("test-token", "", "token"),
+        ("demo-token", "", "token"),
+        (STRONG, "s3cret", "secret"),
+        (STRONG, "y" * (MIN_TOKEN_LENGTH - 1), "secret"),
+    ],
+)
+def test_a_short_or_published_token_or_secret_is_refused(token: str, secret: str, key: str) -> None:
+    message = refusal(site(token, secret))
+    assert f"sites.news.{key}" in message
+    assert "ranker token" in message
+    assert "\n" not in message
+    assert (secret or token).strip() not in message
+
+
+def test_a_long_token_in_the_list_of_examples_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    published = secrets.token_urlsafe(32)  # as if a README showed it
+    check_tokens(site(published))
+    monkeypatch.setattr("ranker.config.EXAMPLE_TOKENS", EXAMPLE_TOKENS | {published})
+    message = refusal(site(published))
+    assert "sites.news.token is an example" in message and published not in message
+
+
+def test_a_strong_token_passes_with_its_secret_or_without() -> None:
+    check_tokens(site(STRONG))
+    check_tokens(site(STRONG, secrets.token_urlsafe(32)))
+    check_tokens(site("x" * MIN_TOKEN_LENGTH))
+    check_tokens(Settings())
+
+
+# Where this repository's files write a site token or secret (configs, curl and CLI
+# examples, test constants); `$VAR`, `{expression}` and `<placeholder>` are not literals.
+_TOKEN_LITERALS = (
+    re.compile(r"""(?i)\b\w*(?:token|secret)s?"?\s*[:=]\s*["']([^"'\n]*)["']"""),
+    re.compile(r"""(?i)\bbearer\s+([^\s"'\\]+)"""),
+    re.compile(r"""--token["']?[\s,]+["']?([^\s"',)]+)"""),
+    re.compile(r"""["']([\w-]*(?:token|secret|s3cret|t0k3n)[\w-]*)["']""", re.IGNORECASE),
+)
+
+
+def _token_literals() -> set[str]:
+    paths = [REPO / name for name in ("README.md", "ranker.toml", "Dockerfile")]
+    paths.append(REPO / "docker-compose.yml")
+    for folder, pattern in (
+        ("deploy", "*"),
+        ("docs", "**/*.md"),
+        ("tests", "*.py"),
+        ("scripts", "*"),
+        ("ranker", "**/*.py"),
+    ):
+        paths += (p for p in (REPO / folder).glob(pattern) if p.is_file())
+    found = set()
+    for path in paths:
+        for line in path.read_text("utf-8", errors="replace").splitlines():
+            for literal in _TOKEN_LITERALS:
+                found.update(literal.findall(line))
+    return {t for t in found if t.strip(" …") and not re.search(r"[${<]", t)}
+
+
+def test_no_token_or_secret_shown_in_the_repository_is_accepted_by_a_server() -> None:
+    found = _token_literals()
+    assert {"demo-token", "other-token", "s3cret"} <= found  # the scan sees them
+    accepted = []
+    for token in found:
+        try:
+            check_tokens(site(token))
+        except ConfigError:
+            continue
+        accepted.append(token)
+    assert not accepted, "add these to ranker.config.EXAMPLE_TOKENS"
+
+
+def test_the_example_files_hold_no_token_and_need_one_from_the_environment() -> None:
+    for path in (EXAMPLE, DEPLOYED):
+        with pytest.raises(ConfigError, match=r"sites\.demo\.token_env: \$RANKER_TOKEN"):
+            load_settings(path, environ={})
+        message = refusal(load_settings(path, {"RANKER_TOKEN": "change-me"}))
+        assert "sites.demo.token" in message and "change-me" not in message
+        settings = load_settings(path, EXAMPLE_ENV)
+        check_tokens(settings)  # what `ranker serve` does before it starts
+        assert settings.sites["demo"].token == STRONG
+
+
+def test_the_container_setup_bakes_in_no_token() -> None:
+    compose = yaml.safe_load((REPO / "docker-compose.yml").read_text("utf-8"))
+    rankers = {
+        name: service
+        for name, service in compose["services"].items()
+        if "build" in service or service.get("image") == "ranker:local"
+    }
+    assert set(rankers) == {"ranker", "ranker-cluster"}
+    for service in rankers.values():
+        # Required from whoever runs compose, with no default to fall back on.
+        given = service["environment"]["RANKER_TOKEN"]
+        assert re.fullmatch(r"\$\{RANKER_TOKEN:\?[^}]*ranker token[^}]*\}", given), given
+        assert "./deploy/ranker.toml:/etc/ranker/ranker.toml:ro" in service["volumes"]
+    deployed = tomllib.loads(DEPLOYED.read_text("utf-8"))
+    example = tomllib.loads(EXAMPLE.read_text("utf-8"))
+    for doc in (deployed, example):
+        for table in doc["sites"].values():
+            assert "token" not in table and "secret" not in table
+            assert table["token_env"] == "RANKER_TOKEN"
+    dockerfile = (REPO / "Dockerfile").read_text("utf-8")
+    assert "COPY ranker.toml /etc/ranker/ranker.toml" in dockerfile
+    instructions = [line for line in dockerfile.splitlines() if not line.lstrip().startswith("#")]
+    assert not [line for line in instructions if re.search("token|secret", line, re.I)]
+
+
+def run_serve(tmp_path: Path, config: Path, **environ: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("RANKER_", "REDIS_"))}
+    return subprocess.run(
+        [sys.executable, "-m", "ranker", "serve", "--config", str(config)],
+        cwd=tmp_path,
+        env={**env, **environ, "RANKER_DATA_DIR": str(tmp_path / "var")},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+
+
+@pytest.mark.parametrize(
+    ("site_table", "environ", "named"),
+    [
+        ('token = "change-me"', {}, "sites.news.token is an example"),
+        ('token = "t0k3n-but-23-characters"', {}, "sites.news.token is shorter"),
+        (f'token = "{STRONG}"\nsecret = "s3cret-s3cret"', {}, "sites.news.secret is shorter"),
+        ('token_env = "NEWS_TOKEN"', {"NEWS_TOKEN": "test-token"}, "sites.news.token is an"),
+        ('token_env = "NEWS_TOKEN"', {}, "sites.news.token_env: $NEWS_TOKEN is not set"),
+    ],
+)
+def test_serve_refuses_a_weak_token_in_one_line_without_showing_it(
+    tmp_path: Path, site_table: str, environ: dict[str, str], named: str
+) -> None:
+    config = write(tmp_path, f"[sites.news]\n{site_table}\n")
+    proc = run_serve(tmp_path, config, **environ)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert proc.stderr.splitlines() == [proc.stderr.strip()]
+    assert proc.stderr.startswith(f"ranker: configuration error: {named}")
+    assert "`ranker token` prints a fresh" in proc.stderr
+    for shown in ("change-me", "t0k3n", "s3cret", "test-token"):
+        assert shown not in proc.stderr + proc.stdout
+    assert "serving" not in proc.stdout
+    assert not (tmp_path / "var").exists()  # nothing was started
+
+
+@pytest.mark.parametrize("config", [EXAMPLE, DEPLOYED], ids=["ranker.toml", "deploy"])
+def test_serve_with_an_example_file_and_no_token_given_refuses_to_start(
+    tmp_path: Path, config: Path
+) -> None:
+    proc = run_serve(tmp_path, config)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert proc.stderr.strip() == (
+        "ranker: configuration error: sites.demo.token_env: $RANKER_TOKEN is not set; "
+        "`ranker token` prints a fresh token for it"
+    )
+    assert not (tmp_path / "var").exists()
+
+
+def test_a_weak_metrics_token_is_refused() -> None:
+    message = refusal(replace(site(STRONG), metrics_token="change-me"))
+    assert "server.metrics_token" in message and "change-me" not in message
+    check_tokens(replace(site(STRONG), metrics_token=secrets.token_urlsafe(32)))

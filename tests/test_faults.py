@@ -120,11 +120,15 @@ class Collector:
         flush_interval: str,
         workers: int = 1,
         collector: str = "",  # more [collector] settings, as TOML lines
+        server: str = "",  # [server] settings, as TOML lines
+        behind_proxy: bool = True,  # loopback is a trusted proxy
     ) -> None:
+        trusted = '"127.0.0.1/32"' if behind_proxy else ""
         self._config = tmp_path / "ranker.toml"
         self._config.write_text(
+            f"[server]\n{server}"
             f'[collector]\nflush_interval = "{flush_interval}"\n'
-            f'trusted_proxies = ["127.0.0.1/32"]\n{collector}'
+            f"trusted_proxies = [{trusted}]\n{collector}"
             f'[sites.{SITE}]\nhalf_life = "1h"\ntoken = "{TOKEN}"\n'
         )
         self._log_path = tmp_path / "serve.log"
@@ -185,8 +189,9 @@ class Collector:
             os.killpg(self.proc.pid, signal.SIGKILL)  # the server and any worker left
         self.proc.wait()
 
-    def log(self) -> str:
-        return self._log_path.read_text(errors="replace")[-3000:]
+    def log(self, full: bool = False) -> str:
+        text = self._log_path.read_text(errors="replace")
+        return text if full else text[-3000:]
 
     def send_signal(self, signum: int) -> None:
         """To the server process only: with workers, it is the one that stops them."""
@@ -598,3 +603,68 @@ async def test_oversized_request_lines_and_headers_are_refused(
         async with aiohttp.ClientSession() as session:
             async with session.get(collector.base + "/healthz") as r:
                 assert (await r.json())["accepted_views"] == 0
+
+
+async def _probe(session: aiohttp.ClientSession, url: str) -> int:
+    try:
+        async with session.get(url) as r:
+            await r.read()
+            return r.status
+    except aiohttp.ClientError:
+        return 0
+
+
+async def test_readiness_holds_once_a_restarted_engine_is_back(
+    own_engine: EmbeddedEngine, tmp_path: Path
+) -> None:
+    """The engine is killed and restarted: once /readyz says ready again it stays ready,
+    and the first reads after it answer 200; pooled connections that died with the old
+    engine are retried on new ones, never failed to the caller."""
+    await _catalog(own_engine.url)
+    async with Collector(tmp_path, own_engine.url, "100ms") as collector:
+        top = collector.base + f"/v1/sites/{SITE}/top"
+        async with aiohttp.ClientSession() as session:
+            for _ in range(3):
+                # Fill the pool with connections that the restart will kill.
+                statuses = await asyncio.gather(
+                    *(_probe(session, top + f"?n={n}") for n in range(1, 9))
+                )
+                assert set(statuses) == {200}
+                own_engine.kill()
+                await asyncio.sleep(0.3)
+                assert await _probe(session, collector.base + "/readyz") == 503
+                own_engine.start()
+                deadline = time.monotonic() + 10
+                while await _probe(session, collector.base + "/readyz") != 200:
+                    assert time.monotonic() < deadline, collector.log()
+                    await asyncio.sleep(0.05)
+                after = [await _probe(session, collector.base + "/readyz") for _ in range(20)]
+                reads = await asyncio.gather(
+                    *(_probe(session, top + f"?n={n}") for n in range(10, 18))
+                )
+                assert set(after) == {200} and set(reads) == {200}, (after, reads)
+
+
+async def test_an_engine_stalled_for_two_seconds_shows_in_readiness(
+    own_engine: EmbeddedEngine, tmp_path: Path
+) -> None:
+    """A stall a load balancer should see: /readyz answers 503 within a probe's time and
+    says why, then ready again once the engine answers."""
+    async with Collector(tmp_path, own_engine.url, "100ms") as collector:
+        pid = await _engine_pid(own_engine.url)
+        async with aiohttp.ClientSession() as session:
+            os.kill(pid, signal.SIGSTOP)
+            try:
+                await asyncio.sleep(0.5)
+                started = time.monotonic()
+                async with session.get(collector.base + "/readyz") as r:
+                    doc = await r.json()
+                    assert r.status == 503, doc
+                assert doc["redis"] == "unreachable: no answer in 1 s"
+                assert time.monotonic() - started < 1.5
+            finally:
+                os.kill(pid, signal.SIGCONT)
+            deadline = time.monotonic() + 5
+            while await _probe(session, collector.base + "/readyz") != 200:
+                assert time.monotonic() < deadline, collector.log()
+                await asyncio.sleep(0.05)

@@ -422,7 +422,7 @@ async def raw_request(client: TestClient[Any, Any], request: bytes) -> tuple[int
 
 @pytest.mark.parametrize(
     "authorization",
-    [b"Bearer \xff\xfe", b"Bearer \xc3\x28", b"Bearer test-token\xff", b"\xff"],
+    [b"Bearer \xff\xfe", b"Bearer \xc3\x28", b"Bearer " + TOKEN.encode() + b"\xff", b"\xff"],
     ids=["ff-fe", "bad-utf8-pair", "token-then-ff", "only-ff"],
 )
 async def test_non_utf8_authorization_is_refused(
@@ -452,8 +452,11 @@ async def test_non_utf8_authorization_is_refused(
 async def test_non_utf8_targets_are_refused(client: TestClient[Any, Any], target: bytes) -> None:
     status, body = await raw_request(
         client,
-        b"GET " + target + b" HTTP/1.1\r\nHost: ranker\r\nAuthorization: Bearer test-token\r\n"
-        b"Connection: close\r\n\r\n",
+        b"GET "
+        + target
+        + b" HTTP/1.1\r\nHost: ranker\r\nAuthorization: Bearer "
+        + TOKEN.encode()
+        + b"\r\nConnection: close\r\n\r\n",
     )
     assert status in (400, 404), body
     assert isinstance(orjson.loads(body)["error"], str)

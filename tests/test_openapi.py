@@ -8,6 +8,7 @@ import copy
 import json
 import os
 import re
+import secrets
 import socket
 import subprocess
 import sys
@@ -33,7 +34,7 @@ from tests.conftest import make_settings
 # The site and story the description's examples name, so its examples meet real data.
 SITE = "demo"
 STORY = "tram-line-approved"
-SITE_TOKEN = "fuzz-token"
+SITE_TOKEN = secrets.token_urlsafe(32)  # `ranker serve` refuses a short or published one
 METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
 # Beacons from a client that says it is a bot are received (202) but neither checked further
 # nor counted: the fuzzing client says it is a browser.

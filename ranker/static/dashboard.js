@@ -99,13 +99,22 @@
     if (node.textContent !== s) node.textContent = s;
   }
 
-  /** Only http(s) URLs and site-relative paths ("/x", not "//host") become links. */
+  /** The catalog's link rule (ranker/validate.py), also for entries stored before it: an
+   * http(s) URL or a site path ("/x", never "//host") without whitespace, controls, bidi
+   * characters or "\" (browsers read "/\host" as "//host"). */
   function safeUrl(url) {
     if (typeof url !== "string") return null;
-    const u = url.trim();
-    if (/^https?:\/\/[^\s]/i.test(u)) return u;
-    if (u.charAt(0) === "/" && u.charAt(1) !== "/" && u.charAt(1) !== "\\") return u;
-    return null;
+    const u = url.replace(/^[\t\n\f\r ]+|[\t\n\f\r ]+$/g, "");
+    const refused = /[\x00-\x20\x7f-\x9f\\\xa0\u061c\u1680\u2000-\u200a\u200e\u200f\u2028-\u202f\u205f\u2066-\u2069\u3000]/;
+    return /^(?:https?:\/\/[^\/?#]|\/(?!\/))/i.test(u) && !refused.test(u) ? u : null;
+  }
+
+  /** Every string the server sends, shown without controls or bidi overrides (the
+   * catalog's text rule), so an old entry cannot reorder what an editor reads. Links keep
+   * theirs: safeUrl refuses them whole. */
+  function cleanStrings(key, value) {
+    if (typeof value !== "string" || key === "url" || key === "image") return value;
+    return value.replace(/[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]/g, "");
   }
 
   const store = {
@@ -257,7 +266,7 @@
       res = await fetch(path, init);
       const text = await res.text();
       if (text) {
-        try { data = JSON.parse(text); } catch (e) { data = null; }
+        try { data = JSON.parse(text, cleanStrings); } catch (e) { data = null; }
       }
     } catch (e) {
       throw new ApiError(0, "network", "The server could not be reached.");

@@ -37,13 +37,23 @@
     return !!(el && el.hasAttribute && el.hasAttribute("data-" + name));
   }
 
-  // Only absolute http(s) or root-relative links: no javascript:, data: or //host.
+  // The catalog's rule (ranker/validate.py), also for entries stored before it: an http(s)
+  // URL or a "/path" (never //host, javascript: or data:) without whitespace, controls,
+  // bidi characters or "\" (read as "/"); text without controls or bidi overrides.
   function safeHref(url) {
-    return typeof url === "string" && (/^https?:\/\//i.test(url) || /^\/(?!\/)/.test(url)) ? url : null;
+    if (typeof url !== "string") return null;
+    url = url.replace(/^[\t\n\f\r ]+|[\t\n\f\r ]+$/g, "");
+    return /^(?:https?:\/\/[^\/?#]|\/(?!\/))/i.test(url) &&
+      !/[\x00-\x20\x7f-\x9f\\\xa0\u061c\u1680\u2000-\u200a\u200e\u200f\u2028-\u202f\u205f\u2066-\u2069\u3000]/.test(url) ? url : null;
   }
 
   function safeImage(url) {
-    return typeof url === "string" && /^https?:\/\//i.test(url) ? url : null;
+    var src = safeHref(url);
+    return src && src.charAt(0) !== "/" ? src : null;
+  }
+
+  function cleanText(s) {
+    return String(s).replace(/[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]/g, "");
   }
 
   function setText(el, s) {
@@ -106,7 +116,7 @@
   function updateRow(row, item, st) {
     var li = row.li;
     setAttr(li, "data-id", String(item.id));
-    var text = String(item.title == null ? item.id : item.title);
+    var text = cleanText(item.title == null ? item.id : item.title);
     var href = safeHref(item.url);
     var tag = href ? "A" : "SPAN";
     if (!row.title || row.title.tagName !== tag) {
@@ -118,7 +128,7 @@
     if (href) setAttr(row.title, "href", href);
     setText(row.title, text);
 
-    var summary = st.cfg.summary && item.summary ? String(item.summary) : "";
+    var summary = st.cfg.summary && item.summary ? cleanText(item.summary) : "";
     if (summary) {
       if (!row.summary) row.summary = li.insertBefore(el("p", "ranker-summary"), row.title.nextSibling);
       setText(row.summary, summary);
