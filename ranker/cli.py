@@ -26,6 +26,7 @@ from ranker.config import (
     load_settings,
     parse_duration,
 )
+from ranker.validate import clean_text
 
 DEMO_TOKEN = "demo-token"
 
@@ -158,7 +159,7 @@ def format_table(doc: dict[str, Any]) -> str:
     for it in doc["items"]:
         views = it["views"]
         shown = f"{views:,.1f}" if isinstance(views, float) else f"{views:,}"
-        rows.append((str(it["rank"]), shown, it["section"] or "", it["title"]))
+        rows.append((str(it["rank"]), shown, it["section"] or "", clean_text(it["title"])))
     widths = [max(len(r[i]) for r in rows) for i in range(3)]
     lines = [f"{r[0]:>{widths[0]}}  {r[1]:>{widths[1]}}  {r[2]:<{widths[2]}}  {r[3]}" for r in rows]
     scope = f" / {doc['section']}" if doc["section"] else ""
@@ -186,7 +187,7 @@ def format_rising(doc: dict[str, Any]) -> str:
                 f"{it['views_short']:,}",
                 f"{it['rate_short']:,.0f}",
                 it["section"] or "",
-                it["title"],
+                clean_text(it["title"]),  # an entry stored before the rule: no escapes
             )
         )
     widths = [max(len(r[i]) for r in rows) for i in range(5)]

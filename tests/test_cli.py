@@ -26,7 +26,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from redis import Redis
 
 from ranker.app import create_app
-from ranker.cli import DEMO_TOKEN, format_table, main
+from ranker.cli import DEMO_TOKEN, format_rising, format_table, main
 from ranker.config import Settings, Site, check_tokens
 from ranker.engine import EmbeddedEngine
 from ranker.simulate import Zipf
@@ -84,6 +84,35 @@ def test_format_table_hot() -> None:
         "1  1,234.6  tech     Big story",
         "2      3.0           Small story",
     ]
+
+
+def test_format_tables_print_no_terminal_escapes() -> None:
+    """A title stored before the rule may hold a CSI (C1 or ESC [) or a bidi override;
+    neither reaches the terminal."""
+    title = "Fine\x9b2J\x1b[31m red \u202eevil"
+    doc = {
+        "site": "news",
+        "window": "hot",
+        "section": None,
+        "computed_at": "2024-05-01T12:00:00Z",
+        "items": [item(1, 3.0, None, title)],
+    }
+    last = format_table(doc).splitlines()[-1]
+    assert not any(c in last for c in "\x9b\x1b\u202e"), repr(last)
+    assert last.endswith("Fine2J[31m red evil")
+    rising = {
+        "site": "news",
+        "section": None,
+        "short_window": "10m",
+        "baseline_window": "24h",
+        "min_views": 10,
+        "min_networks": 10,
+        "computed_at": "2024-05-01T12:00:00Z",
+        "items": [
+            {**item(1, 3.0, None, title), "ratio": 2.0, "views_short": 30, "rate_short": 180.0}
+        ],
+    }
+    assert not any(c in format_rising(rising) for c in "\x9b\x1b\u202e")
 
 
 def test_format_table_counts_use_thousands_separators() -> None:
