@@ -8,10 +8,10 @@ import hmac
 import ipaddress
 import re
 import tomllib
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from ranker.windows import window_span
 
@@ -63,81 +63,19 @@ class Site:
         return hmac.new(self.token.encode(), b"ranker beacon tokens", hashlib.sha256).hexdigest()
 
 
-@dataclass(frozen=True, slots=True)
-class Settings:
-    host: str = "127.0.0.1"
-    port: int = 8080
-    log_format: str = "json"  # or "text"
-    ready_max_lag: float = 10.0  # /readyz fails once accepted views wait longer than this
-    # A connection gets this long for a request's headers (and, idle, for its next request),
-    # and a body this long without a byte before the request is answered 408.
-    read_timeout: float = 10.0
-    # Connections open at once from one address (trusted proxies excepted); 0: no cap.
-    max_connections_per_address: int = 128
-    # /metrics: with a token, only for `Authorization: Bearer <token>`; with a port, only
-    # there (on metrics_host) and not on the main port. With neither, /metrics is open
-    # when the server listens on loopback only, else refused.
-    metrics_token: str = ""
-    metrics_host: str = "127.0.0.1"
-    metrics_port: int = 0
-    # None: start the embedded engine with its data under `data_dir`.
-    redis_url: str | None = None
-    redis_cluster: bool = False  # redis_url names one node of a Redis Cluster
-    data_dir: Path = Path("var/ranker")
-    sites: Mapping[str, Site] = field(default_factory=dict)
-    flush_interval: float = 0.25
-    max_body: int = 2048
-    # Distinct (site, item, minute) keys buffered while Redis is away before beacons get 503.
-    max_pending: int = 1_000_000
-    catalog_refresh: float = 1.0
-    # What a view must pass to count (0 turns a limit off).
-    filter_bots: bool = True
-    dedupe_window: float = 1800.0  # repeats of one story by one visitor within it count once
-    dedupe_max_entries: int = 2_000_000  # memory bound of the repeat memory, per process
-    rate_limit: float = 20.0  # beacons per second per client address, per process
-    rate_burst: int = 200
-    # Networks of the proxies in front of the collector (CIDR). X-Forwarded-For is read only
-    # from a peer in them; any other peer is the client, whatever headers it sends.
-    trusted_proxies: tuple[str, ...] = ()
-    # Views of one story from one client address (an IPv6 /64) counted per dedupe window,
-    # across every worker of the server; the rest are held as `address_limit`.
-    max_views_per_address: int = 10
-    # CIDR files of hosting networks whose views are held as `datacenter`.
-    deny_networks: tuple[str, ...] = ()
-    # Hold views from the cloud providers' published ranges (see ranker.networks).
-    deny_hosting: bool = True
-    # "auto": views from a browser that always sends Fetch Metadata but sent none are held
-    # as `inconsistent` when the beacon went to a secure origin (https, or loopback), where
-    # browsers send it; "always" / "never".
-    fetch_metadata: str = "auto"
-    max_field_size: int = 8190  # longest request line or header accepted
-    cache_ttl: float = 1.0  # in-process query cache
-    max_age: int = 5  # Cache-Control max-age for public reads
-    stale_while_revalidate: int = 30
-    window_cache: float = 5.0  # how long a window's bucket union is kept in Redis
-    minute_retention: float = 3 * 3600.0
-    hour_retention: float = 8 * 86400.0
-    day_retention: float = 35 * 86400.0
-    # Rebase the decay landmark once it lags the clock by this many half-lives.
-    rebase_after: float = 24.0
-    maintenance_interval: float = 60.0  # how often one collector does each site's upkeep
-    hot_max: int = 200_000  # members a hot ranking keeps; the long tail beyond is trimmed
-    rising_min_views: int = 10  # short-window views a story needs before it can "rise"
-    # Distinct client networks (/24, IPv6 /48) a story's short-window views need to rise.
-    rising_min_networks: int = 10
-    # A network with more than this share of a story's short-window views (once the story
-    # has `concentration_min_views` there) gets its excess held as `concentrated`.
-    max_network_share: float = 0.3
-    concentration_min_views: int = 50
-    demo: bool = False  # serve the demo site's pages (set by `ranker demo`)
-    demo_rate: float = 0.0  # simulated demo views per second
-
-
-# Every accepted key: TOML table -> {key: (Settings field, parser)}.
+# Parsers: each takes the raw TOML (or environment) value and the key's name for messages.
 def _str(v: object, name: str) -> str:
     if not isinstance(v, str) or not v:
         raise ConfigError(f"{name}: expected a non-empty string, got {v!r}")
     return v
+
+
+def _path(v: object, name: str) -> Path:
+    return Path(_str(v, name))
+
+
+def _env_flag(v: object, name: str) -> bool:
+    return isinstance(v, str) and v.lower() in ("1", "true", "yes")
 
 
 def _int(v: object, name: str) -> int:
@@ -237,84 +175,141 @@ def _share(v: object, name: str) -> float:
     return share
 
 
-def _replaced_proxy_hops(v: object, name: str) -> None:
-    raise ConfigError(
-        f"{name}: replaced by collector.trusted_proxies, the networks of the proxies in "
-        'front of Ranker, e.g. trusted_proxies = ["10.0.0.0/8"]: X-Forwarded-For is read '
-        "only when the connection comes from one of them"
+T = TypeVar("T")
+Parser = Callable[[object, str], T]
+
+
+@dataclass(frozen=True, slots=True)
+class Key(Generic[T]):
+    """Where a setting comes from: `[table] key = ...` in the TOML file (the field's own
+    name unless `key` says otherwise), or the environment variable `env`."""
+
+    table: str
+    parse: Parser[T]
+    key: str = ""
+    env: str = ""
+    parse_env: Parser[T] | None = None  # when the environment spells it differently
+
+
+def setting(
+    table: str,
+    default: T,
+    parse: Parser[T],
+    *,
+    key: str = "",
+    env: str = "",
+    parse_env: Parser[T] | None = None,
+) -> T:
+    """A field of Settings read from `[table]`; typed as its value, for the checker."""
+    spec = Key(table, parse, key, env, parse_env)
+    return field(default=default, metadata={"key": spec})
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    host: str = setting("server", "127.0.0.1", _str, env="RANKER_HOST")
+    port: int = setting("server", 8080, _port, env="RANKER_PORT")
+    log_format: str = setting("server", "json", _log_format, env="RANKER_LOG_FORMAT")
+    # /readyz fails once accepted views wait longer than this.
+    ready_max_lag: float = setting("server", 10.0, parse_duration)
+    # A connection gets this long for a request's headers (and, idle, for its next request),
+    # and a body this long without a byte before the request is answered 408.
+    read_timeout: float = setting("server", 10.0, parse_duration)
+    # Connections open at once from one address (trusted proxies excepted); 0: no cap.
+    max_connections_per_address: int = setting("server", 128, _off_or_count)
+    # /metrics: with a token, only for `Authorization: Bearer <token>`; with a port, only
+    # there (on metrics_host) and not on the main port. With neither, /metrics is open
+    # when the server listens on loopback only, else refused.
+    metrics_token: str = setting("server", "", _str, env="RANKER_METRICS_TOKEN")
+    metrics_host: str = setting("server", "127.0.0.1", _str)
+    metrics_port: int = setting("server", 0, _port)
+    # None: start the embedded engine with its data under `data_dir`.
+    redis_url: str | None = setting("redis", None, _str, key="url", env="REDIS_URL")
+    # redis_url names one node of a Redis Cluster.
+    redis_cluster: bool = setting(
+        "redis", False, _bool, key="cluster", env="REDIS_CLUSTER", parse_env=_env_flag
     )
+    data_dir: Path = setting("redis", Path("var/ranker"), _path, env="RANKER_DATA_DIR")
+    sites: Mapping[str, Site] = field(default_factory=dict)
+    flush_interval: float = setting("collector", 0.25, parse_duration)
+    max_body: int = setting("collector", 2048, _positive_int)
+    # Distinct (site, item, minute) keys buffered while Redis is away before beacons get 503.
+    max_pending: int = setting("collector", 1_000_000, _positive_int)
+    catalog_refresh: float = setting("collector", 1.0, parse_duration)
+    # What a view must pass to count (0 turns a limit off).
+    filter_bots: bool = setting("collector", True, _bool)
+    # Repeats of one story by one visitor within it count once.
+    dedupe_window: float = setting("collector", 1800.0, _off_or_duration)
+    # Memory bound of the repeat memory, per process.
+    dedupe_max_entries: int = setting("collector", 2_000_000, _positive_int)
+    # Beacons per second per client address, per process.
+    rate_limit: float = setting("collector", 20.0, _off_or_number)
+    rate_burst: int = setting("collector", 200, _positive_int)
+    # Networks of the proxies in front of the collector (CIDR). X-Forwarded-For is read only
+    # from a peer in them; any other peer is the client, whatever headers it sends.
+    trusted_proxies: tuple[str, ...] = setting("collector", (), _networks)
+    # Views of one story from one client address (an IPv6 /64) counted per dedupe window,
+    # across every worker of the server; the rest are held as `address_limit`.
+    max_views_per_address: int = setting("collector", 10, _views_per_address)
+    # CIDR files of hosting networks whose views are held as `datacenter`.
+    deny_networks: tuple[str, ...] = setting("collector", (), _files)
+    # Hold views from the cloud providers' published ranges (see ranker.networks).
+    deny_hosting: bool = setting("collector", True, _bool)
+    # "auto": views from a browser that always sends Fetch Metadata but sent none are held
+    # as `inconsistent` when the beacon went to a secure origin (https, or loopback), where
+    # browsers send it; "always" / "never".
+    fetch_metadata: str = setting("collector", "auto", _fetch_metadata)
+    max_field_size: int = setting("collector", 8190, _positive_int)  # longest header line
+    cache_ttl: float = setting("query", 1.0, parse_duration)  # in-process query cache
+    max_age: int = setting("query", 5, _positive_int)  # Cache-Control max-age, public reads
+    stale_while_revalidate: int = setting("query", 30, _positive_int)
+    # How long a window's bucket union is kept in Redis.
+    window_cache: float = setting("query", 5.0, parse_duration)
+    minute_retention: float = setting("retention", 3 * 3600.0, parse_duration, key="minute")
+    hour_retention: float = setting("retention", 8 * 86400.0, parse_duration, key="hour")
+    day_retention: float = setting("retention", 35 * 86400.0, parse_duration, key="day")
+    # Rebase the decay landmark once it lags the clock by this many half-lives.
+    rebase_after: float = setting("decay", 24.0, _number)
+    # How often one collector does each site's upkeep.
+    maintenance_interval: float = setting("maintenance", 60.0, parse_duration, key="interval")
+    # Members a hot ranking keeps; the long tail beyond is trimmed.
+    hot_max: int = setting("maintenance", 200_000, _positive_int)
+    # Short-window views a story needs before it can "rise".
+    rising_min_views: int = setting("trends", 10, _positive_int)
+    # Distinct client networks (/24, IPv6 /48) a story's short-window views need to rise.
+    rising_min_networks: int = setting("trends", 10, _positive_int)
+    # A network with more than this share of a story's short-window views (once the story
+    # has `concentration_min_views` there) gets its excess held as `concentrated`.
+    max_network_share: float = setting("trends", 0.3, _share)
+    concentration_min_views: int = setting("trends", 50, _positive_int)
+    demo: bool = False  # serve the demo site's pages (set by `ranker demo`)
+    demo_rate: float = 0.0  # simulated demo views per second
 
 
-_Parser = Any
-_TABLES: dict[str, dict[str, tuple[str, _Parser]]] = {
-    "server": {
-        "host": ("host", _str),
-        "port": ("port", _port),
-        "log_format": ("log_format", _log_format),
-        "ready_max_lag": ("ready_max_lag", parse_duration),
-        "read_timeout": ("read_timeout", parse_duration),
-        "max_connections_per_address": ("max_connections_per_address", _off_or_count),
-        "metrics_token": ("metrics_token", _str),
-        "metrics_host": ("metrics_host", _str),
-        "metrics_port": ("metrics_port", _port),
-    },
-    "redis": {
-        "url": ("redis_url", _str),
-        "cluster": ("redis_cluster", _bool),
-        "data_dir": ("data_dir", _str),
-    },
-    "collector": {
-        "flush_interval": ("flush_interval", parse_duration),
-        "max_body": ("max_body", _positive_int),
-        "max_pending": ("max_pending", _positive_int),
-        "catalog_refresh": ("catalog_refresh", parse_duration),
-        "filter_bots": ("filter_bots", _bool),
-        "dedupe_window": ("dedupe_window", _off_or_duration),
-        "dedupe_max_entries": ("dedupe_max_entries", _positive_int),
-        "rate_limit": ("rate_limit", _off_or_number),
-        "rate_burst": ("rate_burst", _positive_int),
-        "trusted_proxies": ("trusted_proxies", _networks),
-        "max_views_per_address": ("max_views_per_address", _views_per_address),
-        "deny_networks": ("deny_networks", _files),
-        "deny_hosting": ("deny_hosting", _bool),
-        "fetch_metadata": ("fetch_metadata", _fetch_metadata),
-        "proxy_hops": ("proxy_hops", _replaced_proxy_hops),
-        "max_field_size": ("max_field_size", _positive_int),
-    },
-    "query": {
-        "cache_ttl": ("cache_ttl", parse_duration),
-        "max_age": ("max_age", _positive_int),
-        "stale_while_revalidate": ("stale_while_revalidate", _positive_int),
-        "window_cache": ("window_cache", parse_duration),
-    },
-    "retention": {
-        "minute": ("minute_retention", parse_duration),
-        "hour": ("hour_retention", parse_duration),
-        "day": ("day_retention", parse_duration),
-    },
-    "decay": {"rebase_after": ("rebase_after", _number)},
-    "maintenance": {
-        "interval": ("maintenance_interval", parse_duration),
-        "hot_max": ("hot_max", _positive_int),
-    },
-    "trends": {
-        "rising_min_views": ("rising_min_views", _positive_int),
-        "rising_min_networks": ("rising_min_networks", _positive_int),
-        "max_network_share": ("max_network_share", _share),
-        "concentration_min_views": ("concentration_min_views", _positive_int),
-    },
+def declared_keys() -> dict[str, dict[str, tuple[str, Key[Any]]]]:
+    """Every key of the file, from Settings: table -> key -> (field name, where from)."""
+    tables: dict[str, dict[str, tuple[str, Key[Any]]]] = {}
+    for f in fields(Settings):
+        if "key" in f.metadata:
+            spec: Key[Any] = f.metadata["key"]
+            tables.setdefault(spec.table, {})[spec.key or f.name] = (f.name, spec)
+    return tables
+
+
+_TABLES = declared_keys()
+# Keys an earlier release read, and what stands in their place now.
+_REMOVED = {
+    "collector.proxy_hops": (
+        "replaced by collector.trusted_proxies, the networks of the proxies in front of "
+        'Ranker, e.g. trusted_proxies = ["10.0.0.0/8"]: X-Forwarded-For is read only when '
+        "the connection comes from one of them"
+    ),
 }
+
+
 _SITE_KEYS = {"half_life", "token", "title", "secret", "shards", "token_env", "secret_env"}
 MAX_SHARDS = 64
 MAX_VIEWS_PER_ADDRESS = 250  # the shared per-address counters are one byte each
-_ENV = {
-    "REDIS_URL": "redis_url",
-    "RANKER_HOST": "host",
-    "RANKER_PORT": "port",
-    "RANKER_DATA_DIR": "data_dir",
-    "RANKER_LOG_FORMAT": "log_format",
-    "RANKER_METRICS_TOKEN": "metrics_token",
-}
 
 
 def _unknown(name: str, choices: set[str] | dict[str, Any]) -> str:
@@ -371,29 +366,34 @@ def _parse_table(
         raise ConfigError(f"{table_name}: expected a table")
     spec = _TABLES[table_name]
     for key, raw in table.items():
+        name = f"{table_name}.{key}"
+        if name in _REMOVED:
+            raise ConfigError(f"{name}: {_REMOVED[name]}")
         if key not in spec:
-            unknown.append(_unknown(f"{table_name}.{key}", spec))
+            unknown.append(_unknown(name, spec))
             continue
-        attr, parser = spec[key]
-        values[attr] = parser(raw, f"{table_name}.{key}")
+        attr, source = spec[key]
+        values[attr] = source.parse(raw, name)
 
 
 def _overlay_environment(values: dict[str, Any], environ: Mapping[str, str]) -> None:
-    """Environment variables over the file's values, and what a cluster URL implies."""
-    for var, attr in _ENV.items():
-        if environ.get(var):
-            parse = {"port": _port, "log_format": _log_format}.get(attr)
-            values[attr] = parse(environ[var], var) if parse else environ[var]
-    if environ.get("REDIS_CLUSTER"):
-        values["redis_cluster"] = environ["REDIS_CLUSTER"].lower() in ("1", "true", "yes")
-    url = values.get("redis_url")
+    """Environment variables over the file's values."""
+    for table in _TABLES.values():
+        for attr, source in table.values():
+            if source.env and environ.get(source.env):
+                values[attr] = (source.parse_env or source.parse)(environ[source.env], source.env)
+
+
+def _cluster_url(settings: Settings) -> Settings:
+    """redis+cluster://host:port names a cluster node: the same as redis.cluster = true."""
+    url = settings.redis_url
     for scheme in CLUSTER_SCHEMES:
-        # redis+cluster://host:port names a cluster node: the same as redis.cluster = true.
         if url and url.startswith(scheme + "://"):
-            values["redis_url"] = scheme.replace("+cluster", "") + url[len(scheme) :]
-            values["redis_cluster"] = True
-    if values.get("redis_cluster") and not values.get("redis_url"):
+            plain = scheme.replace("+cluster", "") + url[len(scheme) :]
+            settings = replace(settings, redis_url=plain, redis_cluster=True)
+    if settings.redis_cluster and not settings.redis_url:
         raise ConfigError("redis.cluster: needs redis.url (or REDIS_URL) naming a node")
+    return settings
 
 
 def settings_from_mapping(doc: Mapping[str, Any], environ: Mapping[str, str]) -> Settings:
@@ -414,9 +414,7 @@ def settings_from_mapping(doc: Mapping[str, Any], environ: Mapping[str, str]) ->
     if unknown:
         raise ConfigError("unknown setting(s): " + ", ".join(unknown))
     _overlay_environment(values, environ)
-    if "data_dir" in values:
-        values["data_dir"] = Path(values["data_dir"])
-    settings = Settings(sites=sites, **values)
+    settings = _cluster_url(Settings(sites=sites, **values))
     _check_retention(settings)
     return settings
 

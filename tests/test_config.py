@@ -23,6 +23,7 @@ from ranker.config import (
     Settings,
     Site,
     check_tokens,
+    declared_keys,
     load_settings,
     parse_duration,
     settings_from_mapping,
@@ -662,3 +663,32 @@ def test_a_weak_metrics_token_is_refused() -> None:
     message = refusal(replace(site(STRONG), metrics_token="change-me"))
     assert "server.metrics_token" in message and "change-me" not in message
     check_tokens(replace(site(STRONG), metrics_token=secrets.token_urlsafe(32)))
+
+
+def test_every_declared_key_is_documented_and_in_the_example() -> None:
+    """The keys come from Settings alone; the README's table and the commented example
+    name each of them, and each environment variable."""
+    readme = (REPO / "README.md").read_text()
+    example: dict[str, set[str]] = {}  # table -> keys set or shown commented out
+    table = ""
+    for line in EXAMPLE.read_text().splitlines():
+        if m := re.fullmatch(r"\[([a-z_.]+)\]", line.strip()):
+            table = m.group(1)
+        elif m := re.match(r"#?\s*([a-z_]+)\s*=", line):
+            example.setdefault(table, set()).add(m.group(1))
+    for table, keys in declared_keys().items():
+        for key, (_, source) in keys.items():
+            assert f"`{table}.{key}`" in readme or f"{table}.{key}`" in readme, (table, key)
+            assert key in example.get(table, set()), f"ranker.toml lacks {table}.{key}"
+            if source.env:
+                assert source.env in readme, source.env
+
+
+def test_each_declared_key_reaches_its_field() -> None:
+    for table, keys in declared_keys().items():
+        for key, (attr, _) in keys.items():
+            default = getattr(Settings(), attr)
+            doc = {table: {key: default}} if not isinstance(default, Path) else {}
+            if doc and default not in (None, "", ()):
+                settings = settings_from_mapping(doc, {})
+                assert getattr(settings, attr) == default, (table, key)
