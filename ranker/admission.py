@@ -9,14 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 from hashlib import blake2b
-from typing import Final
 
 from aiohttp import web
 
 from ranker.catalog import CatalogIndex
 from ranker.config import Settings
 from ranker.crowd import Concentration
-from ranker.errors import ApiError
 from ranker.filters import (
     RateLimiter,
     has_fetch_metadata,
@@ -24,7 +22,6 @@ from ranker.filters import (
     is_prefetch,
     requires_fetch_metadata,
 )
-from ranker.keys import HELD_REASONS
 from ranker.limits import AddressLimit, limit_key_bytes
 from ranker.networks import (
     Client,
@@ -33,32 +30,12 @@ from ranker.networks import (
     default_hosting_networks,
     describe,
 )
+from ranker.outcomes import Denied, Held, Outcome
 from ranker.signing import verify
 from ranker.store import Store
-from ranker.validate import ID_RULE, is_item_id
+from ranker.validate import is_item_id
 from ranker.visitors import Deduper, salt_day, visitor_key
 
-# Why a beacon was not counted. Views held (answered 202) are kept per story by reason, so
-# an editor can see them and release them into the counts; the others are refused with a
-# 4xx (or 503) and only tallied per site; the error code says why.
-HELD: Final = HELD_REASONS
-REASONS: Final = (*HELD, "unsigned", "rate_limited", "malformed", "overloaded")
-# What an editor's release puts back into the counts unless the call names reasons: the
-# views held for where they came from, not for what sent them.
-RELEASED_BY_DEFAULT: Final = ("concentrated", "address_limit", "datacenter")
-# Error code of a refused beacon -> the reason it is tallied under.
-REFUSALS: Final = {
-    "bad_beacon": "malformed",
-    "bad_json": "malformed",
-    "bad_id": "malformed",
-    "unknown_site": "malformed",
-    "payload_too_large": "malformed",
-    "unsupported_media_type": "malformed",
-    "unknown_item": "unsigned",
-    "bad_token": "unsigned",
-    "rate_limited": "rate_limited",
-    "overloaded": "overloaded",
-}
 MAX_CLIENTS = 100_000  # client addresses the rate limiter remembers, per process
 MAX_PEERS = 4096  # TCP peers whose trust is remembered; direct readers make many
 
@@ -91,7 +68,7 @@ def _network_hash(key: str, network: str) -> str:
 
 @dataclass(slots=True)
 class Verdict:
-    reason: str | None  # None: counted; else why not (a HELD reason)
+    outcome: Outcome  # None: counted
     signed: bool = False  # counted on a signed token, not the catalog
     network: str = ""  # the client's network, hashed: counted views feed the crowd rule
     label: str = ""  # the client's network as editors see it (e.g. 203.0.113.0/24)
@@ -150,38 +127,36 @@ class Admission:
     def check(
         self, request: web.Request, site: str, item_id: str, token: object, now: float
     ) -> Verdict:
-        """Whether the view counts, and if not why; raises ApiError for a beacon refused
-        outright: over the rate, or an id that is neither catalogued nor signed."""
+        """Whether the view counts, and if not why: held (by a filter), or refused
+        outright (over the rate, or an id that is neither catalogued nor signed)."""
         address, via_proxy = self.client(request)
         if self._limiter is not None and not self._limiter.allow(address, now):
-            raise ApiError(
-                429, "rate_limited", "too many beacons from this address", {"Retry-After": "1"}
-            )
-        # Refusals first: a malformed or unsigned beacon gets its 4xx whoever sends it.
+            return Verdict(Denied.RATE_LIMITED)
+        # Refusals first: a malformed or unsigned beacon is refused whoever sends it.
         # Catalogued ids are valid ones, so the syntax check is only paid on the way out.
         signed = False
         if not self._catalog.has(site, item_id):
             if not is_item_id(item_id):
-                raise ApiError(400, "bad_id", ID_RULE)
+                return Verdict(Denied.BAD_ID)
             if token is None:
-                raise ApiError(404, "unknown_item", "no catalogued item with this id")
+                return Verdict(Denied.UNKNOWN_ITEM)
             key = self._settings.sites[site].signing_key
             if not isinstance(token, str) or not verify(key, site, item_id, token, now):
-                raise ApiError(403, "bad_token", "the token is invalid or expired for this id")
+                return Verdict(Denied.BAD_TOKEN)
             signed = True
         client = describe(address)
-        reason = self._refusal(request, site, item_id, address, client, via_proxy, now)
-        if reason is not None:
-            return Verdict(reason, signed)
+        held = self._held(request, site, item_id, address, client, via_proxy, now)
+        if held is not None:
+            return Verdict(held, signed)
         label = client.network_key
         network = _network_hash(self._network_keys[site], label)
         if self._concentration is not None:
             share = self._concentration.admit((site, item_id), network, now)
             if share is not None:
-                return Verdict("concentrated", signed, network, label, share)
+                return Verdict(Held.CONCENTRATED, signed, network, label, share)
         return Verdict(None, signed, network, label)
 
-    def _refusal(
+    def _held(
         self,
         request: web.Request,
         site: str,
@@ -190,31 +165,31 @@ class Admission:
         client: Client,
         via_proxy: bool,
         now: float,
-    ) -> str | None:
+    ) -> Held | None:
         """Why a view of a known story is held, in the order the filters run, or None."""
         headers = request.headers
         user_agent = headers.get("User-Agent", "")
         if self._filter_bots and is_bot(user_agent):
-            return "bot"
+            return Held.BOT
         if is_prefetch(headers):
-            return "prefetch"
+            return Held.PREFETCH
         if (
             self._fetch_metadata != "never"
             and requires_fetch_metadata(user_agent)
             and not has_fetch_metadata(headers)
             and (self._fetch_metadata == "always" or _secure_origin(request, via_proxy))
         ):
-            return "inconsistent"
+            return Held.INCONSISTENT
         if self._deny is not None and self._deny.holds(client):
-            return "datacenter"
+            return Held.DATACENTER
         if self._deduper is not None:
             visitor = visitor_key(self.salt, address, user_agent)
             if not self._deduper.first_view(site, visitor, item_id, now):
-                return "duplicate"
+                return Held.DUPLICATE
         if self._address_limit is not None and not self._address_limit.take(
             limit_key_bytes(site, client.limit_key, item_id), now
         ):
-            return "address_limit"
+            return Held.ADDRESS_LIMIT
         return None
 
     async def refresh_salt(self, store: Store, now: float) -> None:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from ranker.decay import weight
+from ranker.outcomes import Held, Reason
 from ranker.trends import SHORT_MINUTES
 
 CROWD_WINDOW = SHORT_MINUTES * 60  # seconds: the rising list's short window
@@ -71,7 +72,7 @@ class Batch:
         per_minute[minute] += count
         return False
 
-    def hold(self, item: str, reason: str, t: float) -> bool:
+    def hold(self, item: str, reason: Held, t: float) -> bool:
         """Keep a view not counted for `reason`; True if it made a new (item, reason, minute)."""
         per_item = self.held.get(item)
         if per_item is None:
@@ -156,7 +157,7 @@ class Aggregator:
         if signed:
             batch.signed.add(item)
 
-    def hold(self, site: str, item: str, reason: str, t: float) -> None:
+    def hold(self, site: str, item: str, reason: Held, t: float) -> None:
         """A view of a known item that a filter refused: tallied, and kept as a held view."""
         self.refuse(site, reason, t)
         batch = self._batch(site, t)
@@ -192,7 +193,7 @@ class Aggregator:
         seen.setdefault(network, minute)
         self._sent[sent_key] = sent + len(seen)
 
-    def refuse(self, site: str | None, reason: str, t: float) -> None:
+    def refuse(self, site: str | None, reason: Reason, t: float) -> None:
         """Count a beacon that was not counted as a view, and why; per site when known."""
         key = (site or "", reason)
         self.filtered[key] = self.filtered.get(key, 0) + 1

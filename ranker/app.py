@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
 from aiohttp import web
@@ -16,7 +16,7 @@ from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialWithJitterBackoff
 
-from ranker import assets, collect, demo, editors, handlers, openapi
+from ranker import assets, handlers, routes
 from ranker.admission import Admission
 from ranker.aggregate import Aggregator
 from ranker.appkeys import (
@@ -31,6 +31,7 @@ from ranker.appkeys import (
     SETTINGS,
     STORE,
     TOP_CACHE,
+    Plugin,
 )
 from ranker.catalog import CatalogIndex
 from ranker.config import Settings
@@ -41,7 +42,7 @@ from ranker.flusher import Flusher
 from ranker.limits import AddressLimit
 from ranker.metrics import Metrics
 from ranker.query import TopCache, cache_control
-from ranker.store import STORE_ERRORS, Store
+from ranker.store import Store, StoreUnavailable
 
 log = logging.getLogger("ranker")
 
@@ -127,7 +128,7 @@ async def admission_ctx(app: web.Application) -> AsyncIterator[None]:
             await asyncio.sleep(SALT_CHECK)
             try:
                 await admission.refresh_salt(store, clock())
-            except STORE_ERRORS as e:  # keep the last salt until Redis answers
+            except StoreUnavailable as e:  # keep the last salt until Redis answers
                 log.warning("cannot read the day's visitor salt: %s", e)
 
     task = asyncio.create_task(follow_days())
@@ -164,7 +165,7 @@ async def maintenance_ctx(app: web.Application) -> AsyncIterator[None]:
                     done, pruned, trimmed = await store.maintain(
                         name, clock(), site.half_life, settings.maintenance_interval
                     )
-                except STORE_ERRORS as e:
+                except StoreUnavailable as e:
                     log.warning("upkeep of %s failed, will retry: %s", name, e)
                     continue
                 if pruned or trimmed:
@@ -188,9 +189,10 @@ def create_app(
     *,
     clock: Callable[[], float] = time.time,
     address_limit: AddressLimit | None = None,
+    plugins: Sequence[Plugin] = (),
 ) -> web.Application:
     """The application; `address_limit` is the per-address limit when processes share one
-    (else each app makes its own)."""
+    (else each app makes its own); `plugins` add to it (the demo's page and readers)."""
     app = web.Application(
         middlewares=[json_errors, body_deadline], client_max_size=handlers.MAX_IMPORT_BYTES
     )
@@ -210,32 +212,8 @@ def create_app(
             metrics_ctx,
         ]
     )
-    site = "/v1/sites/{site}"
-    item = site + "/items/{id}"
-    app.router.add_post("/v1/hit", collect.hit)
-    app.router.add_route("OPTIONS", "/v1/hit", collect.hit_preflight)
-    app.router.add_get("/v1/hit.gif", collect.hit_gif)
-    app.router.add_get(site + "/top", handlers.top)
-    app.router.add_get(site + "/top.html", handlers.top_html)
-    app.router.add_get(site + "/sections", editors.sections)
-    app.router.add_get(site + "/rising", editors.rising)
-    app.router.add_get(site + "/series", editors.series)
-    app.router.add_get(site + "/beacons", editors.beacons)
-    app.router.add_get(item + "/series", editors.item_series)
-    app.router.add_get(site + "/held", editors.held)
-    app.router.add_post(item + "/release", editors.release)
-    app.router.add_get(site + "/items", handlers.list_items)
-    app.router.add_post(site + "/items", handlers.import_items)
-    app.router.add_put(item, handlers.put_item)
-    app.router.add_patch(item, handlers.patch_item)
-    app.router.add_get(item, handlers.get_item)
-    app.router.add_delete(item, handlers.delete_item)
-    app.router.add_get("/healthz", handlers.health)
-    app.router.add_get("/readyz", handlers.ready)
-    app.router.add_get("/metrics", handlers.metrics)
-    app.router.add_get("/dashboard", editors.dashboard)
-    app.router.add_get("/openapi.json", openapi.openapi)
+    routes.add_routes(app.router)
     assets.add_routes(app.router)
-    if settings.demo:
-        demo.setup(app)
+    for plugin in plugins:
+        plugin(app)
     return app

@@ -30,3 +30,8 @@ ADMISSION = web.AppKey("ADMISSION", Admission)
 # The per-address view limit, when the workers of one server share it (ranker.serve).
 ADDRESS_LIMIT = web.AppKey("ADDRESS_LIMIT", AddressLimit)
 METRICS = web.AppKey("METRICS", Metrics)
+# The site whose token the dashboard page comes signed in with (only the demo's, whose
+# token is public).
+SIGNED_IN = web.AppKey("SIGNED_IN", str)
+# Something that adds to the application before it starts: routes, cleanup contexts.
+Plugin = Callable[[web.Application], None]

@@ -1,5 +1,6 @@
-"""The static files pages load from Ranker: beacon.js, widget.js and their stylesheet,
-and the dashboard's script and styles. Read once, served with ETag and a short max-age."""
+"""The static files pages load from Ranker: beacon.js, widget.js (both built from static/src/
+by `npm run build`) and their stylesheet, and the dashboard's ES modules and styles. Read
+once, served with ETag and a short max-age."""
 
 from __future__ import annotations
 
@@ -10,18 +11,24 @@ from aiohttp import web
 
 from ranker.errors import Handler
 
+STATIC = files("ranker").joinpath("static")
+# The dashboard's modules, served as they are: main.js imports the others by relative URL,
+# so every .js file in static/dashboard/ is served (and described in /openapi.json).
+DASHBOARD_MODULES = sorted(
+    m.name for m in STATIC.joinpath("dashboard").iterdir() if m.name.endswith(".js")
+)
 ASSETS = {
     "/beacon.js": ("beacon.js", "application/javascript"),
     "/widget.js": ("widget.js", "application/javascript"),
     "/widget.css": ("widget.css", "text/css"),
-    "/dashboard.js": ("dashboard.js", "application/javascript"),
     "/dashboard.css": ("dashboard.css", "text/css"),
+    **{f"/dashboard/{m}": (f"dashboard/{m}", "text/javascript") for m in DASHBOARD_MODULES},
 }
 MAX_AGE = 300  # publishers embed these by URL: changes reach pages within minutes
 
 
 def _handler(name: str, content_type: str) -> Handler:
-    body = files("ranker").joinpath("static", name).read_bytes()
+    body = STATIC.joinpath(*name.split("/")).read_bytes()
     etag = f'"{hashlib.blake2b(body, digest_size=12).hexdigest()}"'
     headers = {
         "ETag": etag,

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Iterable
 
 from ranker.keys import shard_of
-from ranker.store import STORE_ERRORS, Store
+from ranker.store import Store, StoreUnavailable
 
 log = logging.getLogger("ranker.catalog")
 
@@ -79,7 +79,7 @@ class CatalogIndex:
         found = False
         try:
             found = await self._store.is_catalogued(site, item_id)
-        except STORE_ERRORS:
+        except StoreUnavailable:
             pass
         finally:
             del self._asking[key]
@@ -136,5 +136,5 @@ class CatalogIndex:
         """Refresh forever; a Redis outage only delays it."""
         while True:
             await asyncio.sleep(interval)
-            with contextlib.suppress(*STORE_ERRORS):
+            with contextlib.suppress(StoreUnavailable):
                 await self.refresh()

@@ -13,7 +13,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import orjson
@@ -21,17 +21,17 @@ import orjson
 from ranker.config import (
     ConfigError,
     Settings,
-    Site,
     check_tokens,
     load_settings,
     parse_duration,
 )
 from ranker.validate import clean_text
 
-DEMO_TOKEN = "demo-token"
+if TYPE_CHECKING:
+    from ranker.appkeys import Plugin
 
 
-def _serve(settings: Settings, workers: int = 1) -> int:
+def _serve(settings: Settings, workers: int = 1, plugins: Sequence[Plugin] = ()) -> int:
     if not settings.sites:
         print("ranker: no sites configured; add a [sites.NAME] table", file=sys.stderr)
         return 2
@@ -51,7 +51,7 @@ def _serve(settings: Settings, workers: int = 1) -> int:
         logs.setup(settings.log_format)
         print(f"ranker: serving http://{settings.host}:{settings.port}/", flush=True)
         try:
-            return run(settings, workers)
+            return run(settings, workers, plugins)
         except EngineError as e:  # a second server that started at the same moment
             print(f"ranker: {e}", file=sys.stderr)
             return 1
@@ -72,33 +72,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return _serve(settings, args.workers)
 
 
-LOOPBACK = ("127.0.0.1/32", "::1/128")
-
-
 def cmd_demo(args: argparse.Namespace) -> int:
+    from ranker import demo
+
     settings = _settings(args)
     # Sites from a config are real ones; only the demo's own site has a public token.
     check_tokens(settings)
-    sites = dict(settings.sites)
-    sites.setdefault(
-        "demo", Site("demo", half_life=600.0, token=DEMO_TOKEN, title="The Ranker Gazette")
-    )
-    data_dir = (
-        settings.data_dir if args.config or os.environ.get("RANKER_DATA_DIR") else Path("var/demo")
-    )
-    # The simulated readers name themselves in X-Forwarded-For, as if behind a proxy on
-    # this machine.
+    given = bool(args.config or os.environ.get("RANKER_DATA_DIR"))
     return _serve(
-        replace(
-            settings,
-            sites=sites,
-            demo=True,
-            demo_rate=args.rate,
-            data_dir=data_dir,
-            trusted_proxies=(*settings.trusted_proxies, *LOOPBACK),
-            # Lines for a person at a terminal, unless the environment asks for JSON.
-            log_format=os.environ.get("RANKER_LOG_FORMAT", "text"),
-        )
+        demo.settings(settings, settings.data_dir if given else None),
+        plugins=[demo.plugin(args.rate)],
     )
 
 
@@ -142,7 +125,9 @@ def _token(args: argparse.Namespace, site: str) -> str:
     settings = load_settings(args.config, os.environ)
     if site in settings.sites:
         return settings.sites[site].token
-    return DEMO_TOKEN if site == "demo" else ""
+    from ranker import demo
+
+    return demo.TOKEN if site == demo.SITE else ""
 
 
 async def _get_json(url: str, **kwargs: Any) -> Any:

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import base64
-from typing import Any
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final
 
+import msgspec
 import orjson
 from aiohttp import web
 
-from ranker.admission import HELD, REFUSALS
 from ranker.appkeys import ADMISSION, AGGREGATOR, CATALOG, CLOCK, FLUSHER, SETTINGS
 from ranker.errors import ApiError
-from ranker.validate import is_item_id
+from ranker.outcomes import HELD, Denied, Held, Refusal
+from ranker.schemas import BEACON
+from ranker.validate import ID_RULE, is_item_id
 
 # The smallest transparent 1x1 GIF.
 PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
@@ -29,6 +33,30 @@ _NUDGE_KEYS = 50_000  # flush before the tick once this many (item, minute) pair
 _NOT_COUNTED = {reason: orjson.dumps({"counted": False, "reason": reason}) for reason in HELD}
 
 
+@dataclass(frozen=True, slots=True)
+class _Refused:
+    """The answer to a beacon admission refuses, and the reason it is tallied under."""
+
+    status: int
+    message: str
+    tally: Refusal
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+# What the collector answers to each refusal of admission.
+_DENIED: Final = {
+    Denied.RATE_LIMITED: _Refused(
+        429, "too many beacons from this address", Refusal.RATE_LIMITED, {"Retry-After": "1"}
+    ),
+    Denied.BAD_ID: _Refused(400, ID_RULE, Refusal.MALFORMED),
+    Denied.UNKNOWN_ITEM: _Refused(404, "no catalogued item with this id", Refusal.UNSIGNED),
+    Denied.BAD_TOKEN: _Refused(
+        403, "the token is invalid or expired for this id", Refusal.UNSIGNED
+    ),
+}
+assert set(_DENIED) == set(Denied)
+
+
 async def _look_up(request: web.Request, site: object, item_id: object, token: object) -> None:
     """An id this process does not know may have been catalogued through another
     collector a moment ago: ask the store (see CatalogIndex.look_up) before refusing."""
@@ -40,37 +68,41 @@ async def _look_up(request: web.Request, site: object, item_id: object, token: o
             await catalog.look_up(site, item_id)
 
 
-def _count(request: web.Request, site: object, item_id: object, token: object) -> str | None:
+def _count(request: web.Request, site: object, item_id: object, token: object) -> Held | None:
     """Count one view, or say why it is held (a reason of HELD); raise ApiError for a
     beacon refused outright. Every outcome is tallied per site, held views per story."""
     app = request.app
     aggregator = app[AGGREGATOR]
     now = app[CLOCK]()
-    known = site if isinstance(site, str) and site in app[SETTINGS].sites else None
-    try:
-        if not isinstance(site, str) or not isinstance(item_id, str):
-            raise ApiError(400, "bad_beacon", "a beacon needs string fields 'site' and 'id'")
-        if known is None:  # configured names are valid ones
-            raise ApiError(404, "unknown_site", "no such site")
-        flusher = app[FLUSHER]
-        if flusher.full:  # before the repeat filter, which would remember this view
-            raise ApiError(
-                503, "overloaded", "the store is unreachable; try later", {"Retry-After": "5"}
-            )
-        verdict = app[ADMISSION].check(request, known, item_id, token, now)
-    except ApiError as e:
-        aggregator.refuse(known, REFUSALS.get(e.code, "malformed"), now)
-        raise
-    if verdict.reason is None:
-        aggregator.add(known, item_id, now, signed=verdict.signed)
-        aggregator.network(known, item_id, verdict.network, now)
+    if not isinstance(site, str) or not isinstance(item_id, str):
+        known = site if isinstance(site, str) and site in app[SETTINGS].sites else None
+        aggregator.refuse(known, Refusal.MALFORMED, now)
+        raise ApiError(400, "bad_beacon", "a beacon needs string fields 'site' and 'id'")
+    if site not in app[SETTINGS].sites:
+        aggregator.refuse(None, Refusal.MALFORMED, now)
+        raise ApiError(404, "unknown_site", "no such site")
+    flusher = app[FLUSHER]
+    if flusher.full:  # before the repeat filter, which would remember this view
+        aggregator.refuse(site, Refusal.OVERLOADED, now)
+        raise ApiError(
+            503, "overloaded", "the store is unreachable; try later", {"Retry-After": "5"}
+        )
+    verdict = app[ADMISSION].check(request, site, item_id, token, now)
+    outcome = verdict.outcome
+    if outcome is None:
+        aggregator.add(site, item_id, now, signed=verdict.signed)
+        aggregator.network(site, item_id, verdict.network, now)
+    elif isinstance(outcome, Held):
+        aggregator.hold(site, item_id, outcome, now)
+        if outcome is Held.CONCENTRATED:
+            aggregator.flag(site, item_id, verdict.label, verdict.share, now)
     else:
-        aggregator.hold(known, item_id, verdict.reason, now)
-        if verdict.reason == "concentrated":
-            aggregator.flag(known, item_id, verdict.label, verdict.share, now)
+        refused = _DENIED[outcome]
+        aggregator.refuse(site, refused.tally, now)
+        raise ApiError(refused.status, outcome, refused.message, refused.headers)
     if aggregator.pending_keys >= _NUDGE_KEYS:
         flusher.nudge()
-    return verdict.reason
+    return outcome
 
 
 async def _read_capped(request: web.Request, cap: int) -> bytes:
@@ -90,8 +122,28 @@ async def _read_capped(request: web.Request, cap: int) -> bytes:
 def _malformed(request: web.Request, status: int, code: str, message: str) -> ApiError:
     """A beacon too broken to name its site: tallied for the process, not a site."""
     app = request.app
-    app[AGGREGATOR].refuse(None, "malformed", app[CLOCK]())
+    app[AGGREGATOR].refuse(None, Refusal.MALFORMED, app[CLOCK]())
     return ApiError(status, code, message)
+
+
+def _beacon(request: web.Request, body: bytes) -> tuple[object, object, object]:
+    """The site, id and token of a body. Decoded as a schemas.Beacon (fields it lacks are
+    skipped unread, so their bytes need not be UTF-8); a body that is not one is read as
+    any JSON, so that _count refuses the wrong field, tallied under the site it names."""
+    try:
+        beacon = BEACON.decode(body)
+        return beacon.site, beacon.id, beacon.token
+    except (msgspec.ValidationError, RecursionError):
+        pass  # not a Beacon, or nested deeper than msgspec reads (orjson reads 1024 levels)
+    except msgspec.DecodeError:
+        raise _malformed(request, 400, "bad_json", "the body is not valid JSON") from None
+    try:
+        doc: Any = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        raise _malformed(request, 400, "bad_json", "the body is not valid JSON") from None
+    if not isinstance(doc, dict):
+        raise _malformed(request, 400, "bad_beacon", "the body must be a JSON object")
+    return doc.get("site"), doc.get("id"), doc.get("token")
 
 
 async def hit(request: web.Request) -> web.Response:
@@ -109,14 +161,9 @@ async def hit(request: web.Request) -> web.Response:
             )
         try:
             body = await _read_capped(request, request.app[SETTINGS].max_body)
-            doc: Any = orjson.loads(body)
-        except orjson.JSONDecodeError:
-            raise _malformed(request, 400, "bad_json", "the body is not valid JSON") from None
         except ApiError as e:
             raise _malformed(request, e.status, e.code, e.message) from None
-        if not isinstance(doc, dict):
-            raise _malformed(request, 400, "bad_beacon", "the body must be a JSON object")
-        site, item_id, token = doc.get("site"), doc.get("id"), doc.get("token")
+        site, item_id, token = _beacon(request, body)
         await _look_up(request, site, item_id, token)
         reason = _count(request, site, item_id, token)
     except ApiError as e:

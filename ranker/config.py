@@ -282,8 +282,6 @@ class Settings:
     # has `concentration_min_views` there) gets its excess held as `concentrated`.
     max_network_share: float = setting("trends", 0.3, _share)
     concentration_min_views: int = setting("trends", 50, _positive_int)
-    demo: bool = False  # serve the demo site's pages (set by `ranker demo`)
-    demo_rate: float = 0.0  # simulated demo views per second
 
 
 def declared_keys() -> dict[str, dict[str, tuple[str, Key[Any]]]]:

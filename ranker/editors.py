@@ -9,18 +9,29 @@ from html import escape
 from importlib.resources import files
 from typing import Any
 
+import msgspec
 from aiohttp import web
+from msgspec import UNSET
 
-from ranker.admission import HELD, REASONS, RELEASED_BY_DEFAULT
-from ranker.appkeys import CLOCK, SETTINGS, STORE, TOP_CACHE
+from ranker.appkeys import CLOCK, SETTINGS, SIGNED_IN, STORE, TOP_CACHE
 from ranker.errors import ApiError
 from ranker.handlers import authorize, json_body, json_response, path_item_id, path_site
+from ranker.outcomes import HELD, REASONS, RELEASED_BY_DEFAULT
 from ranker.query import parse_section
+from ranker.schemas import (
+    MAX_SERIES_IDS,
+    RELEASE_RULE,
+    BeaconsQuery,
+    BucketsQuery,
+    HeldQuery,
+    Release,
+    RisingQuery,
+    int_param,
+)
 from ranker.trends import rank_rising, rising_buckets
-from ranker.validate import NUMBER_RE, is_item_id, is_site
+from ranker.validate import is_item_id, is_site
 from ranker.windows import BUCKET_SECONDS, Resolution, bucket_start
 
-MAX_SERIES_IDS = 100
 # The dashboard runs only its own script and styles, talks only to this origin, and is never
 # framed (a framed page could be clicked through: Hide, Release).
 DASHBOARD_HEADERS = {
@@ -33,6 +44,11 @@ DASHBOARD_HEADERS = {
     "X-Frame-Options": "DENY",
     "X-Content-Type-Options": "nosniff",
 }
+_BUCKETS = BucketsQuery()  # the bucket parameters' defaults
+_BUCKETS_N = int_param(BucketsQuery, "n")
+_RISING_N = int_param(RisingQuery, "n")
+_DAYS = int_param(BeaconsQuery, "days")
+_HELD_N = int_param(HeldQuery, "n")
 FLAG_SHOWN = 3600.0  # how long after its last held view a concentrated story stays flagged
 
 
@@ -40,16 +56,9 @@ def _iso(t: float) -> str:
     return datetime.fromtimestamp(t, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-def _int_param(request: web.Request, name: str, default: int, low: int, high: int) -> int:
-    raw = request.query.get(name, str(default))
-    if not NUMBER_RE.fullmatch(raw) or not low <= int(raw) <= high:
-        raise ApiError(400, f"bad_{name}", f"{name}: an integer from {low} to {high}")
-    return int(raw)
-
-
 def _buckets(request: web.Request, now: float) -> tuple[Resolution, list[int]]:
     """The `res` and `n` query parameters as bucket starts, oldest first."""
-    res = request.query.get("res", "minute")
+    res = request.query.get("res", _BUCKETS.res)
     if res not in BUCKET_SECONDS:
         raise ApiError(400, "bad_res", "res: minute, hour or day")
     resolution: Resolution = res
@@ -61,7 +70,7 @@ def _buckets(request: web.Request, now: float) -> tuple[Resolution, list[int]]:
     }[resolution]
     size = BUCKET_SECONDS[resolution]
     most = int(retention // size)
-    n = _int_param(request, "n", min(60, most), 1, most)
+    n = _BUCKETS_N.read(request.query, high=most, default=min(_BUCKETS_N.default, most))
     newest = bucket_start(now, resolution)
     return resolution, [newest - size * i for i in range(n - 1, -1, -1)]
 
@@ -69,7 +78,7 @@ def _buckets(request: web.Request, now: float) -> tuple[Resolution, list[int]]:
 async def rising(request: web.Request) -> web.Response:
     """GET /v1/sites/{site}/rising?n=&section="""
     site = authorize(request)
-    n = _int_param(request, "n", 10, 1, 100)
+    n = _RISING_N.read(request.query)
     section = parse_section(request.query)
     app = request.app
     settings, store = app[SETTINGS], app[STORE]
@@ -101,7 +110,8 @@ async def beacons(request: web.Request) -> web.Response:
     """GET /v1/sites/{site}/beacons?days=7: per UTC day, views counted and beacons not
     counted by reason, newest day first."""
     site = authorize(request)
-    n = _int_param(request, "days", 7, 1, int(request.app[SETTINGS].day_retention // 86400))
+    kept = int(request.app[SETTINGS].day_retention // BUCKET_SECONDS["day"])
+    n = _DAYS.read(request.query, high=kept)
     today = bucket_start(request.app[CLOCK](), "day")
     days = [today - 86400 * i for i in range(n)]
     tallies = await request.app[STORE].beacons(site, days)
@@ -132,7 +142,7 @@ async def held(request: web.Request) -> web.Response:
     """GET /v1/sites/{site}/held?n=20: the stories with views held and not released, by
     reason; concentrated ones flagged with the network and its share, newest flags first."""
     site = authorize(request)
-    n = _int_param(request, "n", 20, 1, 100)
+    n = _HELD_N.read(request.query)
     store, now = request.app[STORE], request.app[CLOCK]()
     flags = await store.flags(site)
     flagged = [i for i, f in sorted(flags.items(), key=lambda kv: -kv[1][2]) if _flag(f, now)]
@@ -170,18 +180,13 @@ async def release(request: web.Request) -> web.Response:
     reasons: list[str] = list(RELEASED_BY_DEFAULT)
     if request.can_read_body:
         doc = await json_body(request)
-        if not isinstance(doc, dict) or set(doc) - {"reasons"}:
-            raise ApiError(422, "bad_release", 'expected {"reasons": [...]} or no body')
-        if "reasons" in doc:
-            given = doc["reasons"]
-            if (
-                not isinstance(given, list)
-                or not given
-                or not all(isinstance(r, str) and r in HELD for r in given)
-            ):
-                raise ApiError(
-                    422, "bad_release", "reasons: a non-empty list of " + ", ".join(HELD)
-                )
+        try:
+            given = msgspec.convert(doc, Release).reasons
+        except msgspec.ValidationError as e:
+            if str(e) == RELEASE_RULE or "$.reasons" in str(e):
+                raise ApiError(422, "bad_release", RELEASE_RULE) from None
+            raise ApiError(422, "bad_release", 'expected {"reasons": [...]} or no body') from None
+        if given is not UNSET:
             reasons = list(dict.fromkeys(given))
     app = request.app
     released = await app[STORE].release(site, item_id, reasons, app[CLOCK]())
@@ -238,7 +243,7 @@ async def dashboard(request: web.Request) -> web.Response:
     site = request.query.get("site", "")
     if not is_site(site) or site not in settings.sites:
         site = next(iter(settings.sites), "")
-    token = settings.sites[site].token if settings.demo and site == "demo" else ""
+    token = settings.sites[site].token if site == request.app.get(SIGNED_IN) else ""
     html = files("ranker").joinpath("static", "dashboard.html").read_text(encoding="utf-8")
     html = html.replace('data-site=""', f'data-site="{escape(site)}"', 1).replace(
         'data-token=""', f'data-token="{escape(token)}"', 1

@@ -114,6 +114,11 @@ class EmbeddedEngine:
         return Path(self._sock_dir) / "engine.sock"
 
     @property
+    def pid(self) -> int | None:
+        """The server's process id while it runs."""
+        return self._proc.pid if self._proc is not None and self._proc.poll() is None else None
+
+    @property
     def url(self) -> str:
         if self.port:
             return f"redis://127.0.0.1:{self.port}/0"
@@ -231,14 +236,6 @@ class EmbeddedEngine:
         if self._sock_dir is not None:
             shutil.rmtree(self._sock_dir, ignore_errors=True)
             self._sock_dir = None
-
-    def kill(self) -> None:
-        """A hard crash, for outage tests: no clean shutdown."""
-        if self._proc is not None and self._proc.poll() is None:
-            self._proc.kill()
-            self._proc.wait()
-        self._proc = None
-        self._release()
 
     def __enter__(self) -> EmbeddedEngine:
         self.start()

@@ -9,7 +9,7 @@ import orjson
 from aiohttp import web
 
 from ranker import logs
-from ranker.store import STORE_ERRORS
+from ranker.store import StoreUnavailable
 
 log = logging.getLogger("ranker")
 
@@ -88,11 +88,7 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
             "the body could not be read",
             {"X-Request-ID": logs.request_id(request)},
         )
-    except STORE_ERRORS as e:
-        if isinstance(e, OSError) and _client_gone(request):
-            # Nobody reads this answer; only the store's own errors say "store".
-            log.info("client went away during %s %s", request.method, request.path)
-            return error_response(400, "client_gone", "the connection closed mid-request")
+    except StoreUnavailable as e:
         # Reads and catalog writes need Redis; beacons do not (they are buffered).
         log.warning("store unavailable for %s %s: %s", request.method, request.path, e)
         return error_response(
@@ -101,13 +97,13 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
             "the store is unreachable; try later",
             {"Retry-After": "5", "X-Request-ID": logs.request_id(request)},
         )
+    except ConnectionError:
+        # The client went away while its body was read (the store's errors are
+        # StoreUnavailable); nobody reads this answer.
+        log.info("client went away during %s %s", request.method, request.path)
+        return error_response(400, "client_gone", "the connection closed mid-request")
     except Exception:
         log.exception("unhandled error in %s %s", request.method, request.path)
         return error_response(
             500, "internal", "internal error", {"X-Request-ID": logs.request_id(request)}
         )
-
-
-def _client_gone(request: web.Request) -> bool:
-    transport = request.transport
-    return transport is None or transport.is_closing()

@@ -17,7 +17,7 @@ import secrets
 import time
 
 from ranker.aggregate import Aggregator, Batch
-from ranker.store import STORE_ERRORS, Store
+from ranker.store import Store, StoreUnavailable
 
 log = logging.getLogger("ranker.flusher")
 
@@ -93,7 +93,7 @@ class Flusher:
         started = time.monotonic()
         try:
             _, dropped = await self._store.flush(batch, batch_id)
-        except STORE_ERRORS as e:
+        except StoreUnavailable as e:
             self.failed_flushes += 1
             if self.failures == 0:
                 log.warning("flush of %s failed, will retry: %s", site, e)

@@ -26,12 +26,12 @@ from ranker.appkeys import (
     TOP_CACHE,
 )
 from ranker.errors import ApiError, json_errors
-from ranker.keys import HELD_REASONS
+from ranker.outcomes import HELD
 from ranker.query import Entry, cached_response, compute_top, item_ranks, parse_top_query
-from ranker.store import STORE_ERRORS
+from ranker.schemas import MAX_IMPORT_ERRORS, PageQuery, int_param
+from ranker.store import StoreUnavailable
 from ranker.validate import (
     ID_RULE,
-    NUMBER_RE,
     InvalidInput,
     catalog_entry,
     is_item_id,
@@ -39,7 +39,6 @@ from ranker.validate import (
 )
 
 MAX_IMPORT_BYTES = 16 * 1024 * 1024
-MAX_IMPORT_ERRORS = 100
 IMPORT_TYPES = ("application/x-ndjson", "application/jsonl", "application/json-lines", "text/plain")
 # An import is read IMPORT_READ bytes at a time and written IMPORT_BATCH entries at a time,
 # in order, with the loop given back in between: in one go, a 16 MiB import (some 48,000
@@ -48,10 +47,17 @@ IMPORT_TYPES = ("application/x-ndjson", "application/jsonl", "application/json-l
 # young collections set off full ones (30-40 ms each in a large process), for no speed.
 IMPORT_READ = 64 * 1024
 IMPORT_BATCH = 100
+_CURSOR, _COUNT = int_param(PageQuery, "cursor"), int_param(PageQuery, "count")
+_BAD_PAGE = (
+    "bad_page",
+    f"cursor: a number from a previous page; count: {_COUNT.low}-{_COUNT.high}",
+)
 
 
 def json_response(doc: Any, status: int = 200) -> web.Response:
-    return web.Response(body=orjson.dumps(doc), status=status, content_type="application/json")
+    # Keys may be Reasons: strings, but not of exactly type str, as orjson wants by default.
+    body = orjson.dumps(doc, option=orjson.OPT_NON_STR_KEYS)
+    return web.Response(body=body, status=status, content_type="application/json")
 
 
 def path_site(request: web.Request) -> str:
@@ -170,7 +176,7 @@ async def ready(request: web.Request) -> web.Response:
         redis: str = "ok"
     except TimeoutError:
         redis = f"unreachable: no answer in {READY_PING_TIMEOUT:g} s"
-    except STORE_ERRORS as e:
+    except StoreUnavailable as e:
         redis = f"unreachable: {str(e) or type(e).__name__}"
     ready = redis == "ok" and lag <= app[SETTINGS].ready_max_lag
     doc = {
@@ -295,7 +301,7 @@ async def get_item(request: web.Request) -> web.Response:
             **public_entry(item_id, stored),
             "views_total": int(await store.total(site, item_id)),
             "ranks": ranks,
-            "held": (await store.held(site, [item_id], HELD_REASONS))[item_id],
+            "held": (await store.held(site, [item_id], HELD))[item_id],
         }
     )
 
@@ -331,15 +337,9 @@ async def list_items(request: web.Request) -> web.Response:
                 ]
             }
         )
-    cursor, count = request.query.get("cursor", "0"), request.query.get("count", "1000")
-    if (
-        not NUMBER_RE.fullmatch(cursor)
-        or int(cursor) >= 2**64
-        or not NUMBER_RE.fullmatch(count)
-        or not 1 <= int(count) <= 10_000
-    ):
-        raise ApiError(400, "bad_page", "cursor: a number from a previous page; count: 1-10000")
-    next_cursor, ids = await request.app[STORE].list_items(site, int(cursor), int(count))
+    cursor = _CURSOR.read(request.query, error=_BAD_PAGE)
+    count = _COUNT.read(request.query, error=_BAD_PAGE)
+    next_cursor, ids = await request.app[STORE].list_items(site, cursor, count)
     return json_response({"ids": ids, "cursor": str(next_cursor) if next_cursor else None})
 
 

@@ -1,28 +1,137 @@
-"""Every Redis key name Ranker uses, in one place.
+"""Every Redis key name Ranker uses, declared once in `SCHEMA`: the functions below format
+it for Python, `lua_prelude` turns it into the functions the Lua scripts build names with,
+and a test holds the README's key schema to it.
 
 All keys of a site share the hash tag `{site}`, so each script touches one cluster slot;
 a site spread over S shards uses the tags `{site:0}` .. `{site:S-1}`, each holding the
 stories that hash to it, with their own rankings and catalog (`shard_tags`, `shard_of`).
-Functions below take such a tag as `site`. The Lua scripts derive per-item, per-scope and
-per-bucket names from `prefix(tag)` with the same suffixes as the functions below; keep
-the two in step. `scope` is "all" or a section name.
+Functions below take such a tag as `site`. `scope` is "all" or a section name.
+
+The scripts are told the site's `prefix` and build per-item, per-scope and per-bucket names
+themselves, with the prelude's `key_<name>(prefix, ...)`, rather than receive each in KEYS:
+one flush call handles up to 300 stories over many buckets, and passing every name would
+multiply its arguments (strings to send, parse and hash) for names the script can build
+once each. Names built from the prefix carry its hash tag, so they hash to the slot of the
+script's KEYS. The constants the scripts share with Python (bucket sizes, the catalog log's
+cap) come from the prelude too.
 """
 
 from __future__ import annotations
 
+import itertools
+import re
 import zlib
+from collections.abc import Callable, Iterable
+from typing import Final, NamedTuple
 
-# Why a view that reached a known story was not counted: each reason has held buckets and a
-# held total of its own (below), in the order the collector's filters run.
-HELD_REASONS = (
-    "bot",
-    "prefetch",
-    "inconsistent",
-    "datacenter",
-    "duplicate",
-    "address_limit",
-    "concentrated",
+from ranker.outcomes import Held
+from ranker.windows import BUCKET_SECONDS
+
+# Each reason a view is held for (ranker.outcomes.Held) has held buckets and a held total
+# of its own (below).
+HELD_REASONS: Final = tuple(str(reason) for reason in Held)
+
+CATALOG_LOG_MAX: Final = 10_000  # entries the catalog log keeps (trimmed with MAXLEN ~)
+
+
+class Shape(NamedTuple):
+    type: str  # what TYPE answers for the key
+    pattern: str  # its name: `{site}` is the hash tag with its braces, `{x}` the argument x
+
+
+# Every key, under the name of the function below that builds it. Names are stored data:
+# data written by an earlier release must still be found, so a pattern never changes.
+PREFIX: Final = "rk:{site}:"  # how every name of a site starts: what the scripts are told
+SCHEMA: Final[dict[str, Shape]] = {
+    "meta": Shape("hash", "rk:{site}:meta"),
+    "hot": Shape("zset", "rk:{site}:hot:{scope}"),
+    "total": Shape("zset", "rk:{site}:tot:{scope}"),
+    "bucket": Shape("zset", "rk:{site}:b:{scope}:{resolution}:{start}"),
+    "window": Shape("zset", "rk:{site}:win:{scope}:{name}:{end}"),
+    "item": Shape("hash", "rk:{site}:item:{item_id}"),
+    "items": Shape("set", "rk:{site}:items"),
+    "hidden": Shape("set", "rk:{site}:hidden"),
+    "rising_tmp": Shape("zset", "rk:{site}:tmp:rising:{scope}:{part}"),
+    "networks": Shape("hash", "rk:{site}:nets:{minute}"),
+    "held": Shape("zset", "rk:{site}:held:{reason}:{resolution}:{start}"),
+    "held_total": Shape("zset", "rk:{site}:heldtot:{reason}"),
+    "flags": Shape("hash", "rk:{site}:flags"),
+    "catalog_log": Shape("stream", "rk:{site}:catlog"),
+    "scopes": Shape("set", "rk:{site}:scopes"),
+    "maintenance_lock": Shape("string", "rk:{site}:lock:maintenance"),
+    "flushed": Shape("hash", "rk:{site}:flushed:{batch_id}"),
+    "beacons": Shape("hash", "rk:{site}:beacons:{day}"),
+    "salt": Shape("string", "rk:salt:{day}"),  # shared by all sites: no tag, no script
+}
+
+_FIELD = re.compile(r"\{(\w+)\}")
+
+
+def fields(pattern: str) -> list[str]:
+    """The arguments a pattern names, in order, `site` included."""
+    return _FIELD.findall(pattern)
+
+
+def _formatter(pattern: str) -> Callable[..., str]:
+    """`pattern` as a positional `str.format`, the site put inside literal braces."""
+    count = itertools.count()
+
+    def placeholder(m: re.Match[str]) -> str:
+        slot = f"{{{next(count)}}}"  # {0}, {1}, ...
+        return "{{" + slot + "}}" if m[1] == "site" else slot
+
+    return _FIELD.sub(placeholder, pattern).format
+
+
+_PREFIX: Final = _formatter(PREFIX)
+_NAMES: Final = {name: _formatter(shape.pattern) for name, shape in SCHEMA.items()}
+
+_LUA_KEYWORDS: Final = frozenset(
+    "and break do else elseif end false for function if in local nil not or repeat return "
+    "then true until while".split()
 )
+
+
+def _lua_function(name: str, pattern: str) -> str:
+    """Lua `key_<name>(prefix, ...)`: the key's name from the site's prefix, as the Python
+    function `name` makes it from the site."""
+    params, parts = ["prefix"], ["prefix"]
+    for k, part in enumerate(_FIELD.split(pattern.removeprefix(PREFIX))):
+        if k % 2:  # an argument (Lua keywords cannot name parameters)
+            param = f"{part}_" if part in _LUA_KEYWORDS else part
+            params.append(param)
+            parts.append(param)
+        elif part:
+            assert "'" not in part and "\\" not in part, pattern
+            parts.append(f"'{part}'")
+    return f"local function key_{name}({', '.join(params)}) return {' .. '.join(parts)} end"
+
+
+def _lua_list(items: Iterable[str]) -> str:
+    return "{" + ", ".join(items) + "}"
+
+
+# What the prelude may define: constants, then a function per site key.
+_LUA_DEFINITIONS: Final = {
+    # The resolutions of buckets and their sizes (s), finest first: the scripts index them
+    # 1..3 alike, and the retentions they are given in that order.
+    "RESOLUTIONS": f"local RESOLUTIONS = {_lua_list(repr(r) for r in BUCKET_SECONDS)}",
+    "BUCKET_SECONDS": f"local BUCKET_SECONDS = {_lua_list(map(str, BUCKET_SECONDS.values()))}",
+    "CATALOG_LOG_MAX": f"local CATALOG_LOG_MAX = {CATALOG_LOG_MAX}",
+    **{
+        f"key_{name}": _lua_function(name, shape.pattern)
+        for name, shape in SCHEMA.items()
+        if shape.pattern.startswith(PREFIX)
+    },
+}
+
+
+def lua_prelude(source: str) -> str:
+    """The definitions of `_LUA_DEFINITIONS` that the script `source` uses, to put before it;
+    only those, since a script runs its prelude on every call."""
+    return "".join(
+        line + "\n" for name, line in _LUA_DEFINITIONS.items() if re.search(rf"\b{name}\b", source)
+    )
 
 
 def shard_tags(site: str, shards: int) -> list[str]:
@@ -36,52 +145,53 @@ def shard_of(item_id: str, shards: int) -> int:
 
 
 def prefix(site: str) -> str:
-    return f"rk:{{{site}}}:"
+    """How every name of the site starts: what the scripts build names from."""
+    return _PREFIX(site)
 
 
 def meta(site: str) -> str:
     """HASH: `landmark` (decay landmark, unix seconds) and `catver` (catalog version). No TTL."""
-    return f"rk:{{{site}}}:meta"
+    return _NAMES["meta"](site)
 
 
 def hot(site: str, scope: str) -> str:
     """ZSET id -> forward-decayed score against the landmark. No TTL; rebase prunes."""
-    return f"rk:{{{site}}}:hot:{scope}"
+    return _NAMES["hot"](site, scope)
 
 
 def total(site: str, scope: str) -> str:
     """ZSET id -> all-time view count. No TTL."""
-    return f"rk:{{{site}}}:tot:{scope}"
+    return _NAMES["total"](site, scope)
 
 
 def bucket(site: str, scope: str, resolution: str, start: int) -> str:
     """ZSET id -> exact views in one minute/hour/day bucket. Expires `retention` after it ends."""
-    return f"rk:{{{site}}}:b:{scope}:{resolution}:{start}"
+    return _NAMES["bucket"](site, scope, resolution, start)
 
 
 def window(site: str, scope: str, name: str, end: int) -> str:
     """ZSET: union of a window's buckets ending at bucket `end`; a query cache, seconds of TTL."""
-    return f"rk:{{{site}}}:win:{scope}:{name}:{end}"
+    return _NAMES["window"](site, scope, name, end)
 
 
 def item(site: str, item_id: str) -> str:
     """HASH: catalog entry (title, url, section, summary, image, published_at, hidden). No TTL."""
-    return f"rk:{{{site}}}:item:{item_id}"
+    return _NAMES["item"](site, item_id)
 
 
 def items(site: str) -> str:
     """SET of catalogued ids, hidden ones included: what collectors accept views for. No TTL."""
-    return f"rk:{{{site}}}:items"
+    return _NAMES["items"](site)
 
 
 def hidden(site: str) -> str:
     """SET of catalogued ids that are hidden from every list, so editors can find them."""
-    return f"rk:{{{site}}}:hidden"
+    return _NAMES["hidden"](site)
 
 
 def rising_tmp(site: str, scope: str, part: str) -> str:
     """ZSET: a scratch union for the rising list, deleted by the script that makes it."""
-    return f"rk:{{{site}}}:tmp:rising:{scope}:{part}"
+    return _NAMES["rising_tmp"](site, scope, part)
 
 
 def networks(site: str, minute: int) -> str:
@@ -89,60 +199,60 @@ def networks(site: str, minute: int) -> str:
     networks that id's counted views came from in the minute starting at `minute`, at most
     `trends.rising_min_networks` of them: the rising list's crowd rule. Fifteen minutes after
     the minute."""
-    return f"rk:{{{site}}}:nets:{minute}"
+    return _NAMES["networks"](site, minute)
 
 
 def held(site: str, reason: str, resolution: str, start: int) -> str:
     """ZSET id -> views held for `reason` in one minute/hour/day bucket (site-wide): what a
     release moves into the counted bucket of the same start. Expires like counted buckets."""
-    return f"rk:{{{site}}}:held:{reason}:{resolution}:{start}"
+    return _NAMES["held"](site, reason, resolution, start)
 
 
 def held_total(site: str, reason: str) -> str:
     """ZSET id -> views held for `reason` and not released, all time. No TTL; deleting an
     item or releasing its views removes it."""
-    return f"rk:{{{site}}}:heldtot:{reason}"
+    return _NAMES["held_total"](site, reason)
 
 
 def flags(site: str) -> str:
     """HASH id -> "network|share|unix time": the last time views of the id were held as
     concentrated, from which network (/24 or /48) and with what share. Cleared by a release
     or a deletion; the dashboard shows recent ones."""
-    return f"rk:{{{site}}}:flags"
+    return _NAMES["flags"](site)
 
 
 def catalog_log(site: str) -> str:
-    """STREAM of catalog additions/deletions (op, id, v), capped near 10k entries: lets
-    collectors follow the catalog without reloading it."""
-    return f"rk:{{{site}}}:catlog"
+    """STREAM of catalog additions/deletions (op, id, v), capped near CATALOG_LOG_MAX
+    entries: lets collectors follow the catalog without reloading it."""
+    return _NAMES["catalog_log"](site)
 
 
 def scopes(site: str) -> str:
     """SET of sections that have a hot ranking, so a rebase can find every one. No TTL."""
-    return f"rk:{{{site}}}:scopes"
+    return _NAMES["scopes"](site)
 
 
 def maintenance_lock(site: str) -> str:
     """STRING: held by the collector doing the site's upkeep (maintain.lua), so it runs once
     per period whichever and however many collectors there are. Expires after the period."""
-    return f"rk:{{{site}}}:lock:maintenance"
+    return _NAMES["maintenance_lock"](site)
 
 
 def flushed(site: str, batch_id: str) -> str:
     """HASH chunk number -> 1 for each chunk of a batch applied, so a retried flush never
     counts twice. Six hours."""
-    return f"rk:{{{site}}}:flushed:{batch_id}"
+    return _NAMES["flushed"](site, batch_id)
 
 
 def beacons(site: str, day: int) -> str:
     """HASH of the UTC day starting at `day`: `counted` views, and per reason the beacons not
-    counted (bot, prefetch, duplicate, unsigned, rate_limited, malformed, overloaded).
-    Expires with the day buckets."""
-    return f"rk:{{{site}}}:beacons:{day}"
+    counted (bot, prefetch, duplicate, unsigned, rate_limited, malformed, overloaded), and
+    `released` held views. Expires with the day buckets."""
+    return _NAMES["beacons"](site, day)
 
 
 def salt(day: str) -> str:
     """STRING: the random salt of visitor hashes on UTC day `day` (YYYY-MM-DD), shared by
     every collector so one reader is one visitor whichever process answers. Two days: the
     previous day's salt dies soon after midnight, so a visitor cannot be followed across days."""
-    return f"rk:salt:{day}"
+    return _NAMES["salt"](day)

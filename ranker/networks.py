@@ -299,15 +299,7 @@ def limit_key(address: str) -> str:
     /64 ("2001:db8:1:2::/64"). One IPv6 subscriber gets a /64 or more to pick addresses
     from, so counting single IPv6 addresses would give each reader unlimited budgets.
     Text that is not an address is its own key."""
-    return _limit_key(address) if len(address) <= _MAX_TEXT else address
-
-
-@lru_cache(maxsize=_CACHED)
-def _limit_key(address: str) -> str:
-    parsed = _parse(address)
-    if parsed is None:
-        return address
-    return parsed.text if parsed.version == 4 else _prefix(parsed, 64)
+    return _block(address, 32, 64) if len(address) <= _MAX_TEXT else address
 
 
 def network_key(address: str) -> str:
@@ -315,15 +307,18 @@ def network_key(address: str) -> str:
     /48 around it. A /24 is the smallest block routed on the internet and one site's or
     small provider's; a /48 is what one IPv6 site is assigned. Text that is not an address
     is its own key."""
-    return _network_key(address) if len(address) <= _MAX_TEXT else address
+    return _block(address, 24, 48) if len(address) <= _MAX_TEXT else address
 
 
-@lru_cache(maxsize=_CACHED)
-def _network_key(address: str) -> str:
+@lru_cache(maxsize=2 * _CACHED)
+def _block(address: str, v4_length: int, v6_length: int) -> str:
+    """The block of `v4_length` or `v6_length` bits around `address`; a whole address is
+    itself."""
     parsed = _parse(address)
     if parsed is None:
         return address
-    return _prefix(parsed, 24 if parsed.version == 4 else 48)
+    length = v4_length if parsed.version == 4 else v6_length
+    return parsed.text if length == _BITS[parsed.version] else _prefix(parsed, length)
 
 
 def _prefix(address: _Address, length: int) -> str:

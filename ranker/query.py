@@ -16,16 +16,19 @@ from aiohttp import web
 from ranker.config import Settings
 from ranker.decay import decayed
 from ranker.errors import ApiError
+from ranker.schemas import MAX_N, TopQuery, int_param
 from ranker.store import Store
-from ranker.validate import NUMBER_RE, SECTION_RULE, clean_text, is_section, safe_url
+from ranker.validate import SECTION_RULE, clean_text, is_section, safe_url
 from ranker.windows import WINDOWS
 
-MAX_N = 100
 RANK_DEPTH = MAX_N  # ranks deeper than this are reported as null
 MAX_SCAN = 5000  # ranked members one query may look through for visible, catalogued ones
 _MAX_ENTRIES = 10_000
 
 TopKey = tuple[str, str, str | None, int]  # site, window, section, n
+_TOP_DEFAULTS = TopQuery()
+_TOP_N = int_param(TopQuery, "n")
+_WINDOWS = frozenset(WINDOWS)
 
 
 @dataclass(slots=True)
@@ -153,15 +156,14 @@ class TopCache:
 
 
 def parse_top_query(query: Any, sites: set[str] | Any, site: str) -> TopKey:
+    """The list a query string asks for, by schemas.TopQuery, or ApiError."""
     if site not in sites:
         raise ApiError(404, "unknown_site", "no such site")
-    raw_n = query.get("n", "10")
-    if not NUMBER_RE.fullmatch(raw_n) or not 1 <= int(raw_n) <= MAX_N:
-        raise ApiError(400, "bad_n", f"n: an integer from 1 to {MAX_N}")
-    window = query.get("window", "hot")
-    if window not in WINDOWS:
+    n = _TOP_N.read(query)
+    window = query.get("window", _TOP_DEFAULTS.window)
+    if window not in _WINDOWS:
         raise ApiError(400, "bad_window", f"window: one of {', '.join(WINDOWS)}")
-    return site, window, parse_section(query), int(raw_n)
+    return site, window, parse_section(query), n
 
 
 def parse_section(query: Any) -> str | None:

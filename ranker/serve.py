@@ -11,6 +11,7 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from multiprocessing.connection import wait
 from multiprocessing.process import BaseProcess
@@ -22,7 +23,7 @@ from prometheus_client import Counter, multiprocess
 
 from ranker.admission import address_window
 from ranker.app import create_app
-from ranker.appkeys import FLUSHER
+from ranker.appkeys import FLUSHER, Plugin
 from ranker.config import Settings
 from ranker.connections import Runner
 from ranker.engine import EmbeddedEngine, die_with_parent
@@ -62,6 +63,7 @@ def run_worker(
     parent: int | None = None,
     address_limit: AddressLimit | None = None,
     ready: EventType | None = None,
+    plugins: Sequence[Plugin] = (),
 ) -> None:
     """Serve until SIGTERM/SIGINT; on the way out, everything accepted is flushed. `ready`
     is set once the port is served."""
@@ -75,7 +77,7 @@ def run_worker(
         die_with_parent()
         if parent is not None and os.getppid() != parent:
             return
-    app = create_app(settings, address_limit=address_limit)
+    app = create_app(settings, address_limit=address_limit, plugins=plugins)
     app.on_startup.append(_settle_memory)  # after the catalog and filters are loaded
     with asyncio.Runner(loop_factory=_new_loop) as runner:
         drained = runner.run(_serve(app, settings, reuse_port, ready))
@@ -141,11 +143,11 @@ def _before_fork(settings: Settings) -> AddressLimit | None:
     return limit
 
 
-def run(settings: Settings, workers: int = 1) -> int:
+def run(settings: Settings, workers: int = 1, plugins: Sequence[Plugin] = ()) -> int:
     """Serve until stopped; the exit status: 1 if any process could not write all it
-    accepted, or died."""
+    accepted, or died. Each worker's application gets `plugins`."""
     if workers <= 1:
-        run_worker(settings)
+        run_worker(settings, plugins=plugins)
         return 0
     engine = None
     if not settings.redis_url:
@@ -153,7 +155,7 @@ def run(settings: Settings, workers: int = 1) -> int:
         engine = EmbeddedEngine(settings.data_dir)
         settings = replace(settings, redis_url=engine.start())
         log.info("embedded engine on %s, data in %s", settings.redis_url, settings.data_dir)
-    pool = Workers(settings, workers, _before_fork(settings))
+    pool = Workers(settings, workers, _before_fork(settings), plugins)
     # SIGTERM and Ctrl-C (SIGINT) alike: stop the workers and wait for them; more of either
     # while they drain change nothing.
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -181,8 +183,15 @@ class Workers:
     """The worker processes of `ranker serve --workers N`, kept at N: one that dies is
     logged, counted in `ranker_worker_restarts` and replaced, until the server stops."""
 
-    def __init__(self, settings: Settings, count: int, address_limit: AddressLimit | None):
+    def __init__(
+        self,
+        settings: Settings,
+        count: int,
+        address_limit: AddressLimit | None,
+        plugins: Sequence[Plugin] = (),
+    ):
         self._settings = settings
+        self._plugins = plugins
         self._address_limit = address_limit
         self._context = multiprocessing.get_context("fork")
         self._slots: list[_Slot] = [_Slot(i) for i in range(count)]
@@ -194,12 +203,12 @@ class Workers:
         process = self._context.Process(
             target=run_worker,
             args=(
-                # Demo readers come from one worker only.
-                self._settings if slot.index == 0 else replace(self._settings, demo_rate=0.0),
+                self._settings,
                 True,
                 os.getpid(),
                 self._address_limit,
                 ready,
+                self._plugins,
             ),
             name=f"ranker-worker-{slot.index}",
         )

@@ -21,9 +21,15 @@ from ranker.config import Settings
 from ranker.windows import window_buckets
 
 AnyRedis = Redis | RedisCluster
-# What a store outage looks like to callers that retry (RedisClusterException, e.g. "no
-# node for this slot", is not a RedisError).
-STORE_ERRORS = (RedisError, RedisClusterException, OSError)
+# What a store outage looks like from redis-py (RedisClusterException, e.g. "no node for
+# this slot", is not a RedisError); callers see StoreUnavailable instead.
+_OUTAGE = (RedisError, RedisClusterException, OSError)
+
+
+class StoreUnavailable(Exception):
+    """Redis did not answer, or answered with an error: an outage to wait out and retry.
+    Every Store method raises this and nothing else of redis-py's."""
+
 
 # How long a retried batch is recognised: a flush applied but not acknowledged is retried
 # within seconds of Redis answering again, unless Redis stays unreachable longer than this.
@@ -84,13 +90,17 @@ Method = Callable[Concatenate[S, P], Coroutine[Any, Any, R]]
 
 
 def _round_trip(purpose: str) -> Callable[[Method[S, P, R]], Method[S, P, R]]:
-    """Count calls of a store method (one round trip each) under `purpose`, for metrics."""
+    """Count calls of a store method (one round trip each) under `purpose`, for metrics;
+    its redis-py errors become StoreUnavailable."""
 
     def wrap(method: Method[S, P, R]) -> Method[S, P, R]:
         @functools.wraps(method)
         async def counted(store: S, /, *args: P.args, **kwargs: P.kwargs) -> R:
             store.round_trips[purpose] = store.round_trips.get(purpose, 0) + 1
-            return await method(store, *args, **kwargs)
+            try:
+                return await method(store, *args, **kwargs)
+            except _OUTAGE as e:
+                raise StoreUnavailable(str(e) or type(e).__name__) from e
 
         return cast(Method[S, P, R], counted)
 
@@ -192,8 +202,10 @@ class Store:
         return set().union(*replies)
 
     def _script(self, *names: str) -> AsyncScript:
-        """One script from the named files, concatenated (a library, then the body)."""
-        return self.redis.register_script("\n".join(_lua(name) for name in names))
+        """One script from the named files, concatenated (a library, then the body), after
+        the key-name functions and constants it uses (`keys.lua_prelude`)."""
+        source = "\n".join(_lua(name) for name in names)
+        return self.redis.register_script(keys.lua_prelude(source) + source)
 
     # -- rankings -----------------------------------------------------------------------
 

@@ -45,9 +45,9 @@ import orjson
 from redis.asyncio import Redis
 
 from ranker import keys
-from ranker.admission import HELD
 from ranker.config import Settings, Site
 from ranker.engine import EmbeddedEngine
+from ranker.outcomes import HELD
 from ranker.simulate import USER_AGENTS
 from ranker.store import Store
 from ranker.validate import catalog_entry

@@ -14,7 +14,7 @@ from ranker.app import create_app
 from ranker.appkeys import ADMISSION, SETTINGS, STORE
 from ranker.config import Settings
 from ranker.signing import sign
-from tests.conftest import (
+from tests.support import (
     BROWSER,
     BROWSER_HEADERS,
     TOKEN,

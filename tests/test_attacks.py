@@ -10,7 +10,6 @@ import contextlib
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -29,7 +28,7 @@ from ranker.engine import EmbeddedEngine
 from ranker.signing import sign
 from ranker.store import Store
 from ranker.validate import catalog_entry
-from tests.conftest import TOKEN, make_settings
+from tests.support import TOKEN, free_port, make_settings
 
 SITE = "news"
 LIMIT = 10  # collector.max_views_per_address, the default
@@ -61,12 +60,6 @@ EVASIONS = (
 STORIES = ("rotate", "pixel", "forged", "evade", "head", "rise-one", "rise-24", "rise-crowd")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def agent(rng: random.Random) -> dict[str, str]:
     """A browser's user agent made new for this beacon, with forged Fetch Metadata."""
     return {"User-Agent": f"{rng.choice(AGENTS)} r{rng.getrandbits(48):x}", **FETCH}
@@ -79,7 +72,7 @@ class Server:
         self.config = tmp_path / "ranker.toml"
         self.config.write_text(f'[collector]\n{collector}\n[sites.{SITE}]\ntoken = "{TOKEN}"\n')
         self.log_path = tmp_path / "serve.log"
-        self.port = _free_port()
+        self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.env = {**os.environ, "REDIS_URL": redis_url, "RANKER_PORT": str(self.port)}
         self.workers = workers

@@ -12,10 +12,11 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestServer
 
+from ranker import demo
 from ranker.app import create_app
 from ranker.appkeys import FLUSHER, STORE
 from ranker.config import Settings, Site
-from tests.conftest import FakeClock, make_settings
+from tests.support import FakeClock, make_settings
 from tests.test_browser import ARGS, CHROMIUM, TOKEN, Live, playwright, until
 
 
@@ -26,8 +27,6 @@ async def guarded(engine: Any, redis: Any, clock: FakeClock) -> AsyncIterator[Li
     settings: Settings = replace(
         make_settings(engine.url),
         sites={"demo": Site("demo", half_life=600.0, token=TOKEN)},
-        demo=True,
-        demo_rate=0.0,
         dedupe_window=defaults.dedupe_window,
         rate_limit=defaults.rate_limit,
         max_views_per_address=defaults.max_views_per_address,
@@ -35,7 +34,8 @@ async def guarded(engine: Any, redis: Any, clock: FakeClock) -> AsyncIterator[Li
         deny_hosting=defaults.deny_hosting,
         fetch_metadata=defaults.fetch_metadata,
     )
-    server = TestServer(create_app(settings, clock=clock), host="127.0.0.1")
+    app = create_app(settings, clock=clock, plugins=[demo.plugin(rate=0)])
+    server = TestServer(app, host="127.0.0.1")
     await server.start_server()
     try:
         yield Live(server)

@@ -14,7 +14,7 @@ from aiohttp.test_utils import TestServer
 
 from ranker.app import create_app
 from ranker.appkeys import FLUSHER
-from tests.conftest import BROWSER, BROWSER_HEADERS, TOKEN, FakeClock, make_settings
+from tests.support import BROWSER, BROWSER_HEADERS, TOKEN, FakeClock, make_settings
 from tests.test_browser import ARGS, CHROMIUM, GOOGLEBOT, playwright, shot
 
 PHONE = {"width": 390, "height": 844}

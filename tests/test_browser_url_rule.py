@@ -13,9 +13,10 @@ from urllib.parse import urlsplit
 import pytest
 from aiohttp.test_utils import TestServer
 
+from ranker import demo
 from ranker.app import create_app
 from ranker.config import Settings, Site
-from tests.conftest import BROWSER, FakeClock
+from tests.support import BROWSER, FakeClock
 from tests.test_browser import ARGS, CHROMIUM, TOKEN, Live, playwright
 from tests.test_url_rule import (
     CASES,
@@ -35,7 +36,7 @@ TABLE_HOSTS = {"example.com"}
 async def live(settings: Settings, clock: FakeClock) -> AsyncIterator[Live]:
     """The demo site, its catalog holding every case of the table, each with views."""
     sites = {"demo": Site("demo", half_life=600.0, token=TOKEN)}
-    app = create_app(replace(settings, sites=sites, demo=True, demo_rate=0.0), clock=clock)
+    app = create_app(replace(settings, sites=sites), clock=clock, plugins=[demo.plugin(rate=0)])
     server = TestServer(app, host="127.0.0.1")
     await server.start_server()
     try:

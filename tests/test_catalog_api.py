@@ -14,7 +14,7 @@ from ranker import keys
 from ranker.app import create_app
 from ranker.appkeys import CATALOG
 from ranker.config import Settings
-from tests.conftest import TOKEN, FakeClock, auth, data_keys, flush, hit, put_item
+from tests.support import TOKEN, FakeClock, auth, data_keys, flush, hit, put_item
 
 ITEM = "/v1/sites/news/items/a"
 BODY = {"title": "A story", "url": "https://example.com/a"}

@@ -14,7 +14,7 @@ from redis.asyncio import Redis
 from ranker.app import create_app
 from ranker.catalog import LOOKUP_EVERY, MAX_LOOKUPS
 from ranker.config import Settings
-from tests.conftest import BROWSER_HEADERS, hit, put_item
+from tests.support import BROWSER_HEADERS, hit, put_item
 
 
 @pytest.fixture

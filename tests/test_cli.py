@@ -9,7 +9,6 @@ import random
 import re
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -26,11 +25,12 @@ from aiohttp.test_utils import TestClient, TestServer
 from redis import Redis
 
 from ranker.app import create_app
-from ranker.cli import DEMO_TOKEN, format_rising, format_table, main
+from ranker.cli import format_rising, format_table, main
 from ranker.config import Settings, Site, check_tokens
+from ranker.demo import TOKEN as DEMO_TOKEN
 from ranker.engine import EmbeddedEngine
 from ranker.simulate import Zipf
-from tests.conftest import TOKEN, FakeClock, auth, flush, hit, put_item
+from tests.support import TOKEN, FakeClock, auth, flush, free_port, hit, put_item
 
 Served = tuple[TestClient[Any, Any], str]
 
@@ -405,9 +405,7 @@ async def test_top_with_a_bad_window_exits_with_a_message(served: Served) -> Non
 
 
 async def test_top_against_nothing_listening_exits_1(capsys: pytest.CaptureFixture[str]) -> None:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     assert await ranker("top", "news", "--url", f"http://127.0.0.1:{port}") == 1
     out, err = capsys.readouterr()
     assert out == ""
@@ -496,12 +494,6 @@ def test_token_prints_a_fresh_url_safe_token_a_server_accepts(
     check_tokens(Settings(sites={"news": Site("news", 3600.0, token=first.strip())}))
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _status(url: str, token: str) -> int:
     request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
     try:
@@ -551,7 +543,7 @@ def test_serve_starts_with_the_deployed_config_and_a_token_from_the_environment(
 ) -> None:
     with Redis.from_url(engine.url) as redis:
         redis.flushall()
-    token, port = secrets.token_urlsafe(32), _free_port()
+    token, port = secrets.token_urlsafe(32), free_port()
     config = str(Path(__file__).resolve().parent.parent / "deploy" / "ranker.toml")
     environ = {"REDIS_URL": engine.url, "RANKER_HOST": "127.0.0.1", "RANKER_PORT": str(port)}
     with ranker_process(tmp_path, port, "serve", "--config", config, RANKER_TOKEN=token, **environ):
@@ -565,7 +557,7 @@ def test_the_demo_still_serves_with_its_own_public_token(
 ) -> None:
     with Redis.from_url(engine.url) as redis:
         redis.flushall()
-    port = _free_port()
+    port = free_port()
     with ranker_process(
         tmp_path, port, "demo", "--port", str(port), "--rate", "0", REDIS_URL=engine.url
     ):

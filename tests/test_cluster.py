@@ -24,8 +24,8 @@ from ranker.config import Settings
 from ranker.engine import EmbeddedEngine, find_server_binary, free_cluster_port
 from ranker.keys import shard_tags
 from ranker.windows import BUCKET_SECONDS
-from tests.conftest import TOKEN, FakeClock, auth, flush, hit, make_settings, put_item
 from tests.model import ranked
+from tests.support import TOKEN, FakeClock, auth, flush, hit, make_settings, put_item
 from tests.test_invariants import ITEMS, SECTIONS, SITE, Harness
 
 

@@ -11,7 +11,7 @@ from redis.asyncio import Redis
 
 from ranker import keys
 from ranker.windows import bucket_start
-from tests.conftest import FakeClock, auth, data_keys, flush, hit, put_item
+from tests.support import FakeClock, auth, data_keys, flush, hit, put_item
 
 BEACON = b'{"site":"news","id":"a"}'
 MAX_BODY = 2048

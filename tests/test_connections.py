@@ -20,20 +20,19 @@ from redis.asyncio import Redis
 
 from ranker.app import create_app
 from ranker.engine import EmbeddedEngine
-from tests.conftest import BROWSER, TOKEN, make_settings
-from tests.test_faults import (
+from tests.support import (
+    BROWSER,
     SITE,
     STORIES,
+    TOKEN,
     Collector,
     Readers,
-    _assert_counted_once,
-    _catalog,
-    _free_port,
-    _stored,
-    own_engine,
+    assert_counted_once,
+    catalog_stories,
+    free_port,
+    make_settings,
+    stored_views,
 )
-
-__all__ = ["own_engine"]  # the fixture, used by name
 
 SECRET = "Bearer s3cr3t-" + TOKEN
 STORY = next(iter(STORIES))
@@ -142,7 +141,7 @@ async def test_slow_headers_and_slow_bodies_are_cut_after_read_timeout(
     """Headers trickled a line at a time, a body that stops after 4 of 100 bytes, a body
     trickled a byte at a time: none holds its connection past `read_timeout` (and its
     length's worth at the minimum rate)."""
-    await _catalog(own_engine.url)
+    await catalog_stories(own_engine.url)
     async with Collector(tmp_path, own_engine.url, "100ms", server='read_timeout = "1s"\n') as c:
         headers = await Raw.open(c.port)
         started = time.monotonic()
@@ -262,7 +261,7 @@ async def test_requests_received_at_shutdown_are_answered(
 ) -> None:
     """Kept-alive connections send their next beacon just after SIGTERM reaches the
     process group: each is answered (with `Connection: close`) and counted, none dropped."""
-    await _catalog(own_engine.url)
+    await catalog_stories(own_engine.url)
     readers = [f"10.0.{n}" for n in range(1, 17)]
     async with Collector(tmp_path, own_engine.url, "1h", workers) as collector:
         connections = [await Raw.open(collector.port) for _ in readers]
@@ -281,7 +280,7 @@ async def test_requests_received_at_shutdown_are_answered(
         for raw in connections:
             raw.close()
         assert await collector.exit_code() == 0, collector.log()
-    await _assert_counted_once(own_engine.url, Counter({STORY: 2 * len(readers)}))
+    await assert_counted_once(own_engine.url, Counter({STORY: 2 * len(readers)}))
 
 
 # -- workers ----------------------------------------------------------------------------
@@ -304,7 +303,7 @@ async def test_a_killed_worker_is_replaced_and_the_survivor_loses_nothing(
     """SIGKILL one of two workers while readers send: the other serves on, a new worker
     serves within 2 s, the restart shows in /metrics and the log, and every view the
     living workers accepted is written."""
-    await _catalog(own_engine.url)
+    await catalog_stories(own_engine.url)
     async with Collector(tmp_path, own_engine.url, "100ms", workers=2) as collector:
         async with Readers(collector.base, senders=8) as readers:
             await asyncio.sleep(0.8)
@@ -326,7 +325,7 @@ async def test_a_killed_worker_is_replaced_and_the_survivor_loses_nothing(
         collector.signal_group(signal.SIGTERM)
         assert await collector.exit_code() == 1  # a worker died: the server says so
         assert f"pid {victim}) died" in collector.log(full=True)
-    stored = sum((await _stored(own_engine.url))["tot"].values())
+    stored = sum((await stored_views(own_engine.url))["tot"].values())
     # What the killed worker had not flushed is lost; nothing the others accepted is.
     assert sum(survivors.values()) <= stored <= readers.answered.total() + readers.cut
     assert readers.answered.total() - stored < readers.answered_since(killed_at - 1.0)
@@ -353,7 +352,7 @@ async def test_metrics_need_the_token_when_one_is_set(
 
 
 async def test_metrics_on_their_own_port(own_engine: EmbeddedEngine, tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     server = f"metrics_port = {port}\n"
     async with Collector(tmp_path, own_engine.url, "100ms", server=server) as collector:
         async with aiohttp.ClientSession() as session:

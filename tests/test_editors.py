@@ -9,11 +9,12 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
+from ranker import demo
 from ranker.app import create_app
 from ranker.cli import format_rising
 from ranker.config import Settings, Site
 from ranker.trends import BASELINE_MINUTES, SHORT_MINUTES, rank_rising, rising_buckets
-from tests.conftest import FakeClock, auth, flush, hit, put_item
+from tests.support import FakeClock, auth, flush, hit, put_item
 
 Client = TestClient[Any, Any]
 
@@ -211,7 +212,7 @@ async def test_the_dashboard_shell_names_the_site_and_no_token(client: Client) -
         ("/beacon.js", "application/javascript"),
         ("/widget.js", "application/javascript"),
         ("/widget.css", "text/css"),
-        ("/dashboard.js", "application/javascript"),
+        ("/dashboard/main.js", "text/javascript"),
         ("/dashboard.css", "text/css"),
     ],
 )
@@ -232,7 +233,7 @@ async def test_beacon_js_stays_small(client: Client) -> None:
 @pytest.fixture
 async def demo_client(settings: Settings, clock: FakeClock) -> Any:
     sites = {**settings.sites, "demo": Site("demo", half_life=600.0, token="demo-token")}
-    app = create_app(replace(settings, sites=sites, demo=True), clock=clock)
+    app = create_app(replace(settings, sites=sites), clock=clock, plugins=[demo.plugin(rate=0)])
     async with TestClient(TestServer(app, host="127.0.0.1")) as test_client:
         yield test_client
 

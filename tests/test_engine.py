@@ -22,7 +22,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from ranker.app import REDIS_URL, create_app
 from ranker.config import Settings, Site
 from ranker.engine import EmbeddedEngine, EngineError, find_server_binary
-from tests.conftest import TOKEN, FakeClock, auth, flush, hit, make_settings, put_item
+from tests.support import TOKEN, FakeClock, auth, crash, flush, hit, make_settings, put_item
 
 
 @contextlib.contextmanager
@@ -170,7 +170,7 @@ def test_start_after_kill_works_and_the_lock_is_released(tmp_path: Path) -> None
         url = engine.url
         assert answers(url)
         assert not lock_is_free(data_dir)
-        engine.kill()
+        crash(engine)
         assert not answers(url)
         assert lock_is_free(data_dir)
         # Another engine may take the directory over ...

@@ -7,304 +7,30 @@ only what it had not yet flushed."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import itertools
 import os
 import signal
-import socket
-import subprocess
-import sys
 import time
-from collections import Counter
-from collections.abc import Coroutine, Iterator
+from collections.abc import Coroutine
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 import aiohttp
-import orjson
 import pytest
 from redis.asyncio import Redis
 
-from ranker import keys
 from ranker.engine import EmbeddedEngine
-from ranker.store import Store
-from ranker.validate import catalog_entry
-from tests.conftest import BROWSER_HEADERS, TOKEN, make_settings
-
-SITE = "news"
-STORIES = {f"story-{n}": ("sport", "politics", "")[n % 3] for n in range(12)}
-RESOLUTIONS = ("minute", "hour", "day")
-
-
-@pytest.fixture
-def own_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedEngine]:
-    """An engine this test may pause, kill and restart, persisted like the embedded default.
-    Started from the main thread: the engine gets SIGTERM when the starting thread ends."""
-    # A short data dir keeps the unix socket in it, so a restart serves the same URL.
-    server = EmbeddedEngine(tmp_path_factory.mktemp("eng"), persist=True)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-async def _catalog(url: str) -> None:
-    async with Redis.from_url(url, decode_responses=True) as redis:
-        entries = [
-            (i, catalog_entry({"title": i, "url": f"/{i}", "section": s}))
-            for i, s in STORIES.items()
-        ]
-        await Store(redis, make_settings(url)).put_items(SITE, entries)
-
-
-async def _stored(url: str) -> dict[str, dict[str, int]]:
-    """Views per story as Redis holds them: the all-time total, then the sum over every
-    bucket of each resolution."""
-
-    def views(rows: list[tuple[str, float]], into: Counter[str]) -> None:
-        for item, score in rows:
-            assert score == int(score), (item, score)
-            into[item] += int(score)
-
-    found: dict[str, Counter[str]] = {"tot": Counter()}
-    async with Redis.from_url(url, decode_responses=True) as redis:
-        views(await redis.zrange(keys.total(SITE, "all"), 0, -1, withscores=True), found["tot"])
-        for resolution in RESOLUTIONS:
-            found[resolution] = Counter()
-            pattern = f"{keys.prefix(SITE)}b:all:{resolution}:*"
-            async for key in redis.scan_iter(match=pattern, count=1000):
-                views(await redis.zrange(key, 0, -1, withscores=True), found[resolution])
-    return {what: {i: v for i, v in c.items() if v} for what, c in found.items()}
-
-
-async def _tallied(url: str) -> int:
-    """Views counted in the per-day beacon tally."""
-    async with Redis.from_url(url, decode_responses=True) as redis:
-        return sum(
-            [
-                int(await redis.hget(key, "counted") or 0)
-                async for key in redis.scan_iter(match=f"{keys.prefix(SITE)}beacons:*")
-            ]
-        )
-
-
-async def _assert_counted_once(url: str, answered: Counter[str]) -> None:
-    """I3: each view answered 204 is in every window once; none is missing, none doubled."""
-    assert answered.total() > 0
-    expected = {i: v for i, v in answered.items() if v}
-    stored = await _stored(url)
-    for what, views in stored.items():
-        assert views == expected, (
-            f"{what}: stored {sum(views.values())} views, expected {answered.total()}"
-        )
-    assert await _tallied(url) == answered.total()
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class Collector:
-    """`ranker serve` against a given engine, in a process group of its own so that a failed
-    test can end its workers too. Production filters, behind one proxy that names each
-    reader in X-Forwarded-For."""
-
-    def __init__(
-        self,
-        tmp_path: Path,
-        redis_url: str,
-        flush_interval: str,
-        workers: int = 1,
-        collector: str = "",  # more [collector] settings, as TOML lines
-        server: str = "",  # [server] settings, as TOML lines
-        behind_proxy: bool = True,  # loopback is a trusted proxy
-    ) -> None:
-        trusted = '"127.0.0.1/32"' if behind_proxy else ""
-        self._config = tmp_path / "ranker.toml"
-        self._config.write_text(
-            f"[server]\n{server}"
-            f'[collector]\nflush_interval = "{flush_interval}"\n'
-            f"trusted_proxies = [{trusted}]\n{collector}"
-            f'[sites.{SITE}]\nhalf_life = "1h"\ntoken = "{TOKEN}"\n'
-        )
-        self._log_path = tmp_path / "serve.log"
-        self._redis_url = redis_url
-        self._workers = workers
-        self.port = _free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    async def __aenter__(self) -> Collector:
-        env = {**os.environ, "REDIS_URL": self._redis_url, "RANKER_PORT": str(self.port)}
-        with open(self._log_path, "wb") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "ranker", "serve", "--config", str(self._config)]
-                + ["--workers", str(self._workers)],
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        try:
-            await self._wait_listening()
-        except BaseException:
-            self._kill_group()
-            raise
-        return self
-
-    async def __aexit__(
-        self, kind: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self._kill_group()
-
-    async def _wait_listening(self, timeout: float = 15.0) -> None:
-        """Until every worker answers: readers' kept-alive connections made while one of
-        them still starts would all go to the others."""
-        deadline = time.monotonic() + timeout
-        answered: set[int] = set()
-        connector = aiohttp.TCPConnector(force_close=True)  # SO_REUSEPORT spreads them
-        async with aiohttp.ClientSession(connector=connector) as session:
-            while time.monotonic() < deadline:
-                assert self.proc is not None
-                if self.proc.poll() is not None:
-                    break
-                with contextlib.suppress(aiohttp.ClientError):
-                    async with session.get(self.base + "/healthz") as r:
-                        if r.status == 200:
-                            answered.add((await r.json())["pid"])
-                if len(answered) >= self._workers:
-                    return
-                await asyncio.sleep(0.01 if answered else 0.05)
-        pytest.fail(f"ranker serve did not start; its log:\n{self.log()}")
-
-    def _kill_group(self) -> None:
-        if self.proc is None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.proc.pid, signal.SIGKILL)  # the server and any worker left
-        self.proc.wait()
-
-    def log(self, full: bool = False) -> str:
-        text = self._log_path.read_text(errors="replace")
-        return text if full else text[-3000:]
-
-    def send_signal(self, signum: int) -> None:
-        """To the server process only: with workers, it is the one that stops them."""
-        assert self.proc is not None
-        self.proc.send_signal(signum)
-
-    def signal_group(self, signum: int) -> None:
-        """To the server and every worker at once, as systemd's KillMode=control-group,
-        `kill -- -PGID` or Ctrl-C in a terminal do."""
-        assert self.proc is not None
-        os.killpg(self.proc.pid, signum)
-
-    async def exit_code(self, timeout: float = 15.0) -> int:
-        """How the server ended; a failure if it is still running after `timeout` (a drain
-        against a live engine takes well under a second)."""
-        assert self.proc is not None
-        try:
-            return await asyncio.to_thread(self.proc.wait, timeout)
-        except subprocess.TimeoutExpired:
-            pytest.fail(f"ranker serve still running {timeout} s after the signal:\n{self.log()}")
-
-    async def health(self) -> dict[str, Any]:
-        async with aiohttp.ClientSession() as session, session.get(self.base + "/healthz") as r:
-            doc: dict[str, Any] = await r.json()
-            return doc
-
-    async def accepted_per_worker(self, asks: int = 40) -> dict[int, int]:
-        """Views accepted so far by each worker that answered one of `asks` health checks,
-        each on a new connection so that SO_REUSEPORT spreads them."""
-        accepted: dict[int, int] = {}
-        connector = aiohttp.TCPConnector(force_close=True)
-        async with aiohttp.ClientSession(connector=connector) as session:
-            for _ in range(asks):
-                async with session.get(self.base + "/healthz") as r:
-                    doc = await r.json()
-                    accepted[doc["pid"]] = doc["accepted_views"]
-        return accepted
-
-
-class Readers:
-    """Concurrent senders on keep-alive connections; every beacon from a new reader (its own
-    X-Forwarded-For address), so neither the rate limit nor the repeat filter applies.
-
-    Tallies the answers: 204s per story (with when each came), any other status, and
-    requests that failed without an answer (refused or cut connections: not counted)."""
-
-    def __init__(self, base: str, senders: int = 8, pause: float = 0.005) -> None:
-        self._url = base + "/v1/hit"
-        self._senders = senders
-        self._pause = pause
-        self._numbers = itertools.count()
-        self._stop = asyncio.Event()
-        self._tasks: list[asyncio.Task[None]] = []
-        self._session: aiohttp.ClientSession | None = None
-        self.answered: Counter[str] = Counter()
-        self.answered_at: list[float] = []  # time.monotonic() of each 204
-        self.other: Counter[int] = Counter()  # statuses other than 204
-        self.refused = 0  # no connection: the request never reached a server
-        self.cut = 0  # sent, but the connection failed before an answer: counted or not
-
-    async def __aenter__(self) -> Readers:
-        self._session = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=self._senders),
-            timeout=aiohttp.ClientTimeout(total=10),
-            headers={**BROWSER_HEADERS, "Content-Type": "text/plain"},
-        )
-        self._tasks = [asyncio.create_task(self._send()) for _ in range(self._senders)]
-        return self
-
-    async def __aexit__(
-        self, kind: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.stop()
-
-    async def stop(self) -> None:
-        self._stop.set()
-        await asyncio.gather(*self._tasks)
-        if self._session is not None:
-            await self._session.close()
-
-    async def _send(self) -> None:
-        assert self._session is not None
-        ids = list(STORIES)
-        while not self._stop.is_set():
-            n = next(self._numbers)
-            item = ids[n % 7 % len(ids)]  # uneven: some stories get more views
-            # Consecutive readers on different networks, as a crowd's are.
-            reader = f"10.{n & 255}.{n >> 8 & 255}.{n >> 16 & 255}"
-            try:
-                async with self._session.post(
-                    self._url,
-                    data=orjson.dumps({"site": SITE, "id": item}),
-                    headers={"X-Forwarded-For": reader},
-                ) as r:
-                    await r.read()
-                    status = r.status
-            except aiohttp.ClientConnectorError:
-                self.refused += 1
-                await asyncio.sleep(0.02)
-                continue
-            except (aiohttp.ClientError, TimeoutError):
-                self.cut += 1
-                await asyncio.sleep(0.02)
-                continue
-            if status == 204:
-                self.answered[item] += 1
-                self.answered_at.append(time.monotonic())
-            else:
-                self.other[status] += 1
-            await asyncio.sleep(self._pause)
-
-    def answered_since(self, t: float) -> int:
-        return sum(1 for at in self.answered_at if at >= t)
+from tests.support import (
+    RESOLUTIONS,
+    SITE,
+    Collector,
+    Readers,
+    assert_counted_once,
+    catalog_stories,
+    crash,
+    stored_views,
+    tallied_views,
+)
 
 
 class ReplyCutter:
@@ -389,7 +115,7 @@ async def _engine_pid(url: str) -> int:
 async def test_an_engine_paused_mid_stream_delays_views_but_loses_none(
     own_engine: EmbeddedEngine, tmp_path: Path
 ) -> None:
-    await _catalog(own_engine.url)
+    await catalog_stories(own_engine.url)
     pid = await _engine_pid(own_engine.url)
     async with Collector(tmp_path, own_engine.url, "100ms") as collector:
         async with Readers(collector.base) as readers:
@@ -407,7 +133,7 @@ async def test_an_engine_paused_mid_stream_delays_views_but_loses_none(
         collector.send_signal(signal.SIGTERM)
         assert await collector.exit_code() == 0, collector.log()
     assert not readers.other and not readers.refused and not readers.cut
-    await _assert_counted_once(own_engine.url, readers.answered)
+    await assert_counted_once(own_engine.url, readers.answered)
 
 
 async def test_a_flush_applied_but_unacknowledged_is_retried_without_counting_twice(
@@ -415,7 +141,7 @@ async def test_a_flush_applied_but_unacknowledged_is_retried_without_counting_tw
 ) -> None:
     """The ambiguous failure: the engine ran a flush script but the collector never got the
     reply, so it sends the same batch again. Its marker must make the retry a no-op."""
-    await _catalog(own_engine.url)
+    await catalog_stories(own_engine.url)
     async with ReplyCutter(own_engine.socket_path) as proxy:
         async with Collector(tmp_path, proxy.url, "100ms") as collector:
             async with Readers(collector.base) as readers:
@@ -428,18 +154,18 @@ async def test_a_flush_applied_but_unacknowledged_is_retried_without_counting_tw
             assert await collector.exit_code() == 0, collector.log()
         assert proxy.cut > 0
     assert not readers.other and not readers.refused and not readers.cut
-    await _assert_counted_once(own_engine.url, readers.answered)
+    await assert_counted_once(own_engine.url, readers.answered)
 
 
 async def test_an_engine_killed_and_restarted_mid_stream_loses_no_view(
     own_engine: EmbeddedEngine, tmp_path: Path
 ) -> None:
-    await _catalog(own_engine.url)
+    await catalog_stories(own_engine.url)
     url = own_engine.url
     async with Collector(tmp_path, url, "100ms") as collector:
         async with Readers(collector.base) as readers:
             await asyncio.sleep(0.6)
-            own_engine.kill()  # SIGKILL: no clean shutdown, only what the AOF has
+            crash(own_engine)  # SIGKILL: no clean shutdown, only what the AOF has
             before = readers.answered.total()
             await asyncio.sleep(1.0)
             assert readers.answered.total() > before + 50  # buffered while it is down
@@ -451,7 +177,7 @@ async def test_an_engine_killed_and_restarted_mid_stream_loses_no_view(
         collector.send_signal(signal.SIGTERM)
         assert await collector.exit_code() == 0, collector.log()
     assert not readers.other and not readers.refused and not readers.cut
-    await _assert_counted_once(url, readers.answered)
+    await assert_counted_once(url, readers.answered)
 
 
 @pytest.mark.parametrize("workers", [1, 2])
@@ -460,7 +186,7 @@ async def test_sigterm_mid_stream_counts_every_view_it_answered(
 ) -> None:
     """Readers keep sending through the shutdown: the collector stops accepting, and what it
     answered 204 before that is all written. Refused or cut requests are not counted."""
-    await _catalog(own_engine.url)
+    await catalog_stories(own_engine.url)
     async with Collector(tmp_path, own_engine.url, "100ms", workers) as collector:
         async with Readers(collector.base, senders=16) as readers:
             await asyncio.sleep(1.0)
@@ -471,7 +197,7 @@ async def test_sigterm_mid_stream_counts_every_view_it_answered(
             await asyncio.sleep(0.2)  # senders meet a closed port
         assert readers.refused > 0
     assert not readers.other
-    await _assert_counted_once(own_engine.url, readers.answered)
+    await assert_counted_once(own_engine.url, readers.answered)
 
 
 @pytest.mark.parametrize(
@@ -490,7 +216,7 @@ async def test_a_process_group_signalled_again_and_again_loses_no_view(
     arrive while they drain: none may cut the final flush short. Every beacon from a new
     reader, so each view is a flush's worth of work; the flush interval is long, so all of
     them are still buffered when the signals come."""
-    await _catalog(own_engine.url)
+    await catalog_stories(own_engine.url)
     async with Collector(tmp_path, own_engine.url, "1h", workers) as collector:
         async with Readers(collector.base, senders=8) as readers:
             await asyncio.sleep(1.0)
@@ -501,7 +227,7 @@ async def test_a_process_group_signalled_again_and_again_loses_no_view(
             await asyncio.sleep(0.1)
     assert readers.answered.total() > 100
     assert not readers.other
-    await _assert_counted_once(own_engine.url, readers.answered)
+    await assert_counted_once(own_engine.url, readers.answered)
 
 
 async def test_a_worker_that_cannot_drain_makes_the_server_exit_non_zero(
@@ -509,12 +235,12 @@ async def test_a_worker_that_cannot_drain_makes_the_server_exit_non_zero(
 ) -> None:
     """Views buffered while the engine is gone cannot be written at shutdown: the worker
     says so and exits 1, and so does the server, so a process manager sees it."""
-    await _catalog(own_engine.url)
+    await catalog_stories(own_engine.url)
     async with Collector(tmp_path, own_engine.url, "1h", workers=2) as collector:
         async with Readers(collector.base, senders=4) as readers:
             await asyncio.sleep(0.5)
         assert readers.answered.total() > 0
-        own_engine.kill()  # the buffered views have nowhere to go
+        crash(own_engine)  # the buffered views have nowhere to go
         collector.signal_group(signal.SIGTERM)
         assert await collector.exit_code(timeout=30) == 1, collector.log()
         assert "views unwritten" in collector.log()
@@ -523,7 +249,7 @@ async def test_a_worker_that_cannot_drain_makes_the_server_exit_non_zero(
 async def test_sigkill_after_the_last_flush_loses_nothing(
     own_engine: EmbeddedEngine, tmp_path: Path
 ) -> None:
-    await _catalog(own_engine.url)
+    await catalog_stories(own_engine.url)
     async with Collector(tmp_path, own_engine.url, "200ms") as collector:
         async with Readers(collector.base) as readers:
             await asyncio.sleep(0.8)
@@ -536,7 +262,7 @@ async def test_sigkill_after_the_last_flush_loses_nothing(
         collector.send_signal(signal.SIGKILL)
         assert await collector.exit_code() == -signal.SIGKILL
     assert not readers.other and not readers.refused and not readers.cut
-    await _assert_counted_once(own_engine.url, readers.answered)
+    await assert_counted_once(own_engine.url, readers.answered)
 
 
 async def test_sigkill_loses_at_most_the_views_not_yet_flushed(
@@ -544,7 +270,7 @@ async def test_sigkill_loses_at_most_the_views_not_yet_flushed(
 ) -> None:
     """The documented bound of a hard crash: what was buffered since the last flush. With
     an hour between flushes, that is every view answered."""
-    await _catalog(own_engine.url)
+    await catalog_stories(own_engine.url)
     async with Collector(tmp_path, own_engine.url, "1h") as collector:
         async with Readers(collector.base, senders=4) as readers:
             await asyncio.sleep(0.5)
@@ -553,8 +279,8 @@ async def test_sigkill_loses_at_most_the_views_not_yet_flushed(
         collector.send_signal(signal.SIGKILL)
         assert await collector.exit_code() == -signal.SIGKILL
     assert not readers.other and not readers.refused and not readers.cut
-    assert await _stored(own_engine.url) == {"tot": {}, **{r: {} for r in RESOLUTIONS}}
-    assert await _tallied(own_engine.url) == 0
+    assert await stored_views(own_engine.url) == {"tot": {}, **{r: {} for r in RESOLUTIONS}}
+    assert await tallied_views(own_engine.url) == 0
 
 
 async def test_sigkill_mid_stream_loses_only_the_last_flush_interval(
@@ -563,7 +289,7 @@ async def test_sigkill_mid_stream_loses_only_the_last_flush_interval(
     """Killed while readers send: nothing is counted that was not answered, and what is
     lost was answered within the last moments (a flush interval, plus slack for a busy
     machine's scheduling)."""
-    await _catalog(own_engine.url)
+    await catalog_stories(own_engine.url)
     async with Collector(tmp_path, own_engine.url, "200ms") as collector:
         async with Readers(collector.base) as readers:
             await asyncio.sleep(1.5)
@@ -571,13 +297,13 @@ async def test_sigkill_mid_stream_loses_only_the_last_flush_interval(
             collector.send_signal(signal.SIGKILL)
             assert await collector.exit_code() == -signal.SIGKILL
     assert not readers.other
-    stored = await _stored(own_engine.url)
+    stored = await stored_views(own_engine.url)
     counted = sum(stored["tot"].values())
     # A request cut by the kill may have been counted without its answer reaching us.
     assert counted <= readers.answered.total() + readers.cut
     for resolution in RESOLUTIONS:
         assert stored[resolution] == stored["tot"]
-    assert await _tallied(own_engine.url) == counted
+    assert await tallied_views(own_engine.url) == counted
     assert readers.answered.total() - counted <= readers.answered_since(killed_at - 1.0)
 
 
@@ -586,7 +312,7 @@ async def test_oversized_request_lines_and_headers_are_refused(
 ) -> None:
     """`collector.max_field_size` on a real server: a longer request line or header gets a
     4xx before any handler, and nothing is counted."""
-    await _catalog(own_engine.url)
+    await catalog_stories(own_engine.url)
     limit = "max_field_size = 2048\n"
     async with Collector(tmp_path, own_engine.url, "100ms", collector=limit) as collector:
         host, port = "127.0.0.1", collector.port
@@ -620,7 +346,7 @@ async def test_readiness_holds_once_a_restarted_engine_is_back(
     """The engine is killed and restarted: once /readyz says ready again it stays ready,
     and the first reads after it answer 200; pooled connections that died with the old
     engine are retried on new ones, never failed to the caller."""
-    await _catalog(own_engine.url)
+    await catalog_stories(own_engine.url)
     async with Collector(tmp_path, own_engine.url, "100ms") as collector:
         top = collector.base + f"/v1/sites/{SITE}/top"
         async with aiohttp.ClientSession() as session:
@@ -630,7 +356,7 @@ async def test_readiness_holds_once_a_restarted_engine_is_back(
                     *(_probe(session, top + f"?n={n}") for n in range(1, 9))
                 )
                 assert set(statuses) == {200}
-                own_engine.kill()
+                crash(own_engine)
                 await asyncio.sleep(0.3)
                 assert await _probe(session, collector.base + "/readyz") == 503
                 own_engine.start()

@@ -18,7 +18,7 @@ from redis.asyncio import Redis
 
 from ranker.app import create_app
 from ranker.appkeys import STORE
-from tests.conftest import (
+from tests.support import (
     BROWSER,
     BROWSER_HEADERS,
     FakeClock,

@@ -19,8 +19,8 @@ from ranker.flusher import Flusher
 from ranker.store import FLUSH_CHUNK, Store
 from ranker.validate import catalog_entry
 from ranker.windows import BUCKET_SECONDS, EXACT_WINDOWS
-from tests.conftest import FakeClock
 from tests.model import Reference, assert_same_ranking, ranked
+from tests.support import FakeClock
 
 SITE = "news"
 SECTIONS = ("politics", "sport", "tech")

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -26,7 +25,7 @@ from ranker import keys
 from ranker.app import create_app
 from ranker.engine import EmbeddedEngine
 from ranker.handlers import IMPORT_BATCH, MAX_IMPORT_BYTES
-from tests.conftest import TOKEN, FakeClock, auth, flush, hit, make_settings, put_item
+from tests.support import TOKEN, FakeClock, auth, flush, free_port, hit, make_settings, put_item
 
 IMPORT = "/v1/sites/news/items"
 NDJSON = {**auth(), "Content-Type": "application/x-ndjson"}
@@ -146,9 +145,7 @@ async def served(tmp_path: Path, redis_url: str) -> AsyncIterator[tuple[str, int
     """`ranker serve` (one process) on the session's engine: its base URL and pid."""
     config = tmp_path / "ranker.toml"
     config.write_text(f'[sites.news]\ntoken = "{TOKEN}"\n')
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "ranker", "serve", "--config", str(config)],
         env={**os.environ, "REDIS_URL": redis_url, "RANKER_PORT": str(port)},

@@ -12,7 +12,7 @@ from redis.asyncio import Redis
 from ranker import keys
 from ranker.app import create_app
 from ranker.store import Store
-from tests.conftest import BROWSER_HEADERS, FakeClock, flush, hit, make_settings, put_item
+from tests.support import BROWSER_HEADERS, FakeClock, flush, hit, make_settings, put_item
 
 Client = TestClient[Any, Any]
 HOUR = 3600.0  # the "news" site's half-life in make_settings

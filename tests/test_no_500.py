@@ -18,7 +18,7 @@ from redis.asyncio import Redis
 
 from ranker.appkeys import CATALOG
 from ranker.signing import sign
-from tests.conftest import (
+from tests.support import (
     BROWSER,
     BROWSER_HEADERS,
     TOKEN,

@@ -9,7 +9,6 @@ import json
 import os
 import re
 import secrets
-import socket
 import subprocess
 import sys
 import time
@@ -24,12 +23,14 @@ import schemathesis
 from aiohttp import web
 from redis import Redis
 
+from ranker import demo
 from ranker.app import create_app
 from ranker.config import Settings, Site
 from ranker.engine import EmbeddedEngine
-from ranker.openapi import DOCUMENT, JSON_LINES
+from ranker.handlers import IMPORT_TYPES as JSON_LINES
+from ranker.routes import DOCUMENT, ROUTES
 from ranker.windows import BUCKET_SECONDS
-from tests.conftest import make_settings
+from tests.support import free_port, make_settings
 
 # The site and story the description's examples name, so its examples meet real data.
 SITE = "demo"
@@ -61,12 +62,31 @@ def test_every_route_is_described_and_nothing_else() -> None:
     assert routes(app) == documented(DOCUMENT)
 
 
+def test_each_entry_of_the_table_is_served_and_described_as_it_says() -> None:
+    """ranker.routes is the one list: the app registers each entry's handler, and the
+    description has its operation, with its answers."""
+    app = create_app(make_settings("redis://127.0.0.1:1"))
+    handlers = {(r.method, r.resource.canonical): r.handler for r in app.router.routes()}
+    for route in ROUTES:
+        assert handlers[(route.method, route.path)] is route.handler, route.operation_id
+        operation = DOCUMENT["paths"][route.path][route.method.lower()]
+        assert operation["operationId"] == route.operation_id
+        assert set(operation["responses"]) == {str(status) for status in route.responses}
+        named = {p["name"] for p in operation.get("parameters", []) if p["in"] == "path"}
+        assert named == set(re.findall(r"\{(\w+)\}", route.path)), route.operation_id
+    operation_ids = [
+        op["operationId"] for item in DOCUMENT["paths"].values() for op in item.values()
+    ]
+    assert len(operation_ids) == len(set(operation_ids))
+
+
 def test_demo_mode_adds_only_its_page() -> None:
     """The demo's article page is left out of the description: it is not part of the API."""
     settings = make_settings("redis://127.0.0.1:1")
-    demo = {**settings.sites, "demo": Site("demo", half_life=3600.0, token="t")}
+    sites = {**settings.sites, "demo": Site("demo", half_life=3600.0, token="t")}
     plain = routes(create_app(settings))
-    assert routes(create_app(replace(settings, sites=demo, demo=True))) - plain == {("GET", "/")}
+    with_demo = create_app(replace(settings, sites=sites), plugins=[demo.plugin(rate=0)])
+    assert routes(with_demo) - plain == {("GET", "/")}
 
 
 def test_the_description_is_valid_openapi() -> None:
@@ -81,12 +101,6 @@ def test_the_description_is_valid_openapi() -> None:
 
 
 # -- the live server ----------------------------------------------------------------------
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _wait_until(check: Any, what: str, timeout: float = 10.0) -> None:
@@ -145,7 +159,7 @@ def live_server(
     config.write_text(
         f'[collector]\ntrusted_proxies = ["127.0.0.1/32"]\n[sites.{SITE}]\ntoken = "{SITE_TOKEN}"\n'
     )
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "REDIS_URL": engine.url, "RANKER_PORT": str(port)}
     log_path = workdir / "server.log"
     with open(log_path, "wb") as log:

@@ -13,7 +13,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from ranker import logs
 from ranker.appkeys import FLUSHER
-from tests.conftest import BROWSER_HEADERS, flush, hit, put_item
+from tests.support import BROWSER_HEADERS, flush, hit, put_item
 
 Client = TestClient[Any, Any]
 

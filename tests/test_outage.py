@@ -9,7 +9,6 @@ import json
 import logging
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -29,7 +28,7 @@ from ranker.appkeys import FLUSHER
 from ranker.engine import EmbeddedEngine
 from ranker.store import Store
 from ranker.validate import catalog_entry
-from tests.conftest import BROWSER_HEADERS, TOKEN, FakeClock, hit, make_settings, put_item
+from tests.support import BROWSER_HEADERS, TOKEN, FakeClock, free_port, hit, make_settings, put_item
 
 
 @pytest.fixture
@@ -128,12 +127,6 @@ async def test_rankings_survive_an_engine_restart(own_engine: EmbeddedEngine) ->
     assert [i["id"] for i in after["items"]] == ["b", "a"]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.mark.parametrize("workers", [1, 2])
 async def test_sigterm_flushes_everything_accepted(
     engine: EmbeddedEngine, redis: Redis, tmp_path: Path, workers: int
@@ -150,7 +143,7 @@ async def test_sigterm_flushes_everything_accepted(
         f'[collector]\nflush_interval = "1h"\ntrusted_proxies = ["127.0.0.1/32"]\n'
         f'[sites.news]\nhalf_life = "1h"\ntoken = "{TOKEN}"\n'
     )
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "REDIS_URL": engine.url, "RANKER_PORT": str(port)}
     proc = subprocess.Popen(
         [
@@ -241,7 +234,7 @@ async def test_reads_during_an_outage_are_503_not_500(own_engine: EmbeddedEngine
 def test_workers_stop_when_their_parent_is_killed(engine: EmbeddedEngine, tmp_path: Path) -> None:
     config = tmp_path / "ranker.toml"
     config.write_text(f'[sites.news]\ntoken = "{TOKEN}"\n')
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "REDIS_URL": engine.url, "RANKER_PORT": str(port)}
     proc = subprocess.Popen(
         [sys.executable, "-m", "ranker", "serve", "--config", str(config), "--workers", "2"],

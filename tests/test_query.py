@@ -10,7 +10,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 from redis.asyncio import Redis
 
-from tests.conftest import FakeClock, auth, flush, hit, put_item
+from tests.support import FakeClock, auth, flush, hit, put_item
 
 ALL_WINDOWS = ("hot", "1h", "24h", "7d", "30d", "all")
 

@@ -16,7 +16,7 @@ from redis.asyncio import Redis
 from ranker import keys
 from ranker.app import create_app
 from ranker.config import Settings, Site
-from tests.conftest import BROWSER_HEADERS, FakeClock, auth, flush
+from tests.support import BROWSER_HEADERS, FakeClock, auth, flush
 
 Client = TestClient[Any, Any]
 ONE, MANY = "one", "many"  # the same site, unsharded and over five shards

@@ -2,7 +2,7 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 
-from tests.conftest import flush, hit, put_item
+from tests.support import flush, hit, put_item
 
 
 async def test_a_view_reaches_the_top_list(client: TestClient[Any, Any]) -> None:

@@ -1,7 +1,8 @@
 """The catalog's link and text rule, one table of cases (tests/data/url_cases.json) for
 every place that applies it: the pure functions, the catalog API (PUT, PATCH, import), the
 OpenAPI patterns, and top.html rendering entries stored before the rule. The browser's
-copies (widget.js, dashboard.js) run the same table in test_browser_url_rule.py."""
+copy (the dashboard's rule.js, built into widget.js) runs the same table in
+test_browser_url_rule.py."""
 
 from __future__ import annotations
 
@@ -19,16 +20,17 @@ from redis.asyncio import Redis
 
 from ranker import keys
 from ranker.appkeys import CATALOG, STORE, TOP_CACHE
-from ranker.openapi import DOCUMENT
+from ranker.routes import DOCUMENT
 from ranker.validate import (
     LINK_RE,
     LINK_TRIM,
     TEXT_REFUSED_RE,
     URL_REFUSED_RE,
+    WHITESPACE,
     clean_text,
     safe_url,
 )
-from tests.conftest import auth, data_keys, flush, hit, put_item
+from tests.support import auth, data_keys, flush, hit, put_item
 
 CASES: list[dict[str, Any]] = json.loads(
     (Path(__file__).parent / "data" / "url_cases.json").read_text(encoding="utf-8")
@@ -113,7 +115,12 @@ def test_a_link_refuses_all_whitespace_and_everything_text_refuses() -> None:
     )
 
 
-@pytest.mark.parametrize("name", ["widget.js", "dashboard.js"])
+def test_text_is_trimmed_of_what_str_strip_trims() -> None:
+    """WHITESPACE, which the rule trims and the OpenAPI patterns name, is str.isspace's."""
+    assert sorted(WHITESPACE) == [c for c in map(chr, range(0x110000)) if c.isspace()]
+
+
+@pytest.mark.parametrize("name", ["widget.js", "dashboard/rule.js"])
 def test_the_browser_copies_carry_the_same_patterns(name: str) -> None:
     """The behaviour is tested on the table in a browser; this catches a copy edited alone."""
     source = (STATIC / name).read_text(encoding="utf-8")

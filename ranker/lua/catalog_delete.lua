@@ -11,36 +11,34 @@ redis.call('DEL', KEYS[1])
 redis.call('SREM', KEYS[5], ARGV[1])
 local id, p, now = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local catalogued = redis.call('SREM', KEYS[2], id) == 1
-if not catalogued and not redis.call('ZSCORE', p .. 'tot:all', id) then return 0 end
+if not catalogued and not redis.call('ZSCORE', key_total(p, 'all'), id) then return 0 end
 local scopes = redis.call('SMEMBERS', KEYS[6])
 scopes[#scopes + 1] = 'all'
-local sizes = {minute = 60, hour = 3600, day = 86400}
-local retention = {minute = tonumber(ARGV[4]), hour = tonumber(ARGV[5]), day = tonumber(ARGV[6])}
-for _, scope in ipairs(scopes) do
-  redis.call('ZREM', p .. 'hot:' .. scope, id)
-  redis.call('ZREM', p .. 'tot:' .. scope, id)
-  -- Every bucket still alive: from the one holding `now` back through the retention.
-  for res, size in pairs(sizes) do
+local retention = {tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])}
+-- Out of every bucket `key(p, of, resolution, start)` still alive: from the one holding
+-- `now` back through the retention, at each resolution.
+local function remove_from_buckets(key, of)
+  for r, size in ipairs(BUCKET_SECONDS) do
     local newest = now - (now % size)
-    for start = newest, newest - retention[res] - size, -size do
-      redis.call('ZREM', p .. 'b:' .. scope .. ':' .. res .. ':' .. string.format('%d', start), id)
+    for start = newest, newest - retention[r] - size, -size do
+      redis.call('ZREM', key(p, of, RESOLUTIONS[r], string.format('%d', start)), id)
     end
   end
+end
+for _, scope in ipairs(scopes) do
+  redis.call('ZREM', key_hot(p, scope), id)
+  redis.call('ZREM', key_total(p, scope), id)
+  remove_from_buckets(key_bucket, scope)
 end
 redis.call('HDEL', KEYS[7], id)
 for a = 7, #ARGV do
   local reason = ARGV[a]
-  if redis.call('ZREM', p .. 'heldtot:' .. reason, id) == 1 then
-    for res, size in pairs(sizes) do
-      local newest = now - (now % size)
-      for start = newest, newest - retention[res] - size, -size do
-        redis.call('ZREM', p .. 'held:' .. reason .. ':' .. res .. ':' .. string.format('%d', start), id)
-      end
-    end
+  if redis.call('ZREM', key_held_total(p, reason), id) == 1 then
+    remove_from_buckets(key_held, reason)
   end
 end
 if catalogued then
   local v = redis.call('HINCRBY', KEYS[3], 'catver', 1)
-  redis.call('XADD', KEYS[4], 'MAXLEN', '~', 10000, '*', 'op', 'del', 'id', id, 'v', v)
+  redis.call('XADD', KEYS[4], 'MAXLEN', '~', CATALOG_LOG_MAX, '*', 'op', 'del', 'id', id, 'v', v)
 end
 return 1

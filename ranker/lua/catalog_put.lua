@@ -12,5 +12,5 @@ else
 end
 if redis.call('SADD', KEYS[2], ARGV[1]) == 0 then return 0 end
 local v = redis.call('HINCRBY', KEYS[3], 'catver', 1)
-redis.call('XADD', KEYS[4], 'MAXLEN', '~', 10000, '*', 'op', 'add', 'id', ARGV[1], 'v', v)
+redis.call('XADD', KEYS[4], 'MAXLEN', '~', CATALOG_LOG_MAX, '*', 'op', 'add', 'id', ARGV[1], 'v', v)
 return 1

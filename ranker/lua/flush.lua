@@ -34,13 +34,14 @@ local p = ARGV[3]
 local retention = {tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])}
 
 -- The day's tally of beacons: counted (below), and not counted by reason.
-local day = ref - (ref % 86400)
-local tally = p .. 'beacons:' .. string.format('%d', day)
+local day_size = BUCKET_SECONDS[3]
+local day = ref - (ref % day_size)
+local tally = key_beacons(p, string.format('%d', day))
 local reasons = tonumber(ARGV[13])
 for j = 14, 13 + 2 * reasons, 2 do
   redis.call('HINCRBY', tally, ARGV[j], ARGV[j + 1])
 end
-local tally_expires = string.format('%d', day + 86400 + retention[3])
+local tally_expires = string.format('%d', day + day_size + retention[3])
 if 14 + 2 * reasons > #ARGV then  -- no views, only refusals
   if reasons > 0 then redis.call('EXPIREAT', tally, tally_expires) end
   return {1, 0}
@@ -50,70 +51,75 @@ local landmark = landmark_for(KEYS[1], KEYS[3], p, ref, half_life, ARGV[8], ARGV
 -- The weight conversion uses the stored landmark, read inside this script, so a rebase
 -- that races this batch cannot mis-scale it.
 local factor = 2 ^ ((ref - landmark) / half_life)
-local sizes = {60, 3600, 86400}
-local names = {'minute:', 'hour:', 'day:'}
 
--- minute -> {{bucket suffix, expires at} for minute, hour, day}
-local suffixes = {}
+-- A bucket is a table {resolution (1..3), start, expires at}, one per bucket, so that it
+-- keys the caches of names below.
+local buckets = {{}, {}, {}}  -- resolution -> start -> bucket
+local of_minute = {}  -- minute -> its minute, hour and day buckets
 local function buckets_of(minute)
-  local b = suffixes[minute]
+  local b = of_minute[minute]
   if not b then
     b = {}
-    for r = 1, 3 do
-      local start = minute - (minute % sizes[r])
-      b[r] = {names[r] .. string.format('%d', start), start + sizes[r] + retention[r]}
+    for r, size in ipairs(BUCKET_SECONDS) do
+      local start = minute - (minute % size)
+      local bucket = buckets[r][start]
+      if not bucket then
+        bucket = {r, start, start + size + retention[r]}
+        buckets[r][start] = bucket
+      end
+      b[r] = bucket
     end
-    suffixes[minute] = b
+    of_minute[minute] = b
   end
   return b
 end
 
--- scope -> {hot key, total key, bucket prefix}, and the scopes seen (SADD once each)
+-- scope -> {hot key, total key, {bucket -> key}, scope}, and the scopes seen (SADD once each)
 local scope_keys = {}
 local function keys_of(scope)
   local k = scope_keys[scope]
   if not k then
-    k = {p .. 'hot:' .. scope, p .. 'tot:' .. scope, p .. 'b:' .. scope .. ':', {}}
+    k = {key_hot(p, scope), key_total(p, scope), {}, scope}
     scope_keys[scope] = k
     if scope ~= 'all' then redis.call('SADD', KEYS[3], scope) end
   end
   return k
 end
 
-local expiry = {}  -- bucket key -> unix time it expires
-local function bucket_key(k, suffix, at)
-  local key = k[4][suffix]
+local expiry = {}  -- key -> unix time it expires
+local function bucket_key(k, bucket)
+  local key = k[3][bucket]
   if not key then
-    key = k[3] .. suffix
-    k[4][suffix] = key
-    expiry[key] = at
+    key = key_bucket(p, k[4], RESOLUTIONS[bucket[1]], string.format('%d', bucket[2]))
+    k[3][bucket] = key
+    expiry[key] = bucket[3]
   end
   return key
 end
 
 -- Held views: per reason, buckets like the counted ones (site-wide scope only) and a
 -- running total, so a release can put them back where they would have been counted.
-local held_keys = {}  -- reason -> {bucket prefix, total key, {suffix -> key}}
-local function held_bucket(reason, suffix, at)
+local held_keys = {}  -- reason -> {total key, {bucket -> key}}
+local function held_bucket(reason, bucket)
   local h = held_keys[reason]
   if not h then
-    h = {p .. 'held:' .. reason .. ':', p .. 'heldtot:' .. reason, {}}
+    h = {key_held_total(p, reason), {}}
     held_keys[reason] = h
   end
-  local key = h[3][suffix]
+  local key = h[2][bucket]
   if not key then
-    key = h[1] .. suffix
-    h[3][suffix] = key
-    expiry[key] = at
+    key = key_held(p, reason, RESOLUTIONS[bucket[1]], string.format('%d', bucket[2]))
+    h[2][bucket] = key
+    expiry[key] = bucket[3]
   end
-  return key, h[2]
+  return key, h[1]
 end
 
 local crowd_max, crowd_ttl = tonumber(ARGV[11]), tonumber(ARGV[12])
 -- Add a minute's new networks of an item to what other collectors sent: a string of
 -- 12-digit hashes, at most crowd_max of them (enough to tell a crowd).
 local function add_networks(id, minute, hashes)
-  local key = p .. 'nets:' .. minute
+  local key = key_networks(p, minute)
   local known = redis.call('HGET', key, id) or ''
   local have = #known / 12
   if have >= crowd_max then return end
@@ -131,14 +137,13 @@ local function add_networks(id, minute, hashes)
   end
   if added ~= '' then
     redis.call('HSET', key, id, known .. added)
-    expiry[key] = tonumber(minute) + 60 + crowd_ttl
+    expiry[key] = tonumber(minute) + BUCKET_SECONDS[1] + crowd_ttl
   end
 end
 
 local counted = 0
 
 local dropped = 0
-local item_prefix = p .. 'item:'
 local i, n = 14 + 2 * reasons, #ARGV
 while i <= n do
   local id, w, signed, count = ARGV[i], tonumber(ARGV[i + 1]), ARGV[i + 2], tonumber(ARGV[i + 3])
@@ -152,7 +157,7 @@ while i <= n do
     i = i + 1
   end
   -- Every catalog entry has a section field ('' for none): nil means no entry.
-  local section = redis.call('HGET', item_prefix .. id, 'section')
+  local section = redis.call('HGET', key_item(p, id), 'section')
   if not section and signed == '1' then section = '' end
   if not section then
     for j = first + 1, first + 2 * count - 1, 2 do dropped = dropped + tonumber(ARGV[j]) end
@@ -162,7 +167,7 @@ while i <= n do
       local total_key
       for _, bucket in ipairs(buckets_of(tonumber(ARGV[j + 1]))) do
         local key
-        key, total_key = held_bucket(reason, bucket[1], bucket[2])
+        key, total_key = held_bucket(reason, bucket)
         redis.call('ZINCRBY', key, v, id)
       end
       redis.call('ZINCRBY', total_key, v, id)
@@ -173,7 +178,7 @@ while i <= n do
       end
     end
     if flag ~= '' then
-      redis.call('HSET', p .. 'flags', id, flag .. '|' .. string.format('%d', ref))
+      redis.call('HSET', key_flags(p), id, flag .. '|' .. string.format('%d', ref))
     end
   end
   if section and count > 0 then
@@ -191,22 +196,21 @@ while i <= n do
       views = v
       for _, k in ipairs(scopes) do
         for r = 1, 3 do
-          redis.call('ZINCRBY', bucket_key(k, b[r][1], b[r][2]), v, id)
+          redis.call('ZINCRBY', bucket_key(k, b[r]), v, id)
         end
       end
     else
-      local per_bucket, at = {}, {}  -- suffix -> views, suffix -> expiry
+      local per_bucket = {}  -- bucket -> views
       for j = first, first + 2 * count - 1, 2 do
         local v = tonumber(ARGV[j + 1])
         views = views + v
         for _, bucket in ipairs(buckets_of(tonumber(ARGV[j]))) do
-          per_bucket[bucket[1]] = (per_bucket[bucket[1]] or 0) + v
-          at[bucket[1]] = bucket[2]
+          per_bucket[bucket] = (per_bucket[bucket] or 0) + v
         end
       end
       for _, k in ipairs(scopes) do
-        for suffix, v in pairs(per_bucket) do
-          redis.call('ZINCRBY', bucket_key(k, suffix, at[suffix]), v, id)
+        for bucket, v in pairs(per_bucket) do
+          redis.call('ZINCRBY', bucket_key(k, bucket), v, id)
         end
       end
     end

@@ -8,7 +8,7 @@ local function rebase(meta, scopes_key, p, old, new, half_life, prune)
   local scopes = redis.call('SMEMBERS', scopes_key)
   scopes[#scopes + 1] = 'all'
   for _, scope in ipairs(scopes) do
-    local key = p .. 'hot:' .. scope
+    local key = key_hot(p, scope)
     redis.call('ZUNIONSTORE', key, 1, key, 'WEIGHTS', factor)
     redis.call('ZREMRANGEBYSCORE', key, '-inf', '(' .. prune)
   end

@@ -26,7 +26,7 @@ local scopes = redis.call('SMEMBERS', KEYS[2])
 scopes[#scopes + 1] = 'all'
 local pruned, trimmed = 0, 0
 for _, scope in ipairs(scopes) do
-  local key = p .. 'hot:' .. scope
+  local key = key_hot(p, scope)
   pruned = pruned + redis.call('ZREMRANGEBYSCORE', key, '-inf', '(' .. below)
   local extra = redis.call('ZCARD', key) - hot_max
   if extra > 0 then

@@ -12,8 +12,6 @@
 local id, p, now = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local retention = {tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])}
 local half_life = tonumber(ARGV[7])
-local sizes = {60, 3600, 86400}
-local names = {'minute', 'hour', 'day'}
 
 local section = redis.call('HGET', KEYS[3], 'section') or ''
 local scopes = {'all'}
@@ -28,23 +26,22 @@ local weight = 0
 local landmark
 for a = 11, #ARGV do
   local reason = ARGV[a]
-  local total = tonumber(redis.call('ZSCORE', p .. 'heldtot:' .. reason, id) or '0')
+  local total = tonumber(redis.call('ZSCORE', key_held_total(p, reason), id) or '0')
   if total > 0 then
     landmark = landmark or landmark_for(KEYS[1], KEYS[2], p, now, half_life, ARGV[8], ARGV[9])
     -- Every held bucket still alive: from the one holding `now` back through the retention.
     local found = {{}, {}, {}}  -- resolution -> {start -> views}
-    for r = 1, 3 do
-      local size = sizes[r]
+    for r, size in ipairs(BUCKET_SECONDS) do
       local newest = now - (now % size)
       for start = newest, newest - retention[r] - size, -size do
-        local suffix = names[r] .. ':' .. string.format('%d', start)
-        local key = p .. 'held:' .. reason .. ':' .. suffix
+        local start_text = string.format('%d', start)
+        local key = key_held(p, reason, RESOLUTIONS[r], start_text)
         local v = redis.call('ZSCORE', key, id)
         if v then
           redis.call('ZREM', key, id)
           found[r][start] = tonumber(v)
           for _, scope in ipairs(scopes) do
-            local counted = p .. 'b:' .. scope .. ':' .. suffix
+            local counted = key_bucket(p, scope, RESOLUTIONS[r], start_text)
             redis.call('ZINCRBY', counted, v, id)
             expiry[counted] = start + size + retention[r]
           end
@@ -59,15 +56,15 @@ for a = 11, #ARGV do
         local extra = v - ((r > 1 and covered[r - 1][start]) or 0)
         if extra > 0 then weight = weight + extra * 2 ^ ((start - landmark) / half_life) end
         if r < 3 then
-          local parent = start - (start % sizes[r + 1])
+          local parent = start - (start % BUCKET_SECONDS[r + 1])
           covered[r][parent] = (covered[r][parent] or 0) + v
         end
       end
     end
     for _, scope in ipairs(scopes) do
-      redis.call('ZINCRBY', p .. 'tot:' .. scope, total, id)
+      redis.call('ZINCRBY', key_total(p, scope), total, id)
     end
-    redis.call('ZREM', p .. 'heldtot:' .. reason, id)
+    redis.call('ZREM', key_held_total(p, reason), id)
     out[#out + 1] = reason
     out[#out + 1] = total
     released = released + total
@@ -77,13 +74,14 @@ if released > 0 then
   if weight > 0 then
     local score = string.format('%.17g', weight)
     for _, scope in ipairs(scopes) do
-      redis.call('ZINCRBY', p .. 'hot:' .. scope, score, id)
+      redis.call('ZINCRBY', key_hot(p, scope), score, id)
     end
   end
   redis.call('HDEL', KEYS[4], id)
-  local tally = p .. 'beacons:' .. ARGV[10]
+  local tally = key_beacons(p, ARGV[10])
   redis.call('HINCRBY', tally, 'released', released)
-  redis.call('EXPIREAT', tally, string.format('%d', tonumber(ARGV[10]) + 86400 + retention[3]))
+  local day = BUCKET_SECONDS[3]
+  redis.call('EXPIREAT', tally, string.format('%d', tonumber(ARGV[10]) + day + retention[3]))
   for key, at in pairs(expiry) do
     redis.call('EXPIREAT', key, string.format('%d', at))
   end

@@ -43,7 +43,7 @@ if #candidates > 0 then
   redis.call('ZUNIONSTORE', KEYS[2], #base, unpack(base))
   for i = 1, #candidates, 2 do
     local id = candidates[i]
-    local f = redis.call('HMGET', p .. 'item:' .. id, 'title', 'url', 'section', 'hidden')
+    local f = redis.call('HMGET', key_item(p, id), 'title', 'url', 'section', 'hidden')
     if f[1] and f[4] ~= '1' and (want == '' or f[3] == want) then
       out[#out + 1] = {id, candidates[i + 1], redis.call('ZSCORE', KEYS[2], id) or '0',
         f[1], f[2] or '', f[3] or '', networks(id)}

@@ -26,7 +26,7 @@ while pos < max_scan do
     if found >= n and math.abs(tonumber(score) - last) > 1e-12 * math.abs(last) then
       pos = max_scan break
     end
-    local f = redis.call('HMGET', p .. 'item:' .. id,
+    local f = redis.call('HMGET', key_item(p, id),
       'title', 'url', 'section', 'summary', 'image', 'published_at', 'hidden')
     if f[1] and f[7] ~= '1' and (want_section == '' or f[3] == want_section) then
       found, last = found + 1, tonumber(score)

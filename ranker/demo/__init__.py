@@ -7,16 +7,20 @@ import asyncio
 import contextlib
 import functools
 import logging
-from collections.abc import AsyncIterator
+import os
+from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
 from datetime import datetime
 from html import escape
 from importlib.resources import files
+from pathlib import Path
 from string import Template
 
+import orjson
 from aiohttp import web
 
-from ranker.appkeys import CATALOG, CLOCK, SETTINGS, STORE, TOP_CACHE
-from ranker.demo_stories import SECTIONS, demo_stories
+from ranker.appkeys import CATALOG, CLOCK, SETTINGS, SIGNED_IN, STORE, TOP_CACHE
+from ranker.config import Settings, Site
 from ranker.query import compute_top
 from ranker.simulate import simulate
 from ranker.validate import catalog_entry, is_item_id
@@ -24,7 +28,9 @@ from ranker.validate import catalog_entry, is_item_id
 log = logging.getLogger("ranker.demo")
 
 SITE = "demo"
-STORIES = 300
+SECTIONS = ("world", "politics", "business", "tech", "science", "sport", "culture")
+TOKEN = "demo-token"  # public: only `ranker demo` accepts it
+LOOPBACK = ("127.0.0.1/32", "::1/128")
 _BODY = (
     "This is a sample article on Ranker's demo site; the newspaper, its places and its "
     "people are invented. Simulated readers are opening stories right now, and every page "
@@ -39,7 +45,9 @@ _BODY = (
 
 @functools.cache
 def _stories() -> tuple[dict[str, str], ...]:
-    return tuple(demo_stories(STORIES))
+    """The sample stories: 300 of an invented city paper, as catalog entries."""
+    lines = files(__name__).joinpath("stories.jsonl").read_bytes().splitlines()
+    return tuple(orjson.loads(line) for line in lines if line)
 
 
 @functools.cache
@@ -81,7 +89,7 @@ async def page(request: web.Request) -> web.Response:
         published = f"{when.day} {when:%B %Y, %H:%M}"
     section = stored.get("section", "")
     paragraphs = [stored.get("summary", ""), *_BODY]
-    template = Template(files("ranker").joinpath("static", "demo.html").read_text("utf-8"))
+    template = Template(files(__name__).joinpath("page.html").read_text("utf-8"))
     html = template.safe_substitute(
         site=SITE,
         id=escape(story_id),
@@ -96,7 +104,7 @@ async def page(request: web.Request) -> web.Response:
     return web.Response(text=html, content_type="text/html", headers={"Cache-Control": "no-store"})
 
 
-async def demo_ctx(app: web.Application) -> AsyncIterator[None]:
+async def _demo_ctx(app: web.Application, rate: float) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     store, catalog = app[STORE], app[CATALOG]
     if catalog.size(SITE) == 0:
@@ -106,9 +114,9 @@ async def demo_ctx(app: web.Application) -> AsyncIterator[None]:
             catalog.note_added(SITE, item_id)
         log.info("demo: catalogued %d sample stories", len(entries))
     task = None
-    if settings.demo_rate > 0:
+    if rate > 0:
         ids = [s["id"] for s in _stories()]
-        task = asyncio.create_task(_readers(settings.host, settings.port, ids, settings.demo_rate))
+        task = asyncio.create_task(_readers(settings.host, settings.port, ids, rate))
     yield
     if task is not None:
         task.cancel()
@@ -127,8 +135,32 @@ async def _readers(host: str, port: int, ids: list[str], rate: float) -> None:
         log.info("demo readers: %d views sent, %d counted", result.sent, result.accepted)
 
 
-def setup(app: web.Application) -> None:
-    if SITE not in app[SETTINGS].sites:
-        raise ValueError(f"demo mode needs a site named {SITE!r}")
-    app.router.add_get("/", page)
-    app.cleanup_ctx.append(demo_ctx)
+def plugin(rate: float) -> Callable[[web.Application], None]:
+    """What `ranker demo` adds to the application: the article page at `/`, the sample
+    stories, `rate` simulated views a second (0: none), and a dashboard signed in for the
+    demo site."""
+
+    def setup(app: web.Application) -> None:
+        if SITE not in app[SETTINGS].sites:
+            raise ValueError(f"demo mode needs a site named {SITE!r}")
+        app[SIGNED_IN] = SITE
+        app.router.add_get("/", page)
+        app.cleanup_ctx.append(functools.partial(_demo_ctx, rate=rate))
+
+    return setup
+
+
+def settings(base: Settings, data_dir: Path | None) -> Settings:
+    """The demo's settings from `base` (a config's, or the defaults): its own site with its
+    public token beside the config's sites, its data in `data_dir` (default var/demo), its
+    simulated readers trusted to name themselves in X-Forwarded-For as if behind a proxy
+    on this machine, and log lines for a person at a terminal."""
+    sites = dict(base.sites)
+    sites.setdefault(SITE, Site(SITE, half_life=600.0, token=TOKEN, title="The Ranker Gazette"))
+    return replace(
+        base,
+        sites=sites,
+        data_dir=data_dir or Path("var/demo"),
+        trusted_proxies=(*base.trusted_proxies, *LOOPBACK),
+        log_format=os.environ.get("RANKER_LOG_FORMAT", "text"),
+    )

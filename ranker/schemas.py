@@ -1,0 +1,480 @@
+"""The HTTP interface's shapes, declared once: the beacon, the query parameters and the
+answers, with their limits. Handlers read their limits from here; /openapi.json is
+generated from these models (the catalog entry's are in ranker.validate, with its rule)."""
+
+from __future__ import annotations
+
+import typing
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Annotated, Any, Final, Literal
+
+import msgspec
+from msgspec import UNSET, Meta, Struct, UnsetType
+
+from ranker import trends
+from ranker.config import SITE_RE, Settings
+from ranker.errors import ApiError
+from ranker.outcomes import HELD, REASONS
+from ranker.validate import ID_RE, NUMBER_RE, SECTION_RE, pattern
+from ranker.windows import BUCKET_SECONDS, WINDOWS, Resolution
+
+MAX_N: Final = 100  # the longest list a reader or an editor may ask for
+MAX_SERIES_IDS: Final = 100
+MAX_IMPORT_ERRORS: Final = 100  # refused import lines reported, at most
+
+_DEFAULTS: Final = Settings()
+_RETENTION: Final = {
+    "minute": _DEFAULTS.minute_retention,
+    "hour": _DEFAULTS.hour_retention,
+    "day": _DEFAULTS.day_retention,
+}
+
+# -- names and values ---------------------------------------------------------------------
+# Patterns that only ranker.validate's functions apply (with fullmatch, and after admission's
+# earlier filters for a beacon) are extra_json_schema: described, never enforced by msgspec.
+
+SiteName = Annotated[
+    str,
+    Meta(
+        description="a site configured as `[sites.NAME]`",
+        examples=["demo"],
+        extra_json_schema={"pattern": pattern(SITE_RE)},
+    ),
+]
+StoryId = Annotated[
+    str,
+    Meta(
+        description="a story id",
+        examples=["tram-line-approved"],
+        extra_json_schema={"pattern": pattern(ID_RE)},
+    ),
+]
+Count = Annotated[int, Meta(ge=0)]
+Timestamp = Annotated[datetime, Meta(tz=True)]  # in UTC, as ISO-8601
+Rank = Annotated[int, Meta(ge=1)]
+Window = Annotated[str, Meta(extra_json_schema={"enum": list(WINDOWS)})]
+HeldReason = Annotated[str, Meta(extra_json_schema={"enum": [str(r) for r in HELD]})]
+# Views held, by reason: a reason appears once it holds a view.
+HeldCounts = Annotated[
+    dict[str, Annotated[int, Meta(ge=1)]],
+    Meta(extra_json_schema={"propertyNames": {"enum": [str(r) for r in HELD]}}),
+]
+NotCountedReason = Annotated[str, Meta(extra_json_schema={"enum": [str(r) for r in REASONS]})]
+# Beacons not counted, by reason.
+ByReason = Annotated[
+    dict[str, Count],
+    Meta(extra_json_schema={"propertyNames": {"enum": [str(r) for r in REASONS]}}),
+]
+Step = Annotated[int, Meta(extra_json_schema={"enum": list(BUCKET_SECONDS.values())})]
+Section = Annotated[
+    str,
+    Meta(
+        description="only this section's stories; empty or absent: the whole site",
+        examples=["sport"],
+        extra_json_schema={"pattern": pattern(SECTION_RE, optional=True), "not": {"const": "all"}},
+    ),
+]
+
+# -- requests -----------------------------------------------------------------------------
+
+
+class Path(Struct):
+    """The parameters a route's path may hold, by name."""
+
+    site: SiteName
+    id: StoryId
+
+
+class Beacon(Struct):
+    """A view: `POST /v1/hit`'s body, and `GET /v1/hit.gif`'s query. Other fields are
+    ignored; a non-string `token` is as none."""
+
+    site: SiteName
+    id: Annotated[
+        str,
+        Meta(
+            description="a catalogued story, or one the `token` vouches for",
+            examples=["tram-line-approved"],
+            extra_json_schema={"pattern": pattern(ID_RE)},
+        ),
+    ]
+    token: Annotated[
+        Any,
+        Meta(
+            description=(
+                "for an id missing from the catalog: `EXPIRES.MAC` from `ranker.signing.sign` "
+                "with the site's `secret`; ignored for catalogued ids"
+            ),
+            examples=["1767225600.nsWfbZWZgMEdEx8ncDeOZA"],
+        ),
+    ] = None
+
+
+BEACON: Final = msgspec.json.Decoder(Beacon)
+
+RELEASE_RULE: Final = "reasons: a non-empty list of " + ", ".join(HELD)
+
+
+class Release(Struct, forbid_unknown_fields=True):
+    """Which held views to release; without a body, the default reasons."""
+
+    reasons: Annotated[list[HeldReason], Meta(min_length=1)] | UnsetType = UNSET
+
+    def __post_init__(self) -> None:
+        if self.reasons is not UNSET and not set(self.reasons) <= set(HELD):
+            raise ValueError(RELEASE_RULE)
+
+
+class Conditional(Struct, rename={"if_none_match": "If-None-Match"}):
+    if_none_match: (
+        Annotated[
+            str,
+            Meta(description="an `ETag` from an earlier answer (or `*`): `304` if it still holds"),
+        ]
+        | UnsetType
+    ) = UNSET
+
+
+class TopQuery(Struct):
+    n: Annotated[int, Meta(ge=1, le=MAX_N, description="how many stories")] = 10
+    window: Annotated[
+        Window, Meta(description="`hot`: time-decayed; `1h` … `30d`: exact counts; `all`: all-time")
+    ] = "hot"
+    section: Section | UnsetType = UNSET
+
+
+class RisingQuery(Struct):
+    n: Annotated[int, Meta(ge=1, le=MAX_N)] = 10
+    section: Section | UnsetType = UNSET
+
+
+class HeldQuery(Struct):
+    n: Annotated[int, Meta(ge=1, le=MAX_N)] = 20
+
+
+class BeaconsQuery(Struct):
+    days: Annotated[
+        int,
+        Meta(
+            ge=1,
+            description=(
+                "how many days, ending today: at most `retention.day` in days "
+                f"({int(_RETENTION['day'] // BUCKET_SECONDS['day'])} by default)"
+            ),
+        ),
+    ] = 7
+
+
+_KEPT: Final = ", ".join(
+    f"{int(_RETENTION[res] // size)} for `{res}`" for res, size in BUCKET_SECONDS.items()
+)
+
+
+class BucketsQuery(Struct):
+    res: Annotated[Resolution, Meta(description="bucket size")] = "minute"
+    n: Annotated[
+        int,
+        Meta(
+            ge=1,
+            description=(
+                "how many buckets, ending with the current one (default 60, or all that are "
+                "kept if fewer): at most the resolution's retention in buckets (with the "
+                f"default retention: {_KEPT})"
+            ),
+        ),
+    ] = 60
+
+
+class SeriesQuery(BucketsQuery, kw_only=True):
+    ids: Annotated[
+        list[Annotated[str, Meta(extra_json_schema={"pattern": pattern(ID_RE)})]],
+        Meta(
+            min_length=1,
+            max_length=MAX_SERIES_IDS,
+            description="comma-separated story ids",
+            extra={"style": "form", "explode": False},
+        ),
+    ]
+
+
+class PageQuery(Struct):
+    cursor: Annotated[
+        int,
+        Meta(
+            ge=0,
+            description="`0` or the `cursor` of the previous page",
+            # As `le`, msgspec takes no bound past int64.
+            extra_json_schema={"maximum": 2**64 - 1},
+        ),
+    ] = 0
+    count: Annotated[int, Meta(ge=1, le=10_000, description="about how many ids a page holds")] = (
+        1000
+    )
+    hidden: (
+        Annotated[
+            str,
+            Meta(
+                description="`true`: the hidden stories instead (any other value: ids)",
+                examples=["true"],
+            ),
+        ]
+        | UnsetType
+    ) = UNSET
+
+
+class DashboardQuery(Struct):
+    site: (
+        Annotated[str, Meta(description="the site to show; unknown: the first configured one")]
+        | UnsetType
+    ) = UNSET
+
+
+@dataclass(frozen=True, slots=True)
+class IntParam:
+    """An integer query parameter as a model declares it: its default and range."""
+
+    name: str
+    default: int
+    low: int
+    high: int | None
+
+    def read(
+        self,
+        query: typing.Mapping[str, str],
+        *,
+        high: int | None = None,
+        default: int | None = None,
+        error: tuple[str, str] | None = None,
+    ) -> int:
+        """The parameter in `query`, checked against the declared range (or `high`, a limit
+        of the configuration), or ApiError 400: `bad_<name>`, or `error`'s code and message."""
+        raw = query.get(self.name)
+        if raw is None:
+            return self.default if default is None else default
+        high = high or self.high or 0  # a model without a limit has its handler give one
+        if not NUMBER_RE.fullmatch(raw) or not self.low <= int(raw) <= high:
+            name = self.name
+            code, message = error or (
+                f"bad_{name}",
+                f"{name}: an integer from {self.low} to {high}",
+            )
+            raise ApiError(400, code, message)
+        return int(raw)
+
+
+def int_param(model: type[Struct], name: str) -> IntParam:
+    """The integer parameter `name` of `model`, with what its Meta declares."""
+    info = msgspec.inspect.type_info(model)
+    assert isinstance(info, msgspec.inspect.StructType)
+    field = next(f for f in info.fields if f.name == name)
+    kind, extra = field.type, {}
+    if isinstance(field.type, msgspec.inspect.Metadata):
+        kind, extra = field.type.type, field.type.extra_json_schema or {}
+    assert isinstance(kind, msgspec.inspect.IntType) and isinstance(field.default, int)
+    high = kind.le if kind.le is not None else extra.get("maximum")
+    return IntParam(field.encode_name, field.default, kind.ge or 0, high)
+
+
+# -- answers ------------------------------------------------------------------------------
+
+
+class Error(Struct, forbid_unknown_fields=True):
+    error: Annotated[str, Meta(description="a stable code")]
+    message: Annotated[str, Meta(description="what was wrong, for people")]
+
+
+class NotCounted(Struct, forbid_unknown_fields=True):
+    counted: Literal[False]
+    reason: HeldReason
+
+
+class BeaconDay(Struct):
+    day: date
+    counted: Count
+    not_counted: ByReason
+    total: Count
+    released: Annotated[Count, Meta(description="held views released into the counts that day")]
+
+
+class BeaconDays(Struct):
+    site: str
+    reasons: list[NotCountedReason]
+    days: Annotated[list[BeaconDay], Meta(description="newest day first")]
+
+
+class Item(Struct, forbid_unknown_fields=True):
+    """a stored catalog entry; unset text fields are empty strings"""
+
+    id: str
+    title: str
+    url: str
+    section: str
+    summary: str
+    image: str
+    published_at: str
+    hidden: bool
+
+
+# Each window's rank: a field per window, named as the window (not always an identifier).
+Ranks = msgspec.defstruct(
+    "Ranks",
+    [(f"w{w}", Rank | None) for w in WINDOWS],
+    rename=lambda name: name[1:],
+    forbid_unknown_fields=True,
+)
+Ranks.__doc__ = f"rank among visible stories; null past {MAX_N}"
+
+
+class ItemDetail(Item, forbid_unknown_fields=True):
+    """a stored catalog entry with its views"""
+
+    views_total: Count
+    ranks: Ranks  # type: ignore[valid-type]
+    held: Annotated[HeldCounts, Meta(description="views held and not released")]
+
+
+class TopItem(Struct):
+    rank: Rank
+    id: str
+    title: str
+    url: str
+    section: str | None
+    summary: str | None
+    image: str | None
+    published_at: str | None
+    views: Annotated[
+        float, Meta(description="decayed views (a float) for `hot`, exact views otherwise")
+    ]
+
+
+class TopList(Struct):
+    site: str
+    window: Window
+    section: str | None
+    n: Annotated[int, Meta(ge=1, le=MAX_N)]
+    computed_at: Timestamp
+    items: Annotated[list[TopItem], Meta(max_length=MAX_N)]
+
+
+class Sections(Struct):
+    sections: list[str]
+
+
+# A rising story as ranker.trends computes it, with its rank.
+RisingItem = msgspec.defstruct(
+    "RisingItem",
+    [("rank", Rank), *typing.get_type_hints(trends.Rising).items()],
+)
+
+
+class Rising(Struct):
+    site: str
+    section: str | None
+    computed_at: Timestamp
+    short_window: Annotated[str, Meta(examples=[f"{trends.SHORT_MINUTES}m"])]
+    baseline_window: Annotated[str, Meta(examples=[f"{trends.BASELINE_MINUTES // 60}h"])]
+    min_views: Rank
+    min_networks: Rank
+    items: Annotated[list[RisingItem], Meta(max_length=MAX_N)]  # type: ignore[valid-type]
+
+
+class Flag(Struct):
+    network: str
+    share: float
+    at: Timestamp
+
+
+class HeldItem(Struct):
+    id: str
+    title: str
+    url: str
+    section: str
+    held: HeldCounts
+    flag: Annotated[Flag | None, Meta(description="set while views are held as concentrated")]
+
+
+class Held(Struct):
+    site: str
+    reasons: list[HeldReason]
+    release_default: list[HeldReason]
+    items: list[HeldItem]
+
+
+class Released(Struct, forbid_unknown_fields=True):
+    id: str
+    released: HeldCounts
+    views: Count
+
+
+class Series(Struct):
+    res: Resolution
+    step: Step
+    start: Annotated[int, Meta(description="unix start of the oldest bucket")]
+    series: Annotated[
+        dict[str, list[Count]], Meta(description="views per bucket for each id, oldest first")
+    ]
+
+
+class ItemSeries(Struct):
+    id: str
+    res: Resolution
+    step: Step
+    start: int
+    points: Annotated[
+        list[Annotated[list[Count], Meta(min_length=2, max_length=2)]],
+        Meta(description="[unix bucket start, views], oldest first"),
+    ]
+
+
+class ItemPage(Struct, forbid_unknown_fields=True):
+    ids: list[str]
+    cursor: Annotated[
+        str | None, Meta(description="pass as `cursor` for the next page; null after the last")
+    ]
+
+
+class HiddenItem(Struct):
+    id: str
+    title: str
+    url: str
+    section: str | None
+
+
+class HiddenItems(Struct, forbid_unknown_fields=True):
+    items: list[HiddenItem]
+
+
+class LineError(Struct):
+    line: Rank
+    error: str
+
+
+class ImportResult(Struct):
+    imported: Count
+    created: Count
+    errors: Annotated[
+        list[LineError],
+        Meta(
+            max_length=MAX_IMPORT_ERRORS,
+            description=f"the first {MAX_IMPORT_ERRORS} refused lines",
+        ),
+    ]
+
+
+class Health(Struct):
+    status: Literal["ok", "degraded"]
+    pid: Annotated[int, Meta(description="the process that answered")]
+    accepted_views: Count
+    not_counted: ByReason
+    pending_views: Count
+    flushed_views: Count
+    dropped_views: Count
+
+
+class Ready(Struct):
+    status: Literal["ready", "not_ready"]
+    redis: Annotated[str, Meta(description="`ok`, or why not")]
+    redis_ping_ms: float
+    flush_lag_s: Annotated[float, Meta(description="seconds since everything accepted was written")]
+    max_flush_lag_s: float

@@ -1,0 +1,120 @@
+/* Numbers, times and words as editors read them. Pure: no DOM, no state. */
+
+const intFmt = new Intl.NumberFormat(undefined, { maximumFractionDigits: 0 });
+const decFmt = new Intl.NumberFormat(undefined, { minimumFractionDigits: 1, maximumFractionDigits: 1 });
+const pctFmt = new Intl.NumberFormat(undefined, { style: "percent", maximumFractionDigits: 1 });
+const compactFmt = (() => {
+  try {
+    return new Intl.NumberFormat(undefined, { notation: "compact", maximumFractionDigits: 1 });
+  } catch {
+    return intFmt;
+  }
+})();
+export const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+
+/** A number from an answer's field, 0 when it is none. */
+export function num(v) {
+  const n = Number(v);
+  return isFinite(n) ? n : 0;
+}
+
+export function fmtInt(v) {
+  return intFmt.format(Math.round(num(v)));
+}
+
+/** A window's views: decayed ("hot") ones with a decimal, exact ones whole. */
+export function fmtViews(v, win) {
+  return win === "hot" ? decFmt.format(num(v)) : fmtInt(v);
+}
+
+export function fmtRatio(r) {
+  const n = num(r);
+  if (n >= 100) return "×" + intFmt.format(Math.round(n));
+  return "×" + n.toFixed(1);
+}
+
+export function fmtPercent(r) {
+  return pctFmt.format(r);
+}
+
+/** n as a share of total: "6.6%", "<0.1%" rather than a misleading "0%". */
+export function fmtShare(n, total) {
+  if (!(total > 0)) return "";
+  const r = n / total;
+  return r > 0 && r < 0.001 ? "<" + pctFmt.format(0.001) : pctFmt.format(r);
+}
+
+/** An axis label: "12,400" up to 9,999, then "12K". */
+export function fmtAxis(v) {
+  return v >= 10000 ? compactFmt.format(v) : intFmt.format(v);
+}
+
+function pad2(n) {
+  return (n < 10 ? "0" : "") + n;
+}
+
+/** "14:05", or "14:05:09" with seconds, in local time. */
+export function clock(d, seconds) {
+  return pad2(d.getHours()) + ":" + pad2(d.getMinutes()) + (seconds ? ":" + pad2(d.getSeconds()) : "");
+}
+
+/** "26 Nov", in local time. */
+export function dayMonth(d) {
+  return d.getDate() + " " + MONTHS[d.getMonth()];
+}
+
+/** "2026-11-26" (a UTC day) as "26 Nov". */
+export function fmtDay(day) {
+  const d = /^\d{4}-\d{2}-\d{2}$/.test(day) ? new Date(day + "T00:00:00Z") : null;
+  return d && !isNaN(d.getTime()) ? d.getUTCDate() + " " + MONTHS[d.getUTCMonth()] : day;
+}
+
+export function plural(n, word) {
+  return n + " " + word + (n === 1 ? "" : "s");
+}
+
+export function viewCount(n) {
+  return fmtInt(n) + (n === 1 ? " view" : " views");
+}
+
+export function capitalize(s) {
+  s = String(s || "");
+  return s ? s.charAt(0).toUpperCase() + s.slice(1) : s;
+}
+
+/** "a, b or c" */
+export function orList(words) {
+  return words.length < 2 ? words.join("") : words.slice(0, -1).join(", ") + " or " + words[words.length - 1];
+}
+
+/** A date from seconds since the epoch or an ISO string; null for none or nonsense. */
+export function parseDate(value) {
+  if (value == null || value === "") return null;
+  const d = typeof value === "number" ? new Date(value * 1000) : new Date(String(value));
+  return isNaN(d.getTime()) ? null : d;
+}
+
+/** How long ago: "just now", "5 min ago", "3 h ago", "4 days ago". */
+export function relTime(d) {
+  const s = Math.round((Date.now() - d.getTime()) / 1000);
+  if (s < 0) return "scheduled";
+  if (s < 60) return "just now";
+  const m = Math.round(s / 60);
+  if (m < 60) return m + " min ago";
+  const h = Math.round(m / 60);
+  if (h < 48) return h + " h ago";
+  return Math.round(h / 24) + " days ago";
+}
+
+export function fmtPublished(value) {
+  const d = parseDate(value);
+  if (!d) return "";
+  const opts = { day: "numeric", month: "short", year: "numeric", hour: "2-digit", minute: "2-digit" };
+  let s;
+  try {
+    s = d.toLocaleString(undefined, opts);
+  } catch {
+    s = d.toISOString();
+  }
+  return "Published " + s + " · " + relTime(d);
+}

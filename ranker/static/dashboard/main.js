@@ -1,0 +1,188 @@
+/* Ranker editors' dashboard: the entry module (dashboard.html loads it; the others are
+ * imported from here, no build step). It wires the page, routes between the sign-in form,
+ * the dashboard and a story's view (#story=<id>), and says what each polling round reads:
+ * the JSON APIs under /v1/sites/{site}/, every 5 s while the tab is visible (the beacon
+ * tally every 30 s).
+ *
+ *   state.js  where the editor is        api.js    requests, token, the answers' text
+ *   poll.js   rounds, live indicator     signin.js the form, the session
+ *   top.js, rising.js, hidden.js, held.js, beacons.js, sections.js  the dashboard's panels
+ *   story.js  a story's view             chart.js  the SVG charts
+ *   dom.js, format.js, rule.js  helpers: building the page, numbers and words, the catalog's rule
+ */
+
+import { whenRefused } from "./api.js";
+import { beaconsDue, loadBeacons, resetBeacons } from "./beacons.js";
+import { $, setText, storyInHash } from "./dom.js";
+import { loadHeld, release, resetHeld } from "./held.js";
+import { clearHidden, loadHidden, renderHidden, unhide } from "./hidden.js";
+import { isQuiet, markResult, onVisibilityChange, pollWith, refreshNow, showConnecting } from "./poll.js";
+import { clearRising, loadRising, showCachedRising } from "./rising.js";
+import { addSectionOption, loadSections, resetSections } from "./sections.js";
+import { restoreSession, showSignin, tokenRefused, wireSignin } from "./signin.js";
+import { get, recall, remember, set } from "./state.js";
+import { clearStory, loadStory, redrawChart, selectRes, STORY_RES, toggleHidden } from "./story.js";
+import { loadTop, markWindowTab, resetTop, selectWindow, showCachedTop, WINDOW_ORDER, WINDOWS } from "./top.js";
+
+let cameFromDash = false; // the story view was opened from the dashboard: Back goes back
+
+/** What one polling round reads: whatever the current view shows. */
+function roundReads() {
+  if (get().view === "story") return [loadStory()];
+  const reads = [loadTop(), loadRising(), loadHidden(), loadHeld()];
+  if (beaconsDue()) reads.push(loadBeacons());
+  loadSections(); // not part of the round: its failure is no sign of a broken connection
+  return reads;
+}
+
+function selectSection(section) {
+  set({ section });
+  remember("section", section);
+  clearRising();
+  if (get().view !== "dash") return;
+  showCachedTop();
+  Promise.all([
+    loadTop().then(() => true, (e) => isQuiet(e)),
+    loadRising().then(() => true, (e) => isQuiet(e)),
+  ]).then((r) => markResult(r.every(Boolean)));
+}
+
+/** Signed in to another site: nothing of the last one stays. */
+function resetSite() {
+  set({ section: "", hidden: new Set() });
+  resetTop();
+  clearRising();
+  clearHidden();
+  resetHeld();
+  resetBeacons();
+  resetSections();
+}
+
+function route() {
+  if (!get().token) {
+    showSignin("");
+    return;
+  }
+  $("signin-view").hidden = true;
+  $("topbar-tools").hidden = false;
+  setText($("site-name"), get().site);
+  const id = storyInHash();
+  const wasView = get().view;
+  if (id) {
+    const changed = get().storyId !== id || wasView !== "story";
+    cameFromDash = wasView === "dash";
+    set({ view: "story", storyId: id });
+    $("dash").hidden = true;
+    $("story").hidden = false;
+    if (changed) {
+      clearStory();
+      selectRes(get().storyRes);
+      window.scrollTo(0, 0);
+    }
+  } else {
+    set({ view: "dash", storyId: null });
+    $("story").hidden = true;
+    $("dash").hidden = false;
+    document.title = (get().site ? get().site + " · " : "") + "Most viewed · Ranker";
+    if (wasView !== "dash") {
+      showCachedTop();
+      showCachedRising();
+    }
+  }
+  refreshNow();
+}
+
+function start() {
+  set({ view: "none" });
+  showConnecting();
+  route();
+}
+
+function wire() {
+  wireSignin((hidden, siteChanged) => {
+    if (siteChanged) resetSite();
+    renderHidden(hidden);
+    start();
+  });
+  whenRefused(tokenRefused);
+
+  const tabs = $("windows");
+  tabs.addEventListener("click", (ev) => {
+    const b = ev.target.closest("[data-window]");
+    if (b && b.getAttribute("data-window") !== get().window) selectWindow(b.getAttribute("data-window"), false);
+  });
+  tabs.addEventListener("keydown", (ev) => {
+    if (ev.key !== "ArrowRight" && ev.key !== "ArrowLeft" && ev.key !== "Home" && ev.key !== "End") return;
+    ev.preventDefault();
+    const i = WINDOW_ORDER.indexOf(get().window);
+    const n = WINDOW_ORDER.length;
+    const next = ev.key === "Home" ? 0 : ev.key === "End" ? n - 1 : (i + (ev.key === "ArrowRight" ? 1 : -1) + n) % n;
+    selectWindow(WINDOW_ORDER[next], true);
+  });
+
+  $("section").addEventListener("change", (ev) => selectSection(ev.target.value));
+
+  $("res-switch").addEventListener("click", (ev) => {
+    const b = ev.target.closest("[data-res]");
+    if (b && b.getAttribute("data-res") !== get().storyRes) selectRes(b.getAttribute("data-res"));
+  });
+
+  $("hide-toggle").addEventListener("click", toggleHidden);
+
+  $("hidden-list").addEventListener("click", (ev) => {
+    const b = ev.target.closest("button.unhide");
+    if (b) unhide(b);
+  });
+
+  $("held-list").addEventListener("click", (ev) => {
+    const b = ev.target.closest("button.release");
+    if (b) release(b);
+  });
+
+  $("story-back").addEventListener("click", (ev) => {
+    ev.preventDefault();
+    if (cameFromDash && history.length > 1) history.back();
+    else location.hash = "";
+  });
+
+  $("brand").addEventListener("click", (ev) => {
+    ev.preventDefault();
+    if (get().view === "story") location.hash = "";
+  });
+
+  window.addEventListener("hashchange", () => {
+    if (get().token) route();
+  });
+  document.addEventListener("visibilitychange", onVisibilityChange);
+
+  let resizeTimer = 0;
+  window.addEventListener("resize", () => {
+    clearTimeout(resizeTimer);
+    resizeTimer = setTimeout(redrawChart, 120);
+  });
+}
+
+function init() {
+  wire();
+  pollWith(roundReads);
+  restoreSession();
+  const win = recall("window");
+  const res = recall("storyRes");
+  set({
+    window: win && WINDOWS[win] ? win : get().window,
+    section: recall("section") || "",
+    storyRes: res && STORY_RES[res] ? res : get().storyRes,
+  });
+  markWindowTab(get().window, false);
+  if (get().section) addSectionOption(get().section);
+  setText($("site-name"), get().site);
+  $("signin-site").value = get().site;
+  if (!get().token) {
+    showSignin("");
+    return;
+  }
+  start();
+}
+
+// A module runs once the document is parsed: the elements are all there.
+init();

@@ -1,0 +1,126 @@
+/* The Rising list: stories whose views per hour in the last minutes are well above the
+ * hours before, each with its ratio and a sparkline. */
+
+import { api, seriesPath, sitePath } from "./api.js";
+import { sparkline } from "./chart.js";
+import { $, el, setText, storyHash } from "./dom.js";
+import { fmtAxis, fmtInt, fmtRatio, num } from "./format.js";
+import { get } from "./state.js";
+
+const RISING_N = 10;
+const SPARK = { res: "minute", n: 30 };
+
+let seq = 0; // only the newest read is shown
+let last = null; // the last answer shown, and its sparklines' series
+let lastSeries = null;
+
+export async function loadRising() {
+  const mine = ++seq;
+  const section = get().section;
+  let u = sitePath("/rising?n=" + RISING_N);
+  if (section) u += "&section=" + encodeURIComponent(section);
+  const data = await api(u, {});
+  const stale = () => mine !== seq || section !== get().section || get().view === "signin";
+  if (stale()) return;
+  const items = Array.isArray(data.items) ? data.items : [];
+  // Reuse the previous sparklines until the new ones arrive.
+  last = data;
+  renderRising(data, lastSeries);
+  if (!items.length) return;
+  const ids = items.map((it) => String(it.id)).slice(0, 100);
+  const ser = await api(seriesPath(ids, SPARK.res, SPARK.n), {});
+  if (stale()) return;
+  lastSeries = ser && ser.series && typeof ser.series === "object" ? ser.series : {};
+  renderRising(data, lastSeries);
+}
+
+function buildItem(id) {
+  const li = el("li", { "data-id": id, class: "rising-item" });
+  const rank = el("span", { class: "r-rank" });
+  const main = el("div", { class: "r-main" });
+  const link = el("a", { class: "story-link", href: storyHash(id) });
+  const meta = el("div", { class: "r-meta" });
+  meta.append(el("span", { class: "chip" }), el("span", { class: "r-views" }));
+  main.append(link, meta);
+  const side = el("div", { class: "r-side" });
+  side.append(el("span", { class: "ratio" }), el("span", { class: "r-spark" }));
+  li.append(rank, main, side);
+  return li;
+}
+
+/** "10m" as "10 min", "2h" as "2 h". */
+function spanWords(span) {
+  return span.replace(/m$/, " min").replace(/h$/, " h");
+}
+
+function renderRising(data, series) {
+  const list = $("rising");
+  const hidden = get().hidden;
+  const items = data && Array.isArray(data.items) ? data.items.filter((it) => !hidden.has(String(it.id))) : [];
+  const shortW = (data && data.short_window) || "10m";
+  const baseW = (data && data.baseline_window) || "2h";
+  setText($("rising-hint"), "last " + spanWords(shortW) + " vs the " + spanWords(baseW) + " before");
+  const existing = new Map();
+  for (const li of Array.from(list.children)) existing.set(li.getAttribute("data-id"), li);
+  const frag = document.createDocumentFragment();
+  items.forEach((it, idx) => {
+    const id = String(it.id);
+    let li = existing.get(id);
+    if (li) existing.delete(id);
+    else li = buildItem(id);
+    const [rank, main, side] = li.children;
+    const [ratio, sparkHost] = side.children;
+    setText(rank, num(it.rank) || idx + 1);
+    const link = main.firstChild;
+    setText(link, it.title || id);
+    link.setAttribute("title", it.title || id);
+    const [chip, views] = main.lastChild.children;
+    setText(chip, it.section || "");
+    chip.hidden = !it.section;
+    setText(
+      views,
+      fmtInt(it.views_short) + " views in " + shortW.replace(/m$/, " min") + " · " +
+        fmtAxis(Math.round(num(it.rate_short))) + "/h",
+    );
+    views.setAttribute(
+      "title",
+      "Now " + fmtInt(it.rate_short) + " views/hour, before " + fmtInt(it.rate_baseline) + " views/hour (" +
+        fmtInt(it.views_baseline) + " views in " + baseW + ")",
+    );
+    setText(ratio, fmtRatio(it.ratio));
+    ratio.setAttribute("title", "Views per hour now vs before: " + fmtRatio(it.ratio));
+    ratio.classList.toggle("ratio-hot", num(it.ratio) >= 3);
+    if (series || !sparkHost.firstChild) {
+      const spark = sparkline(series ? series[id] : null, SPARK.res, 72, 22);
+      if (sparkHost.firstChild) sparkHost.replaceChild(spark, sparkHost.firstChild);
+      else sparkHost.appendChild(spark);
+    }
+    frag.appendChild(li);
+  });
+  for (const li of existing.values()) li.remove();
+  list.appendChild(frag);
+  const empty = $("rising-empty");
+  const floor = data && data.min_views ? " (at least " + fmtInt(data.min_views) + " views)" : "";
+  setText(empty, "Nothing is taking off right now" + floor + ".");
+  empty.hidden = items.length > 0;
+}
+
+/** The last list read, at once, when the dashboard is shown again. */
+export function showCachedRising() {
+  if (last) renderRising(last, lastSeries);
+}
+
+/** Takes a story just hidden out of the list read. */
+export function dropFromRising(id) {
+  if (last && Array.isArray(last.items)) {
+    last = { ...last, items: last.items.filter((it) => String(it.id) !== id) };
+  }
+}
+
+/** Another section or site: nothing of the last list stays. */
+export function clearRising() {
+  last = null;
+  lastSeries = null;
+  $("rising").textContent = "";
+  $("rising-empty").hidden = true;
+}

@@ -1,0 +1,45 @@
+/* Where the editor is: the site and token, the view, and what it shows. The only state
+ * more than one module reads; each module keeps its own (answers, caches, timers) to itself.
+ * Read with get(), change with set(): the state is frozen, so a stray write throws. */
+
+let current = Object.freeze({
+  site: "",
+  token: "",
+  tokenFromPage: false, // demo mode: the server put the demo site's token in the page
+  view: "none", // signin | dash | story
+  window: "hot",
+  section: "",
+  storyId: null,
+  storyRes: "minute",
+  hidden: new Set(), // ids of the stories hidden from the lists
+});
+
+export function get() {
+  return current;
+}
+
+export function set(changes) {
+  for (const key of Object.keys(changes)) {
+    if (!(key in current)) throw new Error("no such state: " + key);
+  }
+  current = Object.freeze({ ...current, ...changes });
+}
+
+// What this tab remembers across reloads (sessionStorage, so it ends with the tab).
+
+export function recall(key) {
+  try {
+    return window.sessionStorage.getItem("ranker." + key);
+  } catch {
+    return null;
+  }
+}
+
+export function remember(key, value) {
+  try {
+    if (value == null || value === "") window.sessionStorage.removeItem("ranker." + key);
+    else window.sessionStorage.setItem("ranker." + key, String(value));
+  } catch {
+    // storage may be disabled: the session just will not persist
+  }
+}

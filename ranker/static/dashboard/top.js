@@ -1,0 +1,205 @@
+/* The Most viewed table: the top 20 of the chosen window and section, each with a
+ * sparkline, updated in place (a row moving up or down flashes). */
+
+import { api, seriesPath, sitePath } from "./api.js";
+import { sparkline } from "./chart.js";
+import { $, el, setText, storyHash } from "./dom.js";
+import { fmtViews, num } from "./format.js";
+import { settle } from "./poll.js";
+import { get, remember, set } from "./state.js";
+
+const TOP_N = 20;
+
+// Each window, with the series its sparklines show.
+export const WINDOWS = {
+  hot: { label: "Now", res: "minute", n: 60, span: "Last 60 min" },
+  "1h": { label: "1 hour", res: "minute", n: 60, span: "Last 60 min" },
+  "24h": { label: "24 hours", res: "hour", n: 24, span: "Last 24 h" },
+  "7d": { label: "7 days", res: "hour", n: 168, span: "Last 7 days" },
+  "30d": { label: "30 days", res: "day", n: 30, span: "Last 30 days" },
+  all: { label: "All time", res: "day", n: 30, span: "Last 30 days" },
+};
+export const WINDOW_ORDER = ["hot", "1h", "24h", "7d", "30d", "all"];
+
+let seq = 0; // only the newest read is shown
+const cache = new Map(); // "window|section" -> {data, series}: shown at once when chosen again
+let prevRanks = null; // {key, ranks: Map(id -> rank)}: what a row moved from
+
+function tbody() {
+  return $("most-viewed").tBodies[0];
+}
+
+function topKey() {
+  return get().window + "|" + get().section;
+}
+
+function topPath() {
+  const { window: win, section } = get();
+  let u = sitePath("/top?n=" + TOP_N + "&window=" + encodeURIComponent(win));
+  if (section) u += "&section=" + encodeURIComponent(section);
+  return u;
+}
+
+export async function loadTop() {
+  const mine = ++seq;
+  const key = topKey();
+  const win = get().window;
+  const data = await api(topPath(), { auth: false });
+  if (mine !== seq || get().view === "signin") return;
+  const entry = cache.get(key) || { data: null, series: null };
+  entry.data = data;
+  cache.set(key, entry);
+  if (key === topKey()) renderTop(entry, true);
+  const items = Array.isArray(data.items) ? data.items : [];
+  if (!items.length) return;
+  const spec = WINDOWS[win];
+  const ids = items.map((it) => String(it.id)).slice(0, 100);
+  const ser = await api(seriesPath(ids, spec.res, spec.n), {});
+  if (mine !== seq || get().view === "signin") return;
+  entry.series = ser && ser.series && typeof ser.series === "object" ? ser.series : {};
+  if (key === topKey()) renderSparks(entry);
+}
+
+function buildRow(id) {
+  const tr = el("tr", { "data-id": id });
+  const rank = el("td", { class: "c-rank" });
+  const title = el("td", { class: "c-title" });
+  const link = el("a", { class: "story-link", href: storyHash(id) });
+  title.appendChild(link);
+  const section = el("td", { class: "c-section" });
+  section.appendChild(el("span", { class: "chip" }));
+  const views = el("td", { class: "c-views" });
+  const trend = el("td", { class: "c-trend" });
+  tr.append(rank, title, section, views, trend);
+  return tr;
+}
+
+function renderHead(win) {
+  setText($("views-head"), win === "hot" ? "Decayed views" : "Views");
+  setText($("trend-head"), WINDOWS[win].span);
+}
+
+function renderTop(entry, fromPoll) {
+  const data = entry.data;
+  const body = tbody();
+  const { window: win, section, hidden } = get();
+  const spec = WINDOWS[win];
+  renderHead(win);
+  $("views-head").setAttribute(
+    "title",
+    win === "hot"
+      ? "Time-decayed view count: a view one half-life ago counts half"
+      : "Exact views in the last " + spec.label.toLowerCase(),
+  );
+  const items = data && Array.isArray(data.items) ? data.items.filter((it) => !hidden.has(String(it.id))) : [];
+  const key = topKey();
+  const prev = prevRanks && prevRanks.key === key ? prevRanks.ranks : null;
+  const existing = new Map();
+  for (const tr of Array.from(body.rows)) existing.set(tr.getAttribute("data-id"), tr);
+  const ranks = new Map();
+  const frag = document.createDocumentFragment();
+  items.forEach((it, idx) => {
+    const id = String(it.id);
+    const rank = num(it.rank) || idx + 1;
+    ranks.set(id, rank);
+    let tr = existing.get(id);
+    if (tr) existing.delete(id);
+    else tr = buildRow(id);
+    const cells = tr.cells;
+    setText(cells[0], rank);
+    const link = cells[1].firstChild;
+    setText(link, it.title || id);
+    link.setAttribute("title", it.title || id);
+    setText(cells[2].firstChild, it.section || "");
+    cells[2].firstChild.hidden = !it.section;
+    setText(cells[3], fmtViews(it.views, win));
+    if (!cells[4].firstChild) cells[4].appendChild(sparkline(entry.series ? entry.series[id] : null, spec.res, 120, 28));
+    if (fromPoll && prev) {
+      const before = prev.get(id);
+      const cls = before == null ? "moved-new" : rank < before ? "moved-up" : rank > before ? "moved-down" : "";
+      if (cls) flash(tr, cls);
+    }
+    frag.appendChild(tr);
+  });
+  for (const tr of existing.values()) tr.remove();
+  body.appendChild(frag); // re-appending in order moves rows without rebuilding them
+  prevRanks = { key, ranks };
+  const empty = $("mv-empty");
+  if (!items.length) {
+    setText(empty, section ? "No views in “" + section + "” for this window yet." : "No views in this window yet.");
+  }
+  empty.hidden = items.length > 0;
+  if (entry.series) renderSparks(entry);
+}
+
+function renderSparks(entry) {
+  const spec = WINDOWS[get().window];
+  for (const tr of Array.from(tbody().rows)) {
+    const id = tr.getAttribute("data-id");
+    const cell = tr.cells[4];
+    const spark = sparkline(entry.series ? entry.series[id] : null, spec.res, 120, 28);
+    if (cell.firstChild) cell.replaceChild(spark, cell.firstChild);
+    else cell.appendChild(spark);
+  }
+}
+
+function flash(node, cls) {
+  node.classList.remove("moved-up", "moved-down", "moved-new");
+  void node.offsetWidth; // restart the animation
+  node.classList.add(cls);
+}
+
+/** The window tabs' state: one selected, and only it in the tab order. */
+export function markWindowTab(win, focus) {
+  for (const b of $("windows").querySelectorAll("[data-window]")) {
+    const on = b.getAttribute("data-window") === win;
+    b.setAttribute("aria-selected", on ? "true" : "false");
+    b.tabIndex = on ? 0 : -1;
+    if (on && focus) b.focus();
+  }
+}
+
+export function selectWindow(win, focus) {
+  if (!WINDOWS[win]) return;
+  set({ window: win });
+  remember("window", win);
+  markWindowTab(win, focus);
+  showCachedTop();
+  settle(loadTop()); // which drops any answer for the previous window
+}
+
+/** The last list read for the current window and section, or "Loading…" until one is. */
+export function showCachedTop() {
+  const entry = cache.get(topKey());
+  if (entry && entry.data) {
+    renderTop(entry, false);
+  } else {
+    tbody().textContent = "";
+    prevRanks = null;
+    renderHead(get().window);
+    const empty = $("mv-empty");
+    setText(empty, "Loading…");
+    empty.hidden = false;
+  }
+}
+
+/** Forgets every list read: they change (a story back in them, views released). */
+export function forgetTop() {
+  cache.clear();
+}
+
+/** Takes a story just hidden out of the lists read. */
+export function dropFromTop(id) {
+  for (const entry of cache.values()) {
+    if (entry.data && Array.isArray(entry.data.items)) {
+      entry.data = { ...entry.data, items: entry.data.items.filter((it) => String(it.id) !== id) };
+    }
+  }
+}
+
+/** Another site: nothing of the last one stays. */
+export function resetTop() {
+  cache.clear();
+  prevRanks = null;
+  tbody().textContent = "";
+}

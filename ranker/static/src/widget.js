@@ -1,0 +1,273 @@
+/* Ranker's "Most viewed" widget. Publishers embed the built copy (ranker/static/widget.js):
+ *
+ *   <div data-ranker-top data-site="demo" data-n="5" data-window="hot" data-section="sport"
+ *        data-refresh="30" data-summary data-image data-title="Most viewed"></div>
+ *   <script src="https://RANKER/widget.js" async></script>
+ *
+ * Every container on the page gets its list, refreshed in place every data-refresh seconds;
+ * window.ranker.renderWidgets() picks up containers added or changed later. Titles and
+ * every other field come from the catalog, so they are untrusted: the DOM is built with
+ * textContent and setAttribute only, never innerHTML. Never throws into the page.
+ */
+import { cleanText, safeUrl } from "../dashboard/rule.js";
+
+let script = null; // the <script> that loaded this copy: its data-endpoint and data-css
+let scriptBase = ""; // where the lists are fetched from, unless a container says otherwise
+let cssLinked = false;
+const states = new WeakMap(); // container -> its fetch/render state
+
+function attr(el, name) {
+  return el && el.getAttribute ? el.getAttribute("data-" + name) : null;
+}
+
+function has(el, name) {
+  return !!(el && el.hasAttribute && el.hasAttribute("data-" + name));
+}
+
+/** An image from another site (a link's rule, and never a path on the publisher's site). */
+function safeImage(url) {
+  const src = safeUrl(url);
+  return src && src.charAt(0) !== "/" ? src : null;
+}
+
+function setText(el, text) {
+  if (el.textContent !== text) el.textContent = text; // untouched nodes: no reflow, no flicker
+}
+
+function setAttr(el, name, value) {
+  if (el.getAttribute(name) !== value) el.setAttribute(name, value);
+}
+
+function element(tag, className) {
+  const el = document.createElement(tag);
+  if (className) el.className = className;
+  return el;
+}
+
+/** What a container asks for, read from its data- attributes. */
+function config(box) {
+  const base = (attr(box, "endpoint") || scriptBase).replace(/\/+$/, "");
+  const query = [];
+  const n = parseInt(attr(box, "n"), 10);
+  if (n > 0) query.push("n=" + Math.min(n, 100));
+  const win = attr(box, "window");
+  if (win) query.push("window=" + encodeURIComponent(win));
+  const section = attr(box, "section");
+  if (section) query.push("section=" + encodeURIComponent(section));
+  const refresh = parseFloat(attr(box, "refresh"));
+  return {
+    url:
+      base + "/v1/sites/" + encodeURIComponent(attr(box, "site") || "") + "/top" +
+      (query.length ? "?" + query.join("&") : ""),
+    base,
+    title: attr(box, "title") || "",
+    summary: has(box, "summary"),
+    image: has(box, "image"),
+    refresh: refresh > 0 ? Math.max(refresh, 5) * 1000 : 0,
+  };
+}
+
+function sameConfig(a, b) {
+  return (
+    a.url === b.url && a.title === b.title && a.summary === b.summary &&
+    a.image === b.image && a.refresh === b.refresh
+  );
+}
+
+function linkCss(box, base) {
+  if (cssLinked || attr(script, "css") === "none" || attr(box, "css") === "none") return;
+  cssLinked = true;
+  const link = element("link");
+  link.rel = "stylesheet";
+  link.href = base + "/widget.css";
+  link.setAttribute("data-ranker-css", "");
+  // First in <head>, so the page's own rules win ties as well as on specificity.
+  document.head.insertBefore(link, document.head.firstChild);
+}
+
+// One <li> per story id, kept across refreshes so updates happen in place.
+function makeRow() {
+  return { li: element("li", "ranker-item"), title: null, summary: null, image: null };
+}
+
+function updateRow(row, item, state) {
+  const li = row.li;
+  setAttr(li, "data-id", String(item.id));
+  const text = cleanText(item.title == null ? item.id : item.title);
+  const href = safeUrl(item.url);
+  const tag = href ? "A" : "SPAN";
+  if (!row.title || row.title.tagName !== tag) {
+    const title = element(tag.toLowerCase(), href ? "ranker-link" : "ranker-headline");
+    if (row.title) li.replaceChild(title, row.title);
+    else li.insertBefore(title, li.firstChild);
+    row.title = title;
+  }
+  if (href) setAttr(row.title, "href", href);
+  setText(row.title, text);
+
+  const summary = state.cfg.summary && item.summary ? cleanText(item.summary) : "";
+  if (summary) {
+    if (!row.summary) {
+      row.summary = li.insertBefore(element("p", "ranker-summary"), row.title.nextSibling);
+    }
+    setText(row.summary, summary);
+  } else if (row.summary) {
+    li.removeChild(row.summary);
+    row.summary = null;
+  }
+
+  const src = state.cfg.image ? safeImage(item.image) : null;
+  if (src) {
+    if (!row.image) {
+      row.image = element("img", "ranker-image");
+      row.image.alt = ""; // decorative: the title says it all
+      row.image.loading = "lazy";
+      li.appendChild(row.image);
+    }
+    setAttr(row.image, "src", src);
+  } else if (row.image) {
+    li.removeChild(row.image);
+    row.image = null;
+  }
+}
+
+function render(box, state, data) {
+  const items = data && Array.isArray(data.items) ? data.items : null;
+  if (!items) throw new Error("bad response");
+  // Build the skeleton on first data (a publisher's fallback stays until then),
+  // or again if the page replaced the container's contents.
+  if (!state.list || state.list.parentNode !== box) {
+    box.textContent = "";
+    state.heading = null;
+    state.list = element("ol", "ranker-list");
+    state.rows = {};
+    box.appendChild(state.list);
+  }
+  if (state.cfg.title) {
+    if (!state.heading) state.heading = box.insertBefore(element("h2", "ranker-title"), state.list);
+    setText(state.heading, state.cfg.title);
+  } else if (state.heading) {
+    box.removeChild(state.heading);
+    state.heading = null;
+  }
+  setAttr(state.list, "aria-label", state.cfg.title || "Most viewed");
+
+  const list = state.list;
+  const keep = {};
+  let pos = 0;
+  for (const item of items) {
+    if (!item || item.id == null) continue;
+    const id = String(item.id);
+    if (keep[id]) continue; // a duplicate id would steal its own row
+    keep[id] = true;
+    const row = state.rows[id] || (state.rows[id] = makeRow());
+    updateRow(row, item, state);
+    // Move a row only when it is out of place: moving a node would blur a focused link.
+    const at = list.children[pos];
+    if (at !== row.li) list.insertBefore(row.li, at || null);
+    pos++;
+  }
+  for (const old in state.rows) {
+    if (!keep[old]) {
+      list.removeChild(state.rows[old].li);
+      delete state.rows[old];
+    }
+  }
+  setAttr(box, "data-ranker-state", pos ? "ready" : "empty");
+}
+
+function load(box, state, timed) {
+  clearTimeout(state.timer);
+  state.timer = 0;
+  if (box.isConnected === false) {
+    states.delete(box); // removed from the page: stop refreshing
+    return;
+  }
+  const seq = ++state.seq;
+  const cfg = state.cfg;
+  const next = () => {
+    if (seq === state.seq && cfg.refresh) state.timer = setTimeout(refresh, cfg.refresh);
+  };
+  const refresh = () => {
+    // Hidden tab: skip this round, try again next period.
+    if (document.hidden && state.list) {
+      next();
+      return;
+    }
+    load(box, state, true);
+  };
+  if (!window.fetch) return;
+  // A timed refresh revalidates (a cheap 304 by ETag): with max-age and
+  // stale-while-revalidate the browser would hand back the previous list.
+  // No custom headers, so a cross-origin read needs no CORS preflight.
+  fetch(cfg.url, { credentials: "omit", cache: timed ? "no-cache" : "default" })
+    .then((res) => {
+      if (!res.ok) throw new Error("HTTP " + res.status);
+      return res.json();
+    })
+    .then((data) => {
+      if (seq === state.seq) render(box, state, data); // a newer request supersedes this one
+    })
+    .catch(() => {
+      // Keep the last list; only say so when there is none yet.
+      if (seq === state.seq && !state.list) setAttr(box, "data-ranker-state", "error");
+    })
+    .then(next)
+    .catch(() => {});
+}
+
+function renderWidgets() {
+  try {
+    for (const box of document.querySelectorAll("[data-ranker-top]")) {
+      try {
+        if (!attr(box, "site")) continue;
+        const cfg = config(box);
+        linkCss(box, cfg.base);
+        let state = states.get(box);
+        if (state && sameConfig(state.cfg, cfg)) continue; // unchanged: its timer carries on
+        if (!state) {
+          state = { cfg, seq: 0, timer: 0, list: null, heading: null, rows: {} };
+          states.set(box, state);
+        }
+        state.cfg = cfg;
+        load(box, state);
+      } catch {
+        // one bad container must not stop the others
+      }
+    }
+  } catch {
+    // never throw into the page
+  }
+}
+
+function install() {
+  let ranker;
+  try {
+    ranker = window.ranker = window.ranker || {};
+    // Loaded twice: the first copy already owns every container.
+    if (ranker.renderWidgets) return void ranker.renderWidgets();
+  } catch {
+    return;
+  }
+  script = document.currentScript; // only set while this script first runs
+  try {
+    if (!script) script = document.querySelector('script[src*="/widget.js"]');
+  } catch {
+    script = null;
+  }
+  try {
+    scriptBase = attr(script, "endpoint") || new URL(script.src).origin;
+  } catch {
+    // no src: same origin
+  }
+  ranker.renderWidgets = renderWidgets;
+  try {
+    renderWidgets();
+    // An async script may run before the rest of the page is parsed.
+    if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", renderWidgets);
+  } catch {
+    // never throw into the page
+  }
+}
+
+install();
