@@ -1,3 +1,3 @@
-from ranker.cli import main
+from ranker.runtime.cli import main
 
 raise SystemExit(main())

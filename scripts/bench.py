@@ -44,13 +44,13 @@ import aiohttp
 import orjson
 from redis.asyncio import Redis
 
-from ranker import keys
-from ranker.config import Settings, Site
-from ranker.engine import EmbeddedEngine
-from ranker.outcomes import HELD
-from ranker.simulate import USER_AGENTS
-from ranker.store import Store
-from ranker.validate import catalog_entry
+from ranker.core.config import Settings, Site
+from ranker.core.outcomes import HELD
+from ranker.core.validate import catalog_entry
+from ranker.demo.readers import USER_AGENTS
+from ranker.store import keys
+from ranker.store.engine import EmbeddedEngine
+from ranker.store.redis import Store
 
 ROOT = Path(__file__).resolve().parent.parent
 SITE = "bench"
@@ -122,7 +122,7 @@ end
 def serve_baseline(kind: str, port: int, source: str) -> None:
     from aiohttp import web
 
-    from ranker.serve import _new_loop
+    from ranker.runtime.serve import _new_loop
 
     app = web.Application()
     if kind == "A":

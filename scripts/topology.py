@@ -39,10 +39,15 @@ import orjson
 from redis.cluster import RedisCluster
 from redis.exceptions import RedisError
 
-from ranker import keys
-from ranker.config import load_settings
-from ranker.engine import EmbeddedEngine, die_with_parent, find_server_binary, free_cluster_port
-from ranker.simulate import USER_AGENTS, Zipf
+from ranker.core.config import load_settings
+from ranker.demo.readers import USER_AGENTS, Zipf
+from ranker.store import keys
+from ranker.store.engine import (
+    EmbeddedEngine,
+    die_with_parent,
+    find_server_binary,
+    free_cluster_port,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "deploy" / "ranker.toml"

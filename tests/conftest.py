@@ -11,9 +11,9 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from redis.asyncio import Redis
 
-from ranker.app import create_app
-from ranker.config import Settings
-from ranker.engine import EmbeddedEngine
+from ranker.core.config import Settings
+from ranker.http.app import create_app
+from ranker.store.engine import EmbeddedEngine
 from tests.support import BROWSER_HEADERS, FakeClock, make_settings
 
 

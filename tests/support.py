@@ -26,12 +26,12 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 from redis.asyncio import Redis
 
-from ranker import keys
-from ranker.appkeys import FLUSHER
-from ranker.config import Settings, Site
-from ranker.engine import EmbeddedEngine
-from ranker.store import Store
-from ranker.validate import catalog_entry
+from ranker.core.config import Settings, Site
+from ranker.core.validate import catalog_entry
+from ranker.http.appkeys import FLUSHER
+from ranker.store import keys
+from ranker.store.engine import EmbeddedEngine
+from ranker.store.redis import Store
 
 # Fresh per session: `ranker serve` refuses a short token or one shown in these files.
 TOKEN = secrets.token_urlsafe(32)

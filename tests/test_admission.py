@@ -10,10 +10,10 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from redis.asyncio import Redis
 
-from ranker.app import create_app
-from ranker.appkeys import ADMISSION, SETTINGS, STORE
-from ranker.config import Settings
-from ranker.signing import sign
+from ranker.core.config import Settings
+from ranker.core.signing import sign
+from ranker.http.app import create_app
+from ranker.http.appkeys import ADMISSION, SETTINGS, STORE
 from tests.support import (
     BROWSER,
     BROWSER_HEADERS,

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from ranker import assets
+from ranker.http import assets
 
 ROOT = Path(__file__).resolve().parent.parent
 STATIC = ROOT / "ranker" / "static"

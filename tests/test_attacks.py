@@ -23,11 +23,11 @@ import orjson
 import pytest
 from redis.asyncio import Redis
 
-from ranker.config import Site
-from ranker.engine import EmbeddedEngine
-from ranker.signing import sign
-from ranker.store import Store
-from ranker.validate import catalog_entry
+from ranker.core.config import Site
+from ranker.core.signing import sign
+from ranker.core.validate import catalog_entry
+from ranker.store.engine import EmbeddedEngine
+from ranker.store.redis import Store
 from tests.support import TOKEN, free_port, make_settings
 
 SITE = "news"

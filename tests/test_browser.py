@@ -17,10 +17,10 @@ import pytest
 from aiohttp.test_utils import TestServer
 
 from ranker import demo
-from ranker.app import create_app
-from ranker.appkeys import AGGREGATOR, FLUSHER, SETTINGS, STORE
-from ranker.config import Settings, Site
-from ranker.signing import sign
+from ranker.core.config import Settings, Site
+from ranker.core.signing import sign
+from ranker.http.app import create_app
+from ranker.http.appkeys import AGGREGATOR, FLUSHER, SETTINGS, STORE
 from tests.support import BROWSER, BROWSER_HEADERS, FakeClock
 
 CHROMIUM = "/usr/bin/chromium"

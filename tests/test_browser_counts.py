@@ -13,9 +13,9 @@ import pytest
 from aiohttp.test_utils import TestServer
 
 from ranker import demo
-from ranker.app import create_app
-from ranker.appkeys import FLUSHER, STORE
-from ranker.config import Settings, Site
+from ranker.core.config import Settings, Site
+from ranker.http.app import create_app
+from ranker.http.appkeys import FLUSHER, STORE
 from tests.support import FakeClock, make_settings
 from tests.test_browser import ARGS, CHROMIUM, TOKEN, Live, playwright, until
 

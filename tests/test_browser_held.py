@@ -12,8 +12,8 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
 
-from ranker.app import create_app
-from ranker.appkeys import FLUSHER
+from ranker.http.app import create_app
+from ranker.http.appkeys import FLUSHER
 from tests.support import BROWSER, BROWSER_HEADERS, TOKEN, FakeClock, make_settings
 from tests.test_browser import ARGS, CHROMIUM, GOOGLEBOT, playwright, shot
 

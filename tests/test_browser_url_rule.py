@@ -14,8 +14,8 @@ import pytest
 from aiohttp.test_utils import TestServer
 
 from ranker import demo
-from ranker.app import create_app
-from ranker.config import Settings, Site
+from ranker.core.config import Settings, Site
+from ranker.http.app import create_app
 from tests.support import BROWSER, FakeClock
 from tests.test_browser import ARGS, CHROMIUM, TOKEN, Live, playwright
 from tests.test_url_rule import (

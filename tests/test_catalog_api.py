@@ -10,10 +10,10 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from redis.asyncio import Redis
 
-from ranker import keys
-from ranker.app import create_app
-from ranker.appkeys import CATALOG
-from ranker.config import Settings
+from ranker.core.config import Settings
+from ranker.http.app import create_app
+from ranker.http.appkeys import CATALOG
+from ranker.store import keys
 from tests.support import TOKEN, FakeClock, auth, data_keys, flush, hit, put_item
 
 ITEM = "/v1/sites/news/items/a"

@@ -11,9 +11,9 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from redis.asyncio import Redis
 
-from ranker.app import create_app
-from ranker.catalog import LOOKUP_EVERY, MAX_LOOKUPS
-from ranker.config import Settings
+from ranker.core.config import Settings
+from ranker.http.app import create_app
+from ranker.store.catalog import LOOKUP_EVERY, MAX_LOOKUPS
 from tests.support import BROWSER_HEADERS, hit, put_item
 
 

@@ -24,12 +24,12 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from redis import Redis
 
-from ranker.app import create_app
-from ranker.cli import format_rising, format_table, main
-from ranker.config import Settings, Site, check_tokens
+from ranker.core.config import Settings, Site, check_tokens
 from ranker.demo import TOKEN as DEMO_TOKEN
-from ranker.engine import EmbeddedEngine
-from ranker.simulate import Zipf
+from ranker.demo.readers import Zipf
+from ranker.http.app import create_app
+from ranker.runtime.cli import format_rising, format_table, main
+from ranker.store.engine import EmbeddedEngine
 from tests.support import TOKEN, FakeClock, auth, flush, free_port, hit, put_item
 
 Served = tuple[TestClient[Any, Any], str]
@@ -462,8 +462,8 @@ def test_zipf_over_one_rank_always_draws_it() -> None:
 def test_sign_prints_a_token_the_collector_accepts(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from ranker.config import load_settings
-    from ranker.signing import verify
+    from ranker.core.config import load_settings
+    from ranker.core.signing import verify
 
     config = tmp_path / "ranker.toml"
     config.write_text('[sites.news]\ntoken = "t"\nsecret = "s3cret"\n')

@@ -18,12 +18,12 @@ from hypothesis import strategies as st
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
 
-from ranker import keys
-from ranker.app import create_app
-from ranker.config import Settings
-from ranker.engine import EmbeddedEngine, find_server_binary, free_cluster_port
-from ranker.keys import shard_tags
-from ranker.windows import BUCKET_SECONDS
+from ranker.core.config import Settings
+from ranker.core.windows import BUCKET_SECONDS
+from ranker.http.app import create_app
+from ranker.store import keys
+from ranker.store.engine import EmbeddedEngine, find_server_binary, free_cluster_port
+from ranker.store.keys import shard_tags
 from tests.model import ranked
 from tests.support import TOKEN, FakeClock, auth, flush, hit, make_settings, put_item
 from tests.test_invariants import ITEMS, SECTIONS, SITE, Harness

@@ -9,8 +9,8 @@ import pytest
 from aiohttp.test_utils import TestClient
 from redis.asyncio import Redis
 
-from ranker import keys
-from ranker.windows import bucket_start
+from ranker.core.windows import bucket_start
+from ranker.store import keys
 from tests.support import FakeClock, auth, data_keys, flush, hit, put_item
 
 BEACON = b'{"site":"news","id":"a"}'

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import yaml
 
-from ranker.config import (
+from ranker.core.config import (
     EXAMPLE_TOKENS,
     MIN_TOKEN_LENGTH,
     ConfigError,
@@ -28,7 +28,7 @@ from ranker.config import (
     parse_duration,
     settings_from_mapping,
 )
-from ranker.windows import window_span
+from ranker.core.windows import window_span
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE = REPO / "ranker.toml"
@@ -519,7 +519,7 @@ def test_a_short_or_published_token_or_secret_is_refused(token: str, secret: str
 def test_a_long_token_in_the_list_of_examples_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     published = secrets.token_urlsafe(32)  # as if a README showed it
     check_tokens(site(published))
-    monkeypatch.setattr("ranker.config.EXAMPLE_TOKENS", EXAMPLE_TOKENS | {published})
+    monkeypatch.setattr("ranker.core.config.EXAMPLE_TOKENS", EXAMPLE_TOKENS | {published})
     message = refusal(site(published))
     assert "sites.news.token is an example" in message and published not in message
 
@@ -570,7 +570,7 @@ def test_no_token_or_secret_shown_in_the_repository_is_accepted_by_a_server() ->
         except ConfigError:
             continue
         accepted.append(token)
-    assert not accepted, "add these to ranker.config.EXAMPLE_TOKENS"
+    assert not accepted, "add these to ranker.core.config.EXAMPLE_TOKENS"
 
 
 def test_the_example_files_hold_no_token_and_need_one_from_the_environment() -> None:

@@ -18,8 +18,8 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from redis.asyncio import Redis
 
-from ranker.app import create_app
-from ranker.engine import EmbeddedEngine
+from ranker.http.app import create_app
+from ranker.store.engine import EmbeddedEngine
 from tests.support import (
     BROWSER,
     SITE,

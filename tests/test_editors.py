@@ -10,10 +10,10 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from ranker import demo
-from ranker.app import create_app
-from ranker.cli import format_rising
-from ranker.config import Settings, Site
-from ranker.trends import BASELINE_MINUTES, SHORT_MINUTES, rank_rising, rising_buckets
+from ranker.core.config import Settings, Site
+from ranker.core.trends import BASELINE_MINUTES, SHORT_MINUTES, rank_rising, rising_buckets
+from ranker.http.app import create_app
+from ranker.runtime.cli import format_rising
 from tests.support import FakeClock, auth, flush, hit, put_item
 
 Client = TestClient[Any, Any]

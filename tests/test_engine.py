@@ -19,9 +19,9 @@ import redis
 import redis.exceptions
 from aiohttp.test_utils import TestClient, TestServer
 
-from ranker.app import REDIS_URL, create_app
-from ranker.config import Settings, Site
-from ranker.engine import EmbeddedEngine, EngineError, find_server_binary
+from ranker.core.config import Settings, Site
+from ranker.http.app import REDIS_URL, create_app
+from ranker.store.engine import EmbeddedEngine, EngineError, find_server_binary
 from tests.support import TOKEN, FakeClock, auth, crash, flush, hit, make_settings, put_item
 
 

@@ -19,7 +19,7 @@ import aiohttp
 import pytest
 from redis.asyncio import Redis
 
-from ranker.engine import EmbeddedEngine
+from ranker.store.engine import EmbeddedEngine
 from tests.support import (
     RESOLUTIONS,
     SITE,

@@ -14,7 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from multidict import CIMultiDict
 
-from ranker.filters import (
+from ranker.core.filters import (
     MAX_UA,
     RateLimiter,
     has_fetch_metadata,
@@ -22,7 +22,7 @@ from ranker.filters import (
     is_prefetch,
     requires_fetch_metadata,
 )
-from ranker.patterns import END, START, PatternSet, expand
+from ranker.core.patterns import END, START, PatternSet, expand
 
 BROWSERS = [
     # Chrome: Windows, macOS, Linux, Android, ChromeOS, iOS

@@ -16,8 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from redis.asyncio import Redis
 
-from ranker.app import create_app
-from ranker.appkeys import STORE
+from ranker.http.app import create_app
+from ranker.http.appkeys import STORE
 from tests.support import (
     BROWSER,
     BROWSER_HEADERS,

@@ -11,14 +11,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from redis.asyncio import Redis
 
-from ranker import keys
-from ranker.aggregate import Aggregator
-from ranker.config import Settings
-from ranker.decay import decayed
-from ranker.flusher import Flusher
-from ranker.store import FLUSH_CHUNK, Store
-from ranker.validate import catalog_entry
-from ranker.windows import BUCKET_SECONDS, EXACT_WINDOWS
+from ranker.core.aggregate import Aggregator
+from ranker.core.config import Settings
+from ranker.core.decay import decayed
+from ranker.core.validate import catalog_entry
+from ranker.core.windows import BUCKET_SECONDS, EXACT_WINDOWS
+from ranker.store import keys
+from ranker.store.flusher import Flusher
+from ranker.store.redis import FLUSH_CHUNK, Store
 from tests.model import Reference, assert_same_ranking, ranked
 from tests.support import FakeClock
 

@@ -16,16 +16,16 @@ import pytest
 from redis.asyncio import Redis
 from redis.asyncio.client import Monitor
 
-from ranker import keys
-from ranker.aggregate import Batch
-from ranker.config import Settings, Site
-from ranker.keys import HELD_REASONS, PREFIX, SCHEMA
-from ranker.store import Store
-from ranker.validate import ID_RE, SECTION_RE
-from ranker.windows import BUCKET_SECONDS, EXACT_WINDOWS, WINDOWS, bucket_start
+from ranker.core.aggregate import Batch
+from ranker.core.config import Settings, Site
+from ranker.core.validate import ID_RE, SECTION_RE
+from ranker.core.windows import BUCKET_SECONDS, EXACT_WINDOWS, WINDOWS, bucket_start
+from ranker.store import keys
+from ranker.store.keys import HELD_REASONS, PREFIX, SCHEMA
+from ranker.store.redis import Store
 from tests.support import FakeClock
 
-LUA = files("ranker").joinpath("lua")
+LUA = files("ranker.store").joinpath("lua")
 README = Path(__file__).parent.parent / "README.md"
 # Functions of keys.py that name no key.
 NOT_KEYS = {"shard_tags", "shard_of", "prefix", "fields", "lua_prelude"}

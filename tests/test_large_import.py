@@ -21,10 +21,10 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from redis.asyncio import Redis
 
-from ranker import keys
-from ranker.app import create_app
-from ranker.engine import EmbeddedEngine
-from ranker.handlers import IMPORT_BATCH, MAX_IMPORT_BYTES
+from ranker.http.app import create_app
+from ranker.http.catalog import IMPORT_BATCH, MAX_IMPORT_BYTES
+from ranker.store import keys
+from ranker.store.engine import EmbeddedEngine
 from tests.support import TOKEN, FakeClock, auth, flush, free_port, hit, make_settings, put_item
 
 IMPORT = "/v1/sites/news/items"

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ranker.limits import AddressLimit, limit_key_bytes
+from ranker.core.limits import AddressLimit, limit_key_bytes
 
 T0 = 1_800_000_000.0  # a multiple of every slice below: slices start on it
 KEY = limit_key_bytes("news", "203.0.113.7", "story-1")

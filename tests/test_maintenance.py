@@ -9,9 +9,9 @@ from typing import Any
 from aiohttp.test_utils import TestClient, TestServer
 from redis.asyncio import Redis
 
-from ranker import keys
-from ranker.app import create_app
-from ranker.store import Store
+from ranker.http.app import create_app
+from ranker.store import keys
+from ranker.store.redis import Store
 from tests.support import BROWSER_HEADERS, FakeClock, flush, hit, make_settings, put_item
 
 Client = TestClient[Any, Any]

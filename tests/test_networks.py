@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ranker.networks import (
+from ranker.core.networks import (
     NetworkSet,
     client_address,
     default_hosting_networks,

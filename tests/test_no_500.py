@@ -16,8 +16,8 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from redis.asyncio import Redis
 
-from ranker.appkeys import CATALOG
-from ranker.signing import sign
+from ranker.core.signing import sign
+from ranker.http.appkeys import CATALOG
 from tests.support import (
     BROWSER,
     BROWSER_HEADERS,

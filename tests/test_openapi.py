@@ -24,12 +24,12 @@ from aiohttp import web
 from redis import Redis
 
 from ranker import demo
-from ranker.app import create_app
-from ranker.config import Settings, Site
-from ranker.engine import EmbeddedEngine
-from ranker.handlers import IMPORT_TYPES as JSON_LINES
-from ranker.routes import DOCUMENT, ROUTES
-from ranker.windows import BUCKET_SECONDS
+from ranker.core.config import Settings, Site
+from ranker.core.windows import BUCKET_SECONDS
+from ranker.http.app import create_app
+from ranker.http.catalog import IMPORT_TYPES as JSON_LINES
+from ranker.http.routes import DOCUMENT, ROUTES
+from ranker.store.engine import EmbeddedEngine
 from tests.support import free_port, make_settings
 
 # The site and story the description's examples name, so its examples meet real data.
@@ -63,7 +63,7 @@ def test_every_route_is_described_and_nothing_else() -> None:
 
 
 def test_each_entry_of_the_table_is_served_and_described_as_it_says() -> None:
-    """ranker.routes is the one list: the app registers each entry's handler, and the
+    """ranker.http.routes is the one list: the app registers each entry's handler, and the
     description has its operation, with its answers."""
     app = create_app(make_settings("redis://127.0.0.1:1"))
     handlers = {(r.method, r.resource.canonical): r.handler for r in app.router.routes()}

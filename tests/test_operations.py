@@ -11,8 +11,8 @@ import pytest
 from aiohttp.test_utils import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from ranker import logs
-from ranker.appkeys import FLUSHER
+from ranker.http import logs
+from ranker.http.appkeys import FLUSHER
 from tests.support import BROWSER_HEADERS, flush, hit, put_item
 
 Client = TestClient[Any, Any]

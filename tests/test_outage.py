@@ -22,12 +22,13 @@ from aiohttp.test_utils import TestClient, TestServer
 from prometheus_client.parser import text_string_to_metric_families
 from redis.asyncio import Redis
 
-from ranker import keys, logs
-from ranker.app import create_app
-from ranker.appkeys import FLUSHER
-from ranker.engine import EmbeddedEngine
-from ranker.store import Store
-from ranker.validate import catalog_entry
+from ranker.core.validate import catalog_entry
+from ranker.http import logs
+from ranker.http.app import create_app
+from ranker.http.appkeys import FLUSHER
+from ranker.store import keys
+from ranker.store.engine import EmbeddedEngine
+from ranker.store.redis import Store
 from tests.support import BROWSER_HEADERS, TOKEN, FakeClock, free_port, hit, make_settings, put_item
 
 

@@ -7,9 +7,9 @@ import math
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ranker.aggregate import Aggregator, Batch
-from ranker.decay import decayed, weight
-from ranker.windows import WINDOWS, bucket_start, window_buckets, window_span
+from ranker.core.aggregate import Aggregator, Batch
+from ranker.core.decay import decayed, weight
+from ranker.core.windows import WINDOWS, bucket_start, window_buckets, window_span
 
 times = st.floats(min_value=1.6e9, max_value=2.0e9, allow_nan=False)
 half_lives = st.floats(min_value=1.0, max_value=30 * 86400.0)

@@ -13,9 +13,9 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from redis.asyncio import Redis
 
-from ranker import keys
-from ranker.app import create_app
-from ranker.config import Settings, Site
+from ranker.core.config import Settings, Site
+from ranker.http.app import create_app
+from ranker.store import keys
 from tests.support import BROWSER_HEADERS, FakeClock, auth, flush
 
 Client = TestClient[Any, Any]

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from ranker.signing import sign, verify
+from ranker.core.signing import sign, verify
 
 SECRET = "s3cret"
 EXPIRES = 1767225600

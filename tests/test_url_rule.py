@@ -18,10 +18,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 from redis.asyncio import Redis
 
-from ranker import keys
-from ranker.appkeys import CATALOG, STORE, TOP_CACHE
-from ranker.routes import DOCUMENT
-from ranker.validate import (
+from ranker.core.validate import (
     LINK_RE,
     LINK_TRIM,
     TEXT_REFUSED_RE,
@@ -30,6 +27,9 @@ from ranker.validate import (
     clean_text,
     safe_url,
 )
+from ranker.http.appkeys import CATALOG, STORE, TOP_CACHE
+from ranker.http.routes import DOCUMENT
+from ranker.store import keys
 from tests.support import auth, data_keys, flush, hit, put_item
 
 CASES: list[dict[str, Any]] = json.loads(

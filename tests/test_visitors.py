@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ranker.visitors import Deduper, salt_day, visitor_key
+from ranker.core.visitors import Deduper, salt_day, visitor_key
 
 SALT = bytes(range(32))
 VISITOR = visitor_key(SALT, "203.0.113.7", "Mozilla/5.0 (X11; Linux x86_64)")

@@ -19,11 +19,11 @@ from string import Template
 import orjson
 from aiohttp import web
 
-from ranker.appkeys import CATALOG, CLOCK, SETTINGS, SIGNED_IN, STORE, TOP_CACHE
-from ranker.config import Settings, Site
-from ranker.query import compute_top
-from ranker.simulate import simulate
-from ranker.validate import catalog_entry, is_item_id
+from ranker.core.config import Settings, Site
+from ranker.core.validate import catalog_entry, is_item_id
+from ranker.demo.readers import simulate
+from ranker.http.appkeys import CATALOG, CLOCK, SETTINGS, SIGNED_IN, STORE, TOP_CACHE
+from ranker.http.query import compute_top
 
 log = logging.getLogger("ranker.demo")
 

@@ -13,10 +13,10 @@ import logging
 import time
 from collections.abc import Callable, Iterable
 
-from ranker.keys import shard_of
-from ranker.store import Store, StoreUnavailable
+from ranker.store.keys import shard_of
+from ranker.store.redis import Store, StoreUnavailable
 
-log = logging.getLogger("ranker.catalog")
+log = logging.getLogger("ranker.store.catalog")
 
 
 # A story catalogued through another collector is unknown here until the next refresh.

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ranker.windows import bucket_start
+from ranker.core.windows import bucket_start
 
 SHORT_MINUTES = 10  # the current minute (partly elapsed) and the 9 before it
 BASELINE_MINUTES = 120  # the two hours before the short window

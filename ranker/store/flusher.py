@@ -16,10 +16,10 @@ import random
 import secrets
 import time
 
-from ranker.aggregate import Aggregator, Batch
-from ranker.store import Store, StoreUnavailable
+from ranker.core.aggregate import Aggregator, Batch
+from ranker.store.redis import Store, StoreUnavailable
 
-log = logging.getLogger("ranker.flusher")
+log = logging.getLogger("ranker.store.flusher")
 
 MAX_BACKOFF = 5.0
 

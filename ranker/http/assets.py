@@ -9,7 +9,7 @@ from importlib.resources import files
 
 from aiohttp import web
 
-from ranker.errors import Handler
+from ranker.http.errors import Handler
 
 STATIC = files("ranker").joinpath("static")
 # The dashboard's modules, served as they are: main.js imports the others by relative URL,

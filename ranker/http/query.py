@@ -13,13 +13,13 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from ranker.config import Settings
-from ranker.decay import decayed
-from ranker.errors import ApiError
-from ranker.schemas import MAX_N, TopQuery, int_param
-from ranker.store import Store
-from ranker.validate import SECTION_RULE, clean_text, is_section, safe_url
-from ranker.windows import WINDOWS
+from ranker.core.config import Settings
+from ranker.core.decay import decayed
+from ranker.core.validate import SECTION_RULE, clean_text, is_section, safe_url
+from ranker.core.windows import WINDOWS
+from ranker.http.errors import ApiError
+from ranker.http.schemas import MAX_N, TopQuery, int_param
+from ranker.store.redis import Store
 
 RANK_DEPTH = MAX_N  # ranks deeper than this are reported as null
 MAX_SCAN = 5000  # ranked members one query may look through for visible, catalogued ones

@@ -8,8 +8,8 @@ from collections.abc import Awaitable, Callable, Mapping
 import orjson
 from aiohttp import web
 
-from ranker import logs
-from ranker.store import StoreUnavailable
+from ranker.http import logs
+from ranker.store.redis import StoreUnavailable
 
 log = logging.getLogger("ranker")
 
@@ -30,7 +30,7 @@ class ApiError(Exception):
 
 
 class BodyTimeout(TimeoutError):
-    """A request body stalled for `server.read_timeout` (see ranker.connections). A
+    """A request body stalled for `server.read_timeout` (see ranker.http.connections). A
     TimeoutError, so that aiohttp reading the rest of an unread body after the answer
     gives up quietly too."""
 

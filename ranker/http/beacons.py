@@ -11,11 +11,11 @@ import msgspec
 import orjson
 from aiohttp import web
 
-from ranker.appkeys import ADMISSION, AGGREGATOR, CATALOG, CLOCK, FLUSHER, SETTINGS
-from ranker.errors import ApiError
-from ranker.outcomes import HELD, Denied, Held, Refusal
-from ranker.schemas import BEACON
-from ranker.validate import ID_RULE, is_item_id
+from ranker.core.outcomes import HELD, Denied, Held, Refusal
+from ranker.core.validate import ID_RULE, is_item_id
+from ranker.http.appkeys import ADMISSION, AGGREGATOR, CATALOG, CLOCK, FLUSHER, SETTINGS
+from ranker.http.errors import ApiError
+from ranker.http.schemas import BEACON
 
 # The smallest transparent 1x1 GIF.
 PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")

@@ -4,7 +4,7 @@ trips and query cache hits.
 The hot paths keep plain integer counters; `Metrics.sync` moves their growth into
 prometheus-client once a second, so a beacon pays nothing for being measured. With
 `ranker serve --workers N` the workers share PROMETHEUS_MULTIPROC_DIR (set up by
-`ranker.serve`) and any worker's /metrics answers for all of them.
+`ranker.runtime.serve`) and any worker's /metrics answers for all of them.
 """
 
 from __future__ import annotations
@@ -23,10 +23,10 @@ from prometheus_client import (
     multiprocess,
 )
 
-from ranker.aggregate import Aggregator
-from ranker.flusher import Flusher
-from ranker.query import TopCache
-from ranker.store import Store
+from ranker.core.aggregate import Aggregator
+from ranker.http.query import TopCache
+from ranker.store.flusher import Flusher
+from ranker.store.redis import Store
 
 SYNC_EVERY = 1.0  # seconds
 

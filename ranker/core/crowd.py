@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Hashable
 
-from ranker.trends import SHORT_MINUTES as WINDOW_MINUTES  # the rising list's short window
+from ranker.core.trends import SHORT_MINUTES as WINDOW_MINUTES  # the rising list's short window
 
 COUNTERS = 16  # networks tracked per story and minute (Misra-Gries summary)
 

@@ -10,7 +10,7 @@ from typing import Annotated, Any, Final
 import msgspec
 from msgspec import UNSET, Meta, Struct, UnsetType
 
-from ranker.config import SITE_RE
+from ranker.core.config import SITE_RE
 
 # Patterns are used with fullmatch: "$" would also accept a trailing newline.
 ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}")

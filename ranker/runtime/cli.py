@@ -18,17 +18,17 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 import orjson
 
-from ranker.config import (
+from ranker.core.config import (
     ConfigError,
     Settings,
     check_tokens,
     load_settings,
     parse_duration,
 )
-from ranker.validate import clean_text
+from ranker.core.validate import clean_text
 
 if TYPE_CHECKING:
-    from ranker.appkeys import Plugin
+    from ranker.http.appkeys import Plugin
 
 
 def _serve(settings: Settings, workers: int = 1, plugins: Sequence[Plugin] = ()) -> int:
@@ -38,12 +38,12 @@ def _serve(settings: Settings, workers: int = 1, plugins: Sequence[Plugin] = ())
     with contextlib.ExitStack() as stack:
         if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
             # Workers write their metrics here, so any one of them can answer for all. It
-            # must be set before prometheus-client is first imported (by ranker.serve).
+            # must be set before prometheus-client is first imported (by ranker.runtime.serve).
             shared = stack.enter_context(tempfile.TemporaryDirectory(prefix="ranker-metrics-"))
             os.environ["PROMETHEUS_MULTIPROC_DIR"] = shared
-        from ranker import logs
-        from ranker.engine import EmbeddedEngine, EngineError
-        from ranker.serve import run
+        from ranker.http import logs
+        from ranker.runtime.serve import run
+        from ranker.store.engine import EmbeddedEngine, EngineError
 
         if not settings.redis_url and EmbeddedEngine.in_use(settings.data_dir):
             print(f"ranker: {settings.data_dir} is in use by another Ranker", file=sys.stderr)
@@ -86,9 +86,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_sign(args: argparse.Namespace) -> int:
-    """Print a beacon token for an id that is not in the catalog (see ranker.signing)."""
-    from ranker.signing import sign
-    from ranker.validate import ID_RULE, is_item_id
+    """Print a beacon token for an id that is not in the catalog (see ranker.core.signing)."""
+    from ranker.core.signing import sign
+    from ranker.core.validate import ID_RULE, is_item_id
 
     settings = _settings(args)
     site = settings.sites.get(args.site)
@@ -220,7 +220,7 @@ async def _catalog_ids(base: str, site: str, token: str) -> list[str]:
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
-    from ranker.simulate import simulate
+    from ranker.demo.readers import simulate
 
     base = _base_url(args)
     ids = asyncio.run(_catalog_ids(base, args.site, _token(args, args.site)))

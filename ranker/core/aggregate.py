@@ -11,9 +11,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from ranker.decay import weight
-from ranker.outcomes import Held, Reason
-from ranker.trends import SHORT_MINUTES
+from ranker.core.decay import weight
+from ranker.core.outcomes import Held, Reason
+from ranker.core.trends import SHORT_MINUTES
 
 CROWD_WINDOW = SHORT_MINUTES * 60  # seconds: the rising list's short window
 # Half-lives a batch's weights may span before its reference time moves (2^1024 overflows).

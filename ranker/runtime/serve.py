@@ -21,15 +21,15 @@ from types import FrameType
 from aiohttp import web
 from prometheus_client import Counter, multiprocess
 
-from ranker.admission import address_window
-from ranker.app import create_app
-from ranker.appkeys import FLUSHER, Plugin
-from ranker.config import Settings
-from ranker.connections import Runner
-from ranker.engine import EmbeddedEngine, die_with_parent
-from ranker.handlers import metrics_app
-from ranker.limits import AddressLimit
-from ranker.networks import default_hosting_networks
+from ranker.core.config import Settings
+from ranker.core.limits import AddressLimit
+from ranker.core.networks import default_hosting_networks
+from ranker.http.admission import address_window
+from ranker.http.app import create_app
+from ranker.http.appkeys import FLUSHER, Plugin
+from ranker.http.connections import Runner
+from ranker.http.operations import metrics_app
+from ranker.store.engine import EmbeddedEngine, die_with_parent
 
 log = logging.getLogger("ranker")
 

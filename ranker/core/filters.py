@@ -15,7 +15,7 @@ from functools import lru_cache
 # user agents for every pattern, and no browser-token stripping to pay for before a match.
 from crawleruseragents import CRAWLER_USER_AGENTS_DATA  # type: ignore[import-untyped]
 
-from ranker.patterns import PatternSet, trie_regex
+from ranker.core.patterns import PatternSet, trie_regex
 
 MAX_UA = 512  # browsers and in-app browsers stay under ~400 characters
 

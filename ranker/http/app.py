@@ -16,10 +16,12 @@ from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialWithJitterBackoff
 
-from ranker import assets, handlers, routes
-from ranker.admission import Admission
-from ranker.aggregate import Aggregator
-from ranker.appkeys import (
+from ranker.core.aggregate import Aggregator
+from ranker.core.config import Settings
+from ranker.core.limits import AddressLimit
+from ranker.http import assets, catalog, routes
+from ranker.http.admission import Admission
+from ranker.http.appkeys import (
     ADDRESS_LIMIT,
     ADMISSION,
     AGGREGATOR,
@@ -33,16 +35,14 @@ from ranker.appkeys import (
     TOP_CACHE,
     Plugin,
 )
-from ranker.catalog import CatalogIndex
-from ranker.config import Settings
-from ranker.connections import body_deadline
-from ranker.engine import EmbeddedEngine
-from ranker.errors import json_errors
-from ranker.flusher import Flusher
-from ranker.limits import AddressLimit
-from ranker.metrics import Metrics
-from ranker.query import TopCache, cache_control
-from ranker.store import Store, StoreUnavailable
+from ranker.http.connections import body_deadline
+from ranker.http.errors import json_errors
+from ranker.http.metrics import Metrics
+from ranker.http.query import TopCache, cache_control
+from ranker.store.catalog import CatalogIndex
+from ranker.store.engine import EmbeddedEngine
+from ranker.store.flusher import Flusher
+from ranker.store.redis import Store, StoreUnavailable
 
 log = logging.getLogger("ranker")
 
@@ -194,7 +194,7 @@ def create_app(
     """The application; `address_limit` is the per-address limit when processes share one
     (else each app makes its own); `plugins` add to it (the demo's page and readers)."""
     app = web.Application(
-        middlewares=[json_errors, body_deadline], client_max_size=handlers.MAX_IMPORT_BYTES
+        middlewares=[json_errors, body_deadline], client_max_size=catalog.MAX_IMPORT_BYTES
     )
     app[SETTINGS] = settings
     if address_limit is not None:

@@ -12,29 +12,29 @@ from hashlib import blake2b
 
 from aiohttp import web
 
-from ranker.catalog import CatalogIndex
-from ranker.config import Settings
-from ranker.crowd import Concentration
-from ranker.filters import (
+from ranker.core.config import Settings
+from ranker.core.crowd import Concentration
+from ranker.core.filters import (
     RateLimiter,
     has_fetch_metadata,
     is_bot,
     is_prefetch,
     requires_fetch_metadata,
 )
-from ranker.limits import AddressLimit, limit_key_bytes
-from ranker.networks import (
+from ranker.core.limits import AddressLimit, limit_key_bytes
+from ranker.core.networks import (
     Client,
     NetworkSet,
     client_address,
     default_hosting_networks,
     describe,
 )
-from ranker.outcomes import Denied, Held, Outcome
-from ranker.signing import verify
-from ranker.store import Store
-from ranker.validate import is_item_id
-from ranker.visitors import Deduper, salt_day, visitor_key
+from ranker.core.outcomes import Denied, Held, Outcome
+from ranker.core.signing import verify
+from ranker.core.validate import is_item_id
+from ranker.core.visitors import Deduper, salt_day, visitor_key
+from ranker.store.catalog import CatalogIndex
+from ranker.store.redis import Store
 
 MAX_CLIENTS = 100_000  # client addresses the rate limiter remembers, per process
 MAX_PEERS = 4096  # TCP peers whose trust is remembered; direct readers make many

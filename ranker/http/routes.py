@@ -1,5 +1,5 @@
 """The route table: every operation of the HTTP interface, once. `create_app` registers it,
-and /openapi.json is generated from it (with the static assets of ranker.assets)."""
+and /openapi.json is generated from it (with the static assets of ranker.http.assets)."""
 
 from __future__ import annotations
 
@@ -8,12 +8,13 @@ from typing import Final
 import orjson
 from aiohttp import web
 
-from ranker import collect, editors, handlers
-from ranker.config import Settings
-from ranker.errors import Handler
-from ranker.openapi import JSON, MAX_AGE, Body, Header, Refusal, Reply, Route, build
-from ranker.outcomes import RELEASED_BY_DEFAULT
-from ranker.schemas import (
+from ranker.core.config import Settings
+from ranker.core.outcomes import RELEASED_BY_DEFAULT
+from ranker.core.validate import ItemImport, ItemPatch, ItemWrite
+from ranker.http import beacons, catalog, editors, lists, operations
+from ranker.http.errors import Handler
+from ranker.http.openapi import JSON, MAX_AGE, Body, Header, Refusal, Reply, Route, build
+from ranker.http.schemas import (
     Beacon,
     BeaconDays,
     BeaconsQuery,
@@ -42,7 +43,6 @@ from ranker.schemas import (
     TopList,
     TopQuery,
 )
-from ranker.validate import ItemImport, ItemPatch, ItemWrite
 
 SITE = "/v1/sites/{site}"
 ITEM = SITE + "/items/{id}"
@@ -61,7 +61,7 @@ UNKNOWN_ITEM: Final = Refusal(
     "no configured site, or no catalogued story, of that name", ("unknown_site", "unknown_item")
 )
 TOO_LARGE: Final = Refusal(
-    f"the body is larger than {handlers.MAX_IMPORT_BYTES // 2**20} MiB", ("payload_too_large",)
+    f"the body is larger than {catalog.MAX_IMPORT_BYTES // 2**20} MiB", ("payload_too_large",)
 )
 NOT_JSON: Final = Refusal("not application/json", ("unsupported_media_type",))
 UNAUTHORIZED: Final = Refusal(
@@ -103,7 +103,7 @@ BEACONS: Final = [
     Route(
         method="POST",
         path="/v1/hit",
-        handler=collect.hit,
+        handler=beacons.hit,
         operation_id="hit",
         summary="Count one view",
         tag="beacons",
@@ -125,7 +125,7 @@ BEACONS: Final = [
     Route(
         method="OPTIONS",
         path="/v1/hit",
-        handler=collect.hit_preflight,
+        handler=beacons.hit_preflight,
         operation_id="hitPreflight",
         summary="CORS preflight for JSON beacons",
         tag="beacons",
@@ -144,7 +144,7 @@ BEACONS: Final = [
     Route(
         method="GET",
         path="/v1/hit.gif",
-        handler=collect.hit_gif,
+        handler=beacons.hit_gif,
         operation_id="hitPixel",
         summary="Count one view with a 1×1 GIF, for pages without JavaScript and AMP",
         tag="beacons",
@@ -187,10 +187,10 @@ def _top(route: str, handler: Handler, operation_id: str, summary: str) -> Route
 
 
 LISTS: Final = [
-    _top("/top", handlers.top, "top", "Most viewed stories"),
+    _top("/top", lists.top, "top", "Most viewed stories"),
     _top(
         "/top.html",
-        handlers.top_html,
+        lists.top_html,
         "topHtml",
         "The same list as an escaped HTML fragment, for server-side includes",
     ),
@@ -318,7 +318,7 @@ CATALOG: Final = [
     Route(
         method="GET",
         path=SITE + "/items",
-        handler=handlers.list_items,
+        handler=catalog.list_items,
         operation_id="listItems",
         summary="Catalogued ids a page at a time, or the hidden stories",
         tag="catalog",
@@ -335,17 +335,17 @@ CATALOG: Final = [
     Route(
         method="POST",
         path=SITE + "/items",
-        handler=handlers.import_items,
+        handler=catalog.import_items,
         operation_id="importItems",
         summary="Import entries as JSON lines, one entry with its id per line",
         tag="catalog",
         description=(
             "The body is JSON lines; its schema describes the sequence of lines. Valid "
             "lines are stored, invalid ones reported by line number and skipped. Up to "
-            f"{handlers.MAX_IMPORT_BYTES // 2**20} MiB."
+            f"{catalog.MAX_IMPORT_BYTES // 2**20} MiB."
         ),
         security=SITE_TOKEN,
-        body=Body(ItemImport, handlers.IMPORT_TYPES, lines=True),
+        body=Body(ItemImport, catalog.IMPORT_TYPES, lines=True),
         responses={
             200: Reply("what was stored and what was refused", ImportResult),
             **_TOKEN,
@@ -356,7 +356,7 @@ CATALOG: Final = [
     Route(
         method="PUT",
         path=ITEM,
-        handler=handlers.put_item,
+        handler=catalog.put_item,
         operation_id="putItem",
         summary="Create or replace a catalog entry",
         tag="catalog",
@@ -385,7 +385,7 @@ CATALOG: Final = [
     Route(
         method="PATCH",
         path=ITEM,
-        handler=handlers.patch_item,
+        handler=catalog.patch_item,
         operation_id="patchItem",
         summary='Change some fields, e.g. `{"hidden": true}` to take a story down',
         tag="catalog",
@@ -404,7 +404,7 @@ CATALOG: Final = [
     Route(
         method="GET",
         path=ITEM,
-        handler=handlers.get_item,
+        handler=catalog.get_item,
         operation_id="getItem",
         summary="A catalog entry with its total views and rank per window",
         tag="catalog",
@@ -414,7 +414,7 @@ CATALOG: Final = [
     Route(
         method="DELETE",
         path=ITEM,
-        handler=handlers.delete_item,
+        handler=catalog.delete_item,
         operation_id="deleteItem",
         summary="Delete a story with all its counts",
         tag="catalog",
@@ -435,7 +435,7 @@ SERVICE: Final = [
     Route(
         method="GET",
         path="/healthz",
-        handler=handlers.health,
+        handler=operations.health,
         operation_id="health",
         summary="Alive: this process's views accepted, pending and written",
         tag="service",
@@ -448,7 +448,7 @@ SERVICE: Final = [
     Route(
         method="GET",
         path="/readyz",
-        handler=handlers.ready,
+        handler=operations.ready,
         operation_id="ready",
         summary="Ready: Redis answers and accepted views reach it in time",
         tag="service",
@@ -460,7 +460,7 @@ SERVICE: Final = [
     Route(
         method="GET",
         path="/metrics",
-        handler=handlers.metrics,
+        handler=operations.metrics,
         operation_id="metrics",
         summary="Prometheus metrics: beacons by outcome, flushes, Redis, cache",
         tag="service",

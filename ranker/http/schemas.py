@@ -1,6 +1,6 @@
 """The HTTP interface's shapes, declared once: the beacon, the query parameters and the
 answers, with their limits. Handlers read their limits from here; /openapi.json is
-generated from these models (the catalog entry's are in ranker.validate, with its rule)."""
+generated from these models (the catalog entry's are in ranker.core.validate, with its rule)."""
 
 from __future__ import annotations
 
@@ -12,12 +12,12 @@ from typing import Annotated, Any, Final, Literal
 import msgspec
 from msgspec import UNSET, Meta, Struct, UnsetType
 
-from ranker import trends
-from ranker.config import SITE_RE, Settings
-from ranker.errors import ApiError
-from ranker.outcomes import HELD, REASONS
-from ranker.validate import ID_RE, NUMBER_RE, SECTION_RE, pattern
-from ranker.windows import BUCKET_SECONDS, WINDOWS, Resolution
+from ranker.core import trends
+from ranker.core.config import SITE_RE, Settings
+from ranker.core.outcomes import HELD, REASONS
+from ranker.core.validate import ID_RE, NUMBER_RE, SECTION_RE, pattern
+from ranker.core.windows import BUCKET_SECONDS, WINDOWS, Resolution
+from ranker.http.errors import ApiError
 
 MAX_N: Final = 100  # the longest list a reader or an editor may ask for
 MAX_SERIES_IDS: Final = 100
@@ -31,7 +31,7 @@ _RETENTION: Final = {
 }
 
 # -- names and values ---------------------------------------------------------------------
-# Patterns that only ranker.validate's functions apply (with fullmatch, and after admission's
+# Patterns that only ranker.core.validate's functions apply (with fullmatch, and after admission's
 # earlier filters for a beacon) are extra_json_schema: described, never enforced by msgspec.
 
 SiteName = Annotated[
@@ -103,7 +103,7 @@ class Beacon(Struct):
         Any,
         Meta(
             description=(
-                "for an id missing from the catalog: `EXPIRES.MAC` from `ranker.signing.sign` "
+                "for an id missing from the catalog: `EXPIRES.MAC` from `ranker.core.signing.sign` "
                 "with the site's `secret`; ignored for catalogued ids"
             ),
             examples=["1767225600.nsWfbZWZgMEdEx8ncDeOZA"],
@@ -361,7 +361,7 @@ class Sections(Struct):
     sections: list[str]
 
 
-# A rising story as ranker.trends computes it, with its rank.
+# A rising story as ranker.core.trends computes it, with its rank.
 RisingItem = msgspec.defstruct(
     "RisingItem",
     [("rank", Rank), *typing.get_type_hints(trends.Rising).items()],

@@ -15,10 +15,10 @@ from redis.asyncio.cluster import RedisCluster
 from redis.commands.core import AsyncScript
 from redis.exceptions import RedisClusterException, RedisError
 
-from ranker import keys
-from ranker.aggregate import Batch, Row
-from ranker.config import Settings
-from ranker.windows import window_buckets
+from ranker.core.aggregate import Batch, Row
+from ranker.core.config import Settings
+from ranker.core.windows import window_buckets
+from ranker.store import keys
 
 AnyRedis = Redis | RedisCluster
 # What a store outage looks like from redis-py (RedisClusterException, e.g. "no node for
@@ -108,7 +108,7 @@ def _round_trip(purpose: str) -> Callable[[Method[S, P, R]], Method[S, P, R]]:
 
 
 def _lua(name: str) -> str:
-    return files("ranker").joinpath("lua", f"{name}.lua").read_text(encoding="utf-8")
+    return files("ranker.store").joinpath("lua", f"{name}.lua").read_text(encoding="utf-8")
 
 
 @dataclass(frozen=True, slots=True)

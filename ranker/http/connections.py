@@ -28,9 +28,9 @@ from aiohttp.helpers import set_exception
 from aiohttp.web_protocol import RequestHandler
 from prometheus_client import Counter as PromCounter
 
-from ranker.appkeys import SETTINGS
-from ranker.errors import BodyTimeout, Handler
-from ranker.networks import NetworkSet
+from ranker.core.networks import NetworkSet
+from ranker.http.appkeys import SETTINGS
+from ranker.http.errors import BodyTimeout, Handler
 
 log = logging.getLogger("ranker")
 

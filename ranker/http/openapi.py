@@ -1,5 +1,5 @@
 """The OpenAPI 3.1 description of Ranker's HTTP interface, generated from the route table
-(ranker.routes) and the models it names: what a route is, its parameters, bodies and answers
+(ranker.http.routes) and the models it names: what a route is, its parameters, bodies and answers
 are written once, there. This module holds the entry types and what no model says."""
 
 from __future__ import annotations
@@ -11,9 +11,10 @@ from typing import Any, Final
 
 import msgspec
 
-from ranker import __version__, assets
-from ranker.errors import Handler
-from ranker.schemas import Conditional, Error, Path
+from ranker import __version__
+from ranker.http import assets
+from ranker.http.errors import Handler
+from ranker.http.schemas import Conditional, Error, Path
 
 JSON: Final = "application/json"
 MAX_AGE: Final = 300  # the description changes only with a new release

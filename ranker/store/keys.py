@@ -24,10 +24,10 @@ import zlib
 from collections.abc import Callable, Iterable
 from typing import Final, NamedTuple
 
-from ranker.outcomes import Held
-from ranker.windows import BUCKET_SECONDS
+from ranker.core.outcomes import Held
+from ranker.core.windows import BUCKET_SECONDS
 
-# Each reason a view is held for (ranker.outcomes.Held) has held buckets and a held total
+# Each reason a view is held for (ranker.core.outcomes.Held) has held buckets and a held total
 # of its own (below).
 HELD_REASONS: Final = tuple(str(reason) for reason in Held)
 

@@ -1,42 +1,40 @@
-"""HTTP handlers for the public read and the authenticated catalog: parse, call, render."""
+"""The catalog API (the site's token): put, patch, read, delete and list stories, and import
+them in bulk as JSON lines."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import hmac
-import ipaddress
-import os
-import time
 from collections.abc import AsyncGenerator
 from typing import Any
 
 import orjson
 from aiohttp import web
 
-from ranker import metrics as prometheus
-from ranker.appkeys import (
-    AGGREGATOR,
-    CATALOG,
-    CLOCK,
-    FLUSHER,
-    METRICS,
-    SETTINGS,
-    STORE,
-    TOP_CACHE,
-)
-from ranker.errors import ApiError, json_errors
-from ranker.outcomes import HELD
-from ranker.query import Entry, cached_response, compute_top, item_ranks, parse_top_query
-from ranker.schemas import MAX_IMPORT_ERRORS, PageQuery, int_param
-from ranker.store import StoreUnavailable
-from ranker.validate import (
+from ranker.core.outcomes import HELD
+from ranker.core.validate import (
     ID_RULE,
     InvalidInput,
     catalog_entry,
     is_item_id,
     public_entry,
 )
+from ranker.http.appkeys import (
+    CATALOG,
+    CLOCK,
+    SETTINGS,
+    STORE,
+    TOP_CACHE,
+)
+from ranker.http.common import (
+    authorize,
+    json_body,
+    json_response,
+    path_item_id,
+)
+from ranker.http.errors import ApiError
+from ranker.http.query import item_ranks
+from ranker.http.schemas import MAX_IMPORT_ERRORS, PageQuery, int_param
 
 MAX_IMPORT_BYTES = 16 * 1024 * 1024
 IMPORT_TYPES = ("application/x-ndjson", "application/jsonl", "application/json-lines", "text/plain")
@@ -52,191 +50,6 @@ _BAD_PAGE = (
     "bad_page",
     f"cursor: a number from a previous page; count: {_COUNT.low}-{_COUNT.high}",
 )
-
-
-def json_response(doc: Any, status: int = 200) -> web.Response:
-    # Keys may be Reasons: strings, but not of exactly type str, as orjson wants by default.
-    body = orjson.dumps(doc, option=orjson.OPT_NON_STR_KEYS)
-    return web.Response(body=body, status=status, content_type="application/json")
-
-
-def path_site(request: web.Request) -> str:
-    """The configured `{site}` of the path, or ApiError."""
-    site = request.match_info["site"]
-    if site not in request.app[SETTINGS].sites:
-        raise ApiError(404, "unknown_site", "no such site")
-    return site
-
-
-def authorize(request: web.Request) -> str:
-    """The site named in the path, once the request's bearer token is that site's."""
-    site = path_site(request)
-    check_bearer(request, request.app[SETTINGS].sites[site].token, "site token")
-    return site
-
-
-def check_bearer(request: web.Request, expected: str, what: str) -> None:
-    """ApiError 401 without `Authorization: Bearer`, 403 with a token other than `expected`."""
-    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not token:
-        raise ApiError(
-            401,
-            "unauthorized",
-            f"send Authorization: Bearer <{what}>",
-            {"WWW-Authenticate": 'Bearer realm="ranker"'},
-        )
-    # aiohttp keeps undecodable header bytes as surrogates; compare bytes, never fail.
-    if not hmac.compare_digest(token.strip().encode("utf-8", "surrogateescape"), expected.encode()):
-        raise ApiError(403, "forbidden", f"wrong {what}")
-
-
-def path_item_id(request: web.Request) -> str:
-    """The `{id}` of the path, or ApiError."""
-    item_id = request.match_info["id"]
-    if not is_item_id(item_id):
-        raise ApiError(400, "bad_id", ID_RULE)
-    return item_id
-
-
-async def json_body(request: web.Request) -> Any:
-    if request.content_type != "application/json":
-        raise ApiError(415, "unsupported_media_type", "send application/json")
-    try:
-        return orjson.loads(await request.read())
-    except orjson.JSONDecodeError:
-        raise ApiError(400, "bad_json", "the body is not valid JSON") from None
-
-
-# -- public read ------------------------------------------------------------------------
-
-
-async def _top_entry(request: web.Request) -> Entry:
-    app = request.app
-    settings = app[SETTINGS]
-    cache = app[TOP_CACHE]
-    site = request.match_info["site"]
-    key = cache.key(
-        site, request.query_string, lambda: parse_top_query(request.query, settings.sites, site)
-    )
-    return await cache.get(key, lambda: compute_top(app[STORE], settings, key, app[CLOCK]()))
-
-
-async def top(request: web.Request) -> web.Response:
-    """GET /v1/sites/{site}/top?n=&window=&section="""
-    cache = request.app[TOP_CACHE]
-    entry = cache.fresh(request.match_info["site"], request.query_string)
-    if entry is None:
-        entry = await _top_entry(request)
-    return cached_response(request, entry.body, entry.headers)
-
-
-async def top_html(request: web.Request) -> web.Response:
-    """GET /v1/sites/{site}/top.html?n=&window=&section=: the list as an HTML fragment."""
-    body, headers = (await _top_entry(request)).fragment()
-    return cached_response(request, body, headers)
-
-
-def _not_counted(filtered: dict[tuple[str, str], int]) -> dict[str, int]:
-    """This process's beacons not counted, by reason, over all sites."""
-    totals: dict[str, int] = {}
-    for (_, reason), n in filtered.items():
-        totals[reason] = totals.get(reason, 0) + n
-    return totals
-
-
-async def health(request: web.Request) -> web.Response:
-    """GET /healthz: alive. 200 even while Redis is away: the collector keeps accepting and
-    buffering then, and restarting it would lose what it holds (see /readyz)."""
-    flusher = request.app[FLUSHER]
-    doc = {
-        "pid": os.getpid(),  # which worker answered, when several share the port
-        "accepted_views": request.app[AGGREGATOR].accepted,
-        "not_counted": _not_counted(request.app[AGGREGATOR].filtered),
-        "status": "ok" if flusher.failures == 0 else "degraded",
-        "pending_views": flusher.pending_views,
-        "flushed_views": flusher.flushed_views,
-        "dropped_views": flusher.dropped_views,
-    }
-    return json_response(doc)
-
-
-# An engine that takes longer than this to answer a PING is not ready: a load balancer
-# should send readers elsewhere while it stalls.
-READY_PING_TIMEOUT = 1.0
-
-
-async def ready(request: web.Request) -> web.Response:
-    """GET /readyz: 200 while Redis answers and accepted views reach it within
-    `server.ready_max_lag`; else 503, so a load balancer can send traffic elsewhere."""
-    app = request.app
-    lag = app[FLUSHER].lag()
-    started = time.monotonic()
-    try:
-        await asyncio.wait_for(app[STORE].ping(), READY_PING_TIMEOUT)
-        redis: str = "ok"
-    except TimeoutError:
-        redis = f"unreachable: no answer in {READY_PING_TIMEOUT:g} s"
-    except StoreUnavailable as e:
-        redis = f"unreachable: {str(e) or type(e).__name__}"
-    ready = redis == "ok" and lag <= app[SETTINGS].ready_max_lag
-    doc = {
-        "status": "ready" if ready else "not_ready",
-        "redis": redis,
-        "redis_ping_ms": round((time.monotonic() - started) * 1000, 2),
-        "flush_lag_s": round(lag, 3),
-        "max_flush_lag_s": app[SETTINGS].ready_max_lag,
-    }
-    return json_response(doc, 200 if ready else 503)
-
-
-async def metrics(request: web.Request) -> web.Response:
-    """GET /metrics: Prometheus text format, where `server.metrics_*` let it be read."""
-    settings = request.app[SETTINGS]
-    if settings.metrics_port:
-        raise ApiError(404, "not_found", "metrics are served on server.metrics_port")
-    if settings.metrics_token:
-        check_bearer(request, settings.metrics_token, "metrics token")
-    elif not is_loopback(settings.host):
-        raise ApiError(
-            403,
-            "forbidden",
-            "/metrics is open only on a loopback address: set server.metrics_token "
-            "or server.metrics_port",
-        )
-    return metrics_response(request.app)
-
-
-def metrics_response(app: web.Application) -> web.Response:
-    app[METRICS].sync()
-    body, content_type = prometheus.exposition()
-    return web.Response(body=body, headers={"Content-Type": content_type})
-
-
-def metrics_app(app: web.Application) -> web.Application:
-    """The application of `server.metrics_port`: /metrics of `app`, and nothing else."""
-
-    async def serve(request: web.Request) -> web.Response:
-        token = app[SETTINGS].metrics_token
-        if token:
-            check_bearer(request, token, "metrics token")
-        return metrics_response(app)
-
-    only = web.Application(middlewares=[json_errors])
-    only[SETTINGS] = app[SETTINGS]
-    only.router.add_get("/metrics", serve)
-    return only
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-# -- catalog ----------------------------------------------------------------------------
 
 
 async def put_item(request: web.Request) -> web.Response:

@@ -13,12 +13,15 @@ import msgspec
 from aiohttp import web
 from msgspec import UNSET
 
-from ranker.appkeys import CLOCK, SETTINGS, SIGNED_IN, STORE, TOP_CACHE
-from ranker.errors import ApiError
-from ranker.handlers import authorize, json_body, json_response, path_item_id, path_site
-from ranker.outcomes import HELD, REASONS, RELEASED_BY_DEFAULT
-from ranker.query import parse_section
-from ranker.schemas import (
+from ranker.core.outcomes import HELD, REASONS, RELEASED_BY_DEFAULT
+from ranker.core.trends import rank_rising, rising_buckets
+from ranker.core.validate import is_item_id, is_site
+from ranker.core.windows import BUCKET_SECONDS, Resolution, bucket_start
+from ranker.http.appkeys import CLOCK, SETTINGS, SIGNED_IN, STORE, TOP_CACHE
+from ranker.http.common import authorize, json_body, json_response, path_item_id, path_site
+from ranker.http.errors import ApiError
+from ranker.http.query import parse_section
+from ranker.http.schemas import (
     MAX_SERIES_IDS,
     RELEASE_RULE,
     BeaconsQuery,
@@ -28,9 +31,6 @@ from ranker.schemas import (
     RisingQuery,
     int_param,
 )
-from ranker.trends import rank_rising, rising_buckets
-from ranker.validate import is_item_id, is_site
-from ranker.windows import BUCKET_SECONDS, Resolution, bucket_start
 
 # The dashboard runs only its own script and styles, talks only to this origin, and is never
 # framed (a framed page could be clicked through: Hide, Release).

@@ -6,15 +6,15 @@ from collections.abc import Callable
 
 from aiohttp import web
 
-from ranker.admission import Admission
-from ranker.aggregate import Aggregator
-from ranker.catalog import CatalogIndex
-from ranker.config import Settings
-from ranker.flusher import Flusher
-from ranker.limits import AddressLimit
-from ranker.metrics import Metrics
-from ranker.query import TopCache
-from ranker.store import Store
+from ranker.core.aggregate import Aggregator
+from ranker.core.config import Settings
+from ranker.core.limits import AddressLimit
+from ranker.http.admission import Admission
+from ranker.http.metrics import Metrics
+from ranker.http.query import TopCache
+from ranker.store.catalog import CatalogIndex
+from ranker.store.flusher import Flusher
+from ranker.store.redis import Store
 
 Clock = Callable[[], float]
 
@@ -27,7 +27,7 @@ FLUSHER = web.AppKey("FLUSHER", Flusher)
 CATALOG = web.AppKey("CATALOG", CatalogIndex)
 TOP_CACHE = web.AppKey("TOP_CACHE", TopCache)
 ADMISSION = web.AppKey("ADMISSION", Admission)
-# The per-address view limit, when the workers of one server share it (ranker.serve).
+# The per-address view limit, when the workers of one server share it (ranker.runtime.serve).
 ADDRESS_LIMIT = web.AppKey("ADDRESS_LIMIT", AddressLimit)
 METRICS = web.AppKey("METRICS", Metrics)
 # The site whose token the dashboard page comes signed in with (only the demo's, whose

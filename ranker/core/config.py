@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
-from ranker.windows import window_span
+from ranker.core.windows import window_span
 
 SITE_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")  # used with fullmatch
 
@@ -253,7 +253,7 @@ class Settings:
     max_views_per_address: int = setting("collector", 10, _views_per_address)
     # CIDR files of hosting networks whose views are held as `datacenter`.
     deny_networks: tuple[str, ...] = setting("collector", (), _files)
-    # Hold views from the cloud providers' published ranges (see ranker.networks).
+    # Hold views from the cloud providers' published ranges (see ranker.core.networks).
     deny_hosting: bool = setting("collector", True, _bool)
     # "auto": views from a browser that always sends Fetch Metadata but sent none are held
     # as `inconsistent` when the beacon went to a secure origin (https, or loopback), where

@@ -1,0 +1,1 @@
+"""Processes: `ranker serve` and its workers, and the `ranker` command line."""
