@@ -31,7 +31,6 @@ import re
 import secrets
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -49,7 +48,7 @@ from ranker.core.outcomes import HELD
 from ranker.core.validate import catalog_entry
 from ranker.demo.readers import USER_AGENTS
 from ranker.store import keys
-from ranker.store.engine import EmbeddedEngine
+from ranker.store.engine import EmbeddedEngine, free_port
 from ranker.store.redis import Store
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -165,12 +164,6 @@ def cpu_seconds(pid: int) -> float:
     """User plus system CPU time a process has used (/proc/PID/stat): steadier than req/s."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def wait_listening(port: int, timeout: float = 20.0) -> None:
@@ -338,7 +331,7 @@ class Bench:
 
     async def start_previous(self, env: dict[str, str]) -> None:
         """Scenario P: the earlier release's `ranker serve`, from `git archive`, with the
-        same sites and filters (its own key for the proxy: proxy_hops)."""
+        same sites and filters (in its own words for the proxy)."""
         tree = self.workdir / "previous"
         tree.mkdir()
         archive = subprocess.run(
@@ -348,9 +341,12 @@ class Bench:
         ).stdout
         subprocess.run(["tar", "-x", "-C", str(tree)], input=archive, check=True)
         config = self.workdir / "previous.toml"
+        # Releases before trusted_proxies named the proxy by its hop count.
+        trusted = any("trusted_proxies" in p.read_text() for p in tree.rglob("config.py"))
+        proxy = 'trusted_proxies = ["127.0.0.1/32"]' if trusted else "proxy_hops = 1"
         config.write_text(
             f'[sites.{SITE}]\nhalf_life = "6h"\ntoken = "{TOKEN}"\n'
-            '[collector]\ncatalog_refresh = "250ms"\nproxy_hops = 1\n'
+            f'[collector]\ncatalog_refresh = "250ms"\n{proxy}\n'
         )
         self.ports["P"] = free_port()
         proc = subprocess.Popen(

@@ -22,7 +22,6 @@ import os
 import random
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -47,6 +46,7 @@ from ranker.store.engine import (
     die_with_parent,
     find_server_binary,
     free_cluster_port,
+    free_port,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -63,12 +63,6 @@ class Mismatch(Exception):
 
 class Stopped(Exception):
     """SIGTERM, or the --timeout alarm."""
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def valkey_cli() -> str:

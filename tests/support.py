@@ -9,7 +9,6 @@ import itertools
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -30,7 +29,7 @@ from ranker.core.config import Settings, Site
 from ranker.core.validate import catalog_entry
 from ranker.http.appkeys import FLUSHER
 from ranker.store import keys
-from ranker.store.engine import EmbeddedEngine
+from ranker.store.engine import EmbeddedEngine, free_port
 from ranker.store.redis import Store
 
 # Fresh per session: `ranker serve` refuses a short token or one shown in these files.
@@ -198,12 +197,6 @@ def crash(engine: EmbeddedEngine) -> None:
     assert engine.pid is not None
     os.kill(engine.pid, signal.SIGKILL)
     engine.stop()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Collector:

@@ -96,3 +96,24 @@ def test_the_package_ships_every_served_file() -> None:
     pages = {STATIC / "dashboard.html", demo / "page.html", demo / "stories.jsonl"}
     assert served | pages <= shipped
     assert not [p for p in shipped if STATIC / "src" in p.parents]  # sources stay out
+
+
+@pytest.mark.parametrize(
+    ("given", "status"),
+    [
+        (None, 200),
+        ("{tag}", 304),
+        ('W/{tag}, "other"', 304),
+        ('"other", {tag}', 304),
+        ("*", 304),
+        ('"other"', 200),
+        ("{inner}", 200),  # a part of the tag is not the tag
+    ],
+)
+async def test_assets_and_lists_read_if_none_match_alike(
+    client: TestClient[Any, Any], given: str | None, status: int
+) -> None:
+    for path in ("/beacon.js", "/v1/sites/news/top"):
+        tag = (await client.get(path)).headers["ETag"]
+        headers = {} if given is None else {"If-None-Match": given.format(tag=tag, inner=tag[1:-3])}
+        assert (await client.get(path, headers=headers)).status == status, path

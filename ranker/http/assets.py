@@ -4,12 +4,12 @@ once, served with ETag and a short max-age."""
 
 from __future__ import annotations
 
-import hashlib
 from importlib.resources import files
 
 from aiohttp import web
 
 from ranker.http.errors import Handler
+from ranker.http.etags import client_has, etag
 
 STATIC = files("ranker").joinpath("static")
 # The dashboard's modules, served as they are: main.js imports the others by relative URL,
@@ -29,15 +29,15 @@ MAX_AGE = 300  # publishers embed these by URL: changes reach pages within minut
 
 def _handler(name: str, content_type: str) -> Handler:
     body = STATIC.joinpath(*name.split("/")).read_bytes()
-    etag = f'"{hashlib.blake2b(body, digest_size=12).hexdigest()}"'
+    tag = etag(body)
     headers = {
-        "ETag": etag,
+        "ETag": tag,
         "Cache-Control": f"public, max-age={MAX_AGE}",
         "Access-Control-Allow-Origin": "*",
     }
 
     async def serve(request: web.Request) -> web.Response:
-        if etag in request.headers.get("If-None-Match", ""):
+        if client_has(request, tag):
             return web.Response(status=304, headers=headers)
         return web.Response(body=body, content_type=content_type, charset="utf-8", headers=headers)
 

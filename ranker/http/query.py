@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -18,6 +17,7 @@ from ranker.core.decay import decayed
 from ranker.core.validate import SECTION_RULE, clean_text, is_section, safe_url
 from ranker.core.windows import WINDOWS
 from ranker.http.errors import ApiError
+from ranker.http.etags import client_has, etag
 from ranker.http.schemas import MAX_N, TopQuery, int_param
 from ranker.store.redis import Store
 
@@ -46,13 +46,9 @@ class Entry:
             self.html_headers = {
                 **self.headers,
                 "Content-Type": "text/html; charset=utf-8",
-                "ETag": _etag(self.html),
+                "ETag": etag(self.html),
             }
         return self.html, self.html_headers
-
-
-def _etag(body: bytes) -> str:
-    return f'"{hashlib.blake2b(body, digest_size=12).hexdigest()}"'
 
 
 def render_fragment(doc: dict[str, Any]) -> bytes:
@@ -115,7 +111,7 @@ class TopCache:
         try:
             doc = await compute()
             body = orjson.dumps(doc)
-            headers = {**self._public_headers, "ETag": _etag(body)}
+            headers = {**self._public_headers, "ETag": etag(body)}
             entry = Entry(body, doc, now + self._ttl, headers)
             if len(self._entries) >= _MAX_ENTRIES:
                 self._entries = {k: e for k, e in self._entries.items() if e.expires > now}
@@ -218,10 +214,7 @@ def cache_control(settings: Settings) -> str:
 
 def cached_response(request: web.Request, body: bytes, headers: dict[str, str]) -> web.Response:
     """The body, or 304 when the client already has this ETag."""
-    inm = request.headers.get("If-None-Match")
-    if inm is not None and (
-        inm == "*" or headers["ETag"] in (t.strip().removeprefix("W/") for t in inm.split(","))
-    ):
+    if client_has(request, headers["ETag"]):
         return web.Response(status=304, headers=headers)
     return web.Response(body=body, headers=headers)
 

@@ -46,6 +46,13 @@ def find_server_binary() -> str:
     )
 
 
+def free_port() -> int:
+    """A loopback port free right now, for a server started next."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
 def free_cluster_port() -> int:
     """A free loopback port whose cluster bus port (+10000) is free too: for a cluster node."""
     rng = random.Random()

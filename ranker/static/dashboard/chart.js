@@ -23,18 +23,23 @@ function sparkLabel(values, res) {
   );
 }
 
-/** A small inline SVG: area + line, the last (partial) bucket dashed. */
-export function sparkline(values, res, w, h) {
-  const vals = Array.isArray(values) ? values.map(num) : [];
-  const root = svg("svg", {
-    class: "spark",
+/** An <svg> of `w` x `h` user units, an image to assistive technology, described by `label`. */
+function chartRoot(cls, w, h, label) {
+  return svg("svg", {
+    class: cls,
     width: w,
     height: h,
     viewBox: "0 0 " + w + " " + h,
     role: "img",
-    "aria-label": sparkLabel(vals, res),
+    "aria-label": label,
     focusable: "false",
   });
+}
+
+/** A small inline SVG: area + line, the last (partial) bucket dashed. */
+export function sparkline(values, res, w, h) {
+  const vals = Array.isArray(values) ? values.map(num) : [];
+  const root = chartRoot("spark", w, h, sparkLabel(vals, res));
   const padX = 1.5;
   const padY = 2.5;
   const base = h - padY;
@@ -117,17 +122,13 @@ export function drawChart(container, tip, data, res, emptyText) {
     total += v;
   }
   const unit = resUnit(res);
-  const root = svg("svg", {
-    class: "chart-svg",
-    width: W,
-    height: H,
-    viewBox: "0 0 " + W + " " + H,
-    role: "img",
-    "aria-label": points.length
+  const root = chartRoot(
+    "chart-svg", W, H,
+    points.length
       ? "views per " + unit + ", last " + plural(points.length, unit) + ": " + fmtInt(total) +
         " in total, peak " + fmtInt(max)
       : "views per " + unit + ": no data",
-  });
+  );
   const g = svg("g", { transform: "translate(" + M.left + "," + M.top + ")" });
   root.appendChild(g);
 
@@ -266,15 +267,9 @@ export function weekChart(days, sentence) {
   const W = days.length * barW + (days.length - 1) * gap;
   let peak = 0;
   for (const d of days) if (d.total > peak) peak = d.total;
-  const root = svg("svg", {
-    class: "bt-week-svg",
-    width: W,
-    height: H,
-    viewBox: "0 0 " + W + " " + H,
-    focusable: "false",
-    role: "img",
-    "aria-label": "Beacons per day, last " + plural(days.length, "day") + ": " + sentence,
-  });
+  const root = chartRoot(
+    "bt-week-svg", W, H, "Beacons per day, last " + plural(days.length, "day") + ": " + sentence,
+  );
   days
     .slice()
     .reverse()
