@@ -10,14 +10,11 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestServer
 
-from ranker import demo
-from ranker.core.config import Settings, Site
-from ranker.http.app import create_app
+from ranker.core.config import Settings
 from ranker.http.appkeys import FLUSHER, STORE
+from tests.browser import Live, launched, served_demo, until
 from tests.support import FakeClock, make_settings
-from tests.test_browser import ARGS, CHROMIUM, TOKEN, Live, playwright, until
 
 
 @pytest.fixture
@@ -26,7 +23,6 @@ async def guarded(engine: Any, redis: Any, clock: FakeClock) -> AsyncIterator[Li
     defaults = Settings()
     settings: Settings = replace(
         make_settings(engine.url),
-        sites={"demo": Site("demo", half_life=600.0, token=TOKEN)},
         dedupe_window=defaults.dedupe_window,
         rate_limit=defaults.rate_limit,
         max_views_per_address=defaults.max_views_per_address,
@@ -34,13 +30,8 @@ async def guarded(engine: Any, redis: Any, clock: FakeClock) -> AsyncIterator[Li
         deny_hosting=defaults.deny_hosting,
         fetch_metadata=defaults.fetch_metadata,
     )
-    app = create_app(settings, clock=clock, plugins=[demo.plugin(rate=0)])
-    server = TestServer(app, host="127.0.0.1")
-    await server.start_server()
-    try:
-        yield Live(server)
-    finally:
-        await server.close()
+    async with served_demo(settings, clock) as live:
+        yield live
 
 
 async def views(live: Live, item_id: str) -> tuple[int, dict[str, int]]:
@@ -60,29 +51,25 @@ async def views(live: Live, item_id: str) -> tuple[int, dict[str, int]]:
 
 async def test_chromium_as_a_reader_has_it_is_counted(guarded: Live) -> None:
     await guarded.put("tram", "Council approves new tram line")
-    async with playwright.async_playwright() as p:
-        chromium = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            probe = await chromium.new_page()
-            own = await probe.evaluate("navigator.userAgent")
-            await probe.close()
-            assert "HeadlessChrome/" in own
-            reader = own.replace("HeadlessChrome/", "Chrome/")
-            context = await chromium.new_context(user_agent=reader)
-            page = await context.new_page()
-            await page.goto(guarded.url("/?story=tram"))
-            assert await views(guarded, "tram") == (1, {})
-            # The pixel, as a no-script page would load it, counts for another story.
-            await guarded.put("derby", "Derby ends in a draw", "sport")
-            await page.set_content(
-                f'<img src="{guarded.url("/v1/hit.gif?site=demo&id=derby")}" alt="">'
-            )
-            assert await views(guarded, "derby") == (1, {})
-            await context.close()
-            # The same browser saying it is headless is a bot.
-            await guarded.put("bot-read", "Read by automation")
-            headless = await chromium.new_page()
-            await headless.goto(guarded.url("/?story=bot-read"))
-            assert await views(guarded, "bot-read") == (0, {"bot": 1})
-        finally:
-            await chromium.close()
+    async with launched() as chromium:
+        probe = await chromium.new_page()
+        own = await probe.evaluate("navigator.userAgent")
+        await probe.close()
+        assert "HeadlessChrome/" in own
+        reader = own.replace("HeadlessChrome/", "Chrome/")
+        context = await chromium.new_context(user_agent=reader)
+        page = await context.new_page()
+        await page.goto(guarded.url("/?story=tram"))
+        assert await views(guarded, "tram") == (1, {})
+        # The pixel, as a no-script page would load it, counts for another story.
+        await guarded.put("derby", "Derby ends in a draw", "sport")
+        await page.set_content(
+            f'<img src="{guarded.url("/v1/hit.gif?site=demo&id=derby")}" alt="">'
+        )
+        assert await views(guarded, "derby") == (1, {})
+        await context.close()
+        # The same browser saying it is headless is a bot.
+        await guarded.put("bot-read", "Read by automation")
+        headless = await chromium.new_page()
+        await headless.goto(guarded.url("/?story=bot-read"))
+        assert await views(guarded, "bot-read") == (0, {"bot": 1})

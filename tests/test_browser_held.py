@@ -14,8 +14,8 @@ from aiohttp.test_utils import TestServer
 
 from ranker.http.app import create_app
 from ranker.http.appkeys import FLUSHER
+from tests.browser import GOOGLEBOT, launched, shot
 from tests.support import BROWSER, BROWSER_HEADERS, TOKEN, FakeClock, make_settings
-from tests.test_browser import ARGS, CHROMIUM, GOOGLEBOT, playwright, shot
 
 PHONE = {"width": 390, "height": 844}
 # A catalog title is the publisher's text, never markup: the panel must show it as it is.
@@ -98,10 +98,8 @@ async def seed(room: Newsroom) -> None:
 
 @pytest.fixture
 async def chromium() -> AsyncIterator[Any]:
-    async with playwright.async_playwright() as p:
-        browser = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+    async with launched() as browser:
         yield browser
-        await browser.close()
 
 
 async def open_dashboard(browser: Any, room: Newsroom, **context: Any) -> tuple[Any, list[str]]:

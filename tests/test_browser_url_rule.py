@@ -6,18 +6,14 @@ link where the rule refuses one and with their text cleaned, in Debian's Chromiu
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import replace
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from aiohttp.test_utils import TestServer
 
-from ranker import demo
-from ranker.core.config import Settings, Site
-from ranker.http.app import create_app
+from ranker.core.config import Settings
+from tests.browser import Live, launched, served_demo
 from tests.support import BROWSER, FakeClock
-from tests.test_browser import ARGS, CHROMIUM, TOKEN, Live, playwright
 from tests.test_url_rule import (
     CASES,
     TITLE_CASES,
@@ -35,25 +31,17 @@ TABLE_HOSTS = {"example.com"}
 @pytest.fixture
 async def live(settings: Settings, clock: FakeClock) -> AsyncIterator[Live]:
     """The demo site, its catalog holding every case of the table, each with views."""
-    sites = {"demo": Site("demo", half_life=600.0, token=TOKEN)}
-    app = create_app(replace(settings, sites=sites), clock=clock, plugins=[demo.plugin(rate=0)])
-    server = TestServer(app, host="127.0.0.1")
-    await server.start_server()
-    try:
-        live = Live(server)
+    async with served_demo(settings, clock) as live:
         items = legacy_items()
-        await store_unchecked(app, "demo", items)
+        await store_unchecked(live.app, "demo", items)
         # Titles ahead, so that they are all in the dashboard's top 20 as well.
         await live.read({i: 2 if i.startswith("t") else 1 for i in items})
         yield live
-    finally:
-        await server.close()
 
 
 @pytest.fixture
 async def page(live: Live) -> AsyncIterator[Any]:
-    async with playwright.async_playwright() as p:
-        browser = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+    async with launched() as browser:
         context = await browser.new_context(user_agent=BROWSER, locale="en-US")
         page = await context.new_page()
         page.set_default_timeout(10_000)
@@ -62,7 +50,6 @@ async def page(live: Live) -> AsyncIterator[Any]:
         page.on("pageerror", lambda e: errors.append(str(e)))
         page.on("dialog", lambda d: dialogs.append(d.message))
         yield page
-        await browser.close()
         assert errors == [] and dialogs == [], (errors, dialogs)
 
 

@@ -18,10 +18,11 @@ from redis.asyncio.client import Monitor
 
 from ranker.core.aggregate import Batch
 from ranker.core.config import Settings, Site
+from ranker.core.outcomes import HELD
 from ranker.core.validate import ID_RE, SECTION_RE
 from ranker.core.windows import BUCKET_SECONDS, EXACT_WINDOWS, WINDOWS, bucket_start
 from ranker.store import keys
-from ranker.store.keys import HELD_REASONS, PREFIX, SCHEMA
+from ranker.store.keys import PREFIX, SCHEMA
 from ranker.store.redis import Store
 from tests.support import FakeClock
 
@@ -47,7 +48,7 @@ VALUES = {
     "item_id": ID_RE.pattern,
     "resolution": "|".join(BUCKET_SECONDS),
     "name": "|".join(EXACT_WINDOWS),
-    "reason": "|".join(HELD_REASONS),
+    "reason": "|".join(HELD),
 }
 
 
@@ -296,8 +297,8 @@ async def _workload(store: Store, cached: Store, site: str, now: int) -> None:
     await store.rising_candidates(site, None, short, [minute - 60 * k for k in range(3, 9)], 1)
     await store.rising_candidates(site, "world", short, [minute - 240], 1)
     await store.series(site, ["s0", "s4"], "minute", short)
-    await store.held(site, ["s2", "s3"], HELD_REASONS)
-    await store.most_held(site, HELD_REASONS, 5)
+    await store.held(site, ["s2", "s3"], HELD)
+    await store.most_held(site, HELD, 5)
     await store.flags(site)
     await store.sections(site)
     await store.hidden_items(site)
@@ -317,7 +318,7 @@ async def _workload(store: Store, cached: Store, site: str, now: int) -> None:
         await store.catalog_snapshot(tag)
         await store.catalog_version(tag)
         await store.catalog_changes(tag, "0-0")
-    await store.release(site, "s2", HELD_REASONS, now)
+    await store.release(site, "s2", HELD, now)
     await store.release(site, "s3", ["concentrated"], now)
     await store.maintain(site, now, 3600.0, 60.0)
     await store.rebase(site, now + 30 * 3600, 3600.0, 0.0)

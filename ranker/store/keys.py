@@ -24,12 +24,7 @@ import zlib
 from collections.abc import Callable, Iterable
 from typing import Final, NamedTuple
 
-from ranker.core.outcomes import Held
 from ranker.core.windows import BUCKET_SECONDS
-
-# Each reason a view is held for (ranker.core.outcomes.Held) has held buckets and a held total
-# of its own (below).
-HELD_REASONS: Final = tuple(str(reason) for reason in Held)
 
 CATALOG_LOG_MAX: Final = 10_000  # entries the catalog log keeps (trimmed with MAXLEN ~)
 

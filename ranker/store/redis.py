@@ -17,6 +17,7 @@ from redis.exceptions import RedisClusterException, RedisError
 
 from ranker.core.aggregate import Batch, Row
 from ranker.core.config import Settings
+from ranker.core.outcomes import HELD
 from ranker.core.windows import window_buckets
 from ranker.store import keys
 
@@ -593,7 +594,7 @@ class Store:
                 keys.prefix(tag),
                 int(now),
                 *(int(r) for r in self._retention),
-                *keys.HELD_REASONS,
+                *HELD,
             ],
         )
         return bool(deleted)
