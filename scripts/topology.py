@@ -391,9 +391,15 @@ def conservation(
             for tag in tags:
                 rows = cast(
                     list[tuple[str, float]],
-                    client.zrange(keys.total(tag, scope), 0, -1, withscores=True),
+                    client.zrange(keys.total(tag, "all"), 0, -1, withscores=True),
                 )
-                stored.update({i: int(v) for i, v in rows})
+                # A section's counts are the site's, read through the section's members.
+                members = (
+                    None
+                    if scope == "all"
+                    else cast(set[str], client.smembers(keys.section(tag, scope)))
+                )
+                stored.update({i: int(v) for i, v in rows if members is None or i in members})
             want = {
                 i: n for i, n in tally.views.items() if scope == "all" or stories[i][0] == scope
             }
@@ -404,7 +410,7 @@ def conservation(
                     if stored.get(i, 0) != want.get(i, 0)
                 }
                 problems.append(
-                    f"{keys.total(site, scope)}: {sum(stored.values())} views stored, "
+                    f"{keys.total(site, 'all')} ({scope}): {sum(stored.values())} views stored, "
                     f"{sum(want.values())} answered 204; (stored, 204s) per story: "
                     f"{dict(list(diff.items())[:5])}"
                 )

@@ -4,15 +4,20 @@ Redis, just the events and the definitions."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 # The windows' definitions, written out again rather than imported, so a change to
 # Ranker's table cannot silently change the reference too: (bucket seconds, buckets).
-WINDOWS = {"1h": (60, 60), "24h": (3600, 24), "7d": (3600, 168), "30d": (86400, 30)}
+# "30d" is 30 calendar days of the site's time zone, whatever their length.
+WINDOWS = {"1h": (60, 60), "24h": (3600, 24), "7d": (3600, 168)}
+DAYS = {"30d": 30}
 
 
 @dataclass
 class Reference:
     half_life: float
+    zone: str = "UTC"  # the site's time zone: its calendar days are the "30d" window's
     events: list[tuple[str, float, str]] = field(default_factory=list)  # (id, t, section)
 
     def view(self, item: str, t: float, section: str = "") -> None:
@@ -31,8 +36,13 @@ class Reference:
     def window(self, name: str, now: float, section: str | None = None) -> dict[str, int]:
         """Exact counts of views in the window's buckets (bucket granularity)."""
         counts: dict[str, int] = {}
+        zone = ZoneInfo(self.zone)
+        today = datetime.fromtimestamp(now, zone).date()
         for item, t, _ in self._scoped(section):
-            if name != "all":
+            if name in DAYS:
+                if not 0 <= (today - datetime.fromtimestamp(t, zone).date()).days < DAYS[name]:
+                    continue
+            elif name != "all":
                 size, n = WINDOWS[name]
                 age = now // size * size - t // size * size  # whole buckets between them
                 if not 0 <= age < n * size:

@@ -150,7 +150,8 @@ async def catalog_stories(url: str) -> None:
 
 async def stored_views(url: str) -> dict[str, dict[str, int]]:
     """Views per story as Redis holds them: the all-time total, then the sum over every
-    bucket of each resolution."""
+    bucket of each resolution; an hour or day holds the views of the minutes not rolled
+    into it yet too (queries add them)."""
 
     def views(rows: list[tuple[str, float]], into: Counter[str]) -> None:
         for item, score in rows:
@@ -160,10 +161,14 @@ async def stored_views(url: str) -> dict[str, dict[str, int]]:
     found: dict[str, Counter[str]] = {"tot": Counter()}
     async with Redis.from_url(url, decode_responses=True) as redis:
         views(await redis.zrange(keys.total(SITE, "all"), 0, -1, withscores=True), found["tot"])
+        unrolled = await redis.zrange(keys.unrolled(SITE), 0, -1)
         for resolution in RESOLUTIONS:
             found[resolution] = Counter()
             pattern = f"{keys.prefix(SITE)}b:all:{resolution}:*"
             async for key in redis.scan_iter(match=pattern, count=1000):
+                views(await redis.zrange(key, 0, -1, withscores=True), found[resolution])
+            for minute in unrolled if resolution != "minute" else []:
+                key = keys.bucket(SITE, "all", "minute", int(minute))
                 views(await redis.zrange(key, 0, -1, withscores=True), found[resolution])
     return {what: {i: v for i, v in c.items() if v} for what, c in found.items()}
 

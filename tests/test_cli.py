@@ -577,3 +577,32 @@ def test_the_demo_checks_the_sites_of_a_config_it_is_given(tmp_path: Path) -> No
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert "sites.news.token is an example" in proc.stderr
     assert "change-me" not in proc.stderr
+
+
+# -- migrate -------------------------------------------------------------------------------
+
+
+async def test_migrate_brings_layout_1_data_to_this_layout_once(
+    engine: EmbeddedEngine, redis: Redis, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from ranker.store import keys
+    from tests.data.layout1 import load_layout1
+
+    await redis.flushall()
+    await load_layout1(redis)
+    config = tmp_path / "ranker.toml"
+    config.write_text(
+        f'[redis]\nurl = "{engine.url}"\n'
+        f'[sites.news]\ntoken = "{TOKEN}"\n'
+        f'[sites.wide]\ntoken = "{TOKEN}"\nshards = 2\n'
+    )
+    assert await ranker("migrate", "--config", str(config)) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("news: 1 shard(s) migrated to layout 2: ")
+    assert out[1].startswith("wide: 2 shard(s) migrated to layout 2: ")
+    assert await redis.scard(keys.section("news", "world")) > 0
+    assert await ranker("migrate", "--config", str(config)) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "news: already at layout 2",
+        "wide: already at layout 2",
+    ]

@@ -17,8 +17,10 @@ BEACON = b'{"site":"news","id":"a"}'
 MAX_BODY = 2048
 
 
-async def top_views(client: TestClient[Any, Any], window: str = "all") -> dict[str, Any]:
-    response = await client.get(f"/v1/sites/news/top?window={window}&n=100")
+async def top_views(
+    client: TestClient[Any, Any], window: str = "all", section: str = ""
+) -> dict[str, Any]:
+    response = await client.get(f"/v1/sites/news/top?window={window}&n=100&section={section}")
     assert response.status == 200
     doc = await response.json()
     return {item["id"]: item["views"] for item in doc["items"]}
@@ -248,8 +250,8 @@ async def test_views_over_several_minutes_flush_exactly(
     await flush(client)
     for item_id, views in expected.items():
         assert await redis.zscore(keys.total("news", "all"), item_id) == views
-    assert await redis.zscore(keys.total("news", "tech"), "a") == expected["a"]
-    assert await redis.zscore(keys.total("news", "sport"), "c") == expected["c"]
+    assert await top_views(client, section="tech") == {"a": expected["a"], "b": expected["b"]}
+    assert await top_views(client, section="sport") == {"c": expected["c"]}
     for start, views in per_minute.items():
         assert await redis.zscore(keys.bucket("news", "all", "minute", start), "a") == views
     assert await top_views(client) == expected

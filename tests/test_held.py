@@ -18,6 +18,7 @@ from redis.asyncio import Redis
 
 from ranker.http.app import create_app
 from ranker.http.appkeys import STORE
+from ranker.store import keys
 from tests.support import (
     BROWSER,
     BROWSER_HEADERS,
@@ -280,6 +281,26 @@ async def test_deleting_a_story_drops_its_held_views(guarded: Client, redis: Red
     assert [k for k in await redis.keys("rk:*held*") if await redis.zscore(k, "a")] == []
 
 
+async def _play(
+    client: Client, clock: FakeClock, events: list[tuple[str, int, bool, int]]
+) -> tuple[Counter[tuple[str, int]], Counter[tuple[str, str, int]]]:
+    """Send the events' beacons: (story, minute) -> views counted, and (story, reason,
+    minute) -> views held, as the answers said."""
+    counted: Counter[tuple[str, int]] = Counter()
+    held: Counter[tuple[str, str, int]] = Counter()
+    for n, (story, who, crowd, later) in enumerate(events):
+        clock.advance(later)
+        reader = f"10.{n}.{who}.1" if crowd else f"203.0.113.{who + 1}"
+        status, reason = await send(client, story, reader, **{"User-Agent": f"{BROWSER} v{n}"})
+        minute = int(clock.now // 60 * 60)
+        if status == 204:
+            counted[(story, minute)] += 1
+        else:
+            assert status == 202 and reason is not None
+            held[(story, reason, minute)] += 1
+    return counted, held
+
+
 @settings(
     max_examples=12,
     deadline=None,
@@ -299,13 +320,20 @@ async def test_deleting_a_story_drops_its_held_views(guarded: Client, redis: Red
     reasons=st.sampled_from(
         [["address_limit"], ["concentrated"], ["address_limit", "concentrated"], None]
     ),
+    roll_first=st.booleans(),
 )
 async def test_release_is_exact(
-    engine: Any, redis: Redis, events: list[tuple[str, int, bool, int]], reasons: Any
+    engine: Any,
+    redis: Redis,
+    events: list[tuple[str, int, bool, int]],
+    reasons: Any,
+    roll_first: bool,
 ) -> None:
     """Reference model: every view the server answered is either counted (204) or held for
     its reason (202); a release moves exactly the held views of the reasons released into
-    the story's total, its windows and its per-minute series, and no others."""
+    the story's total, its windows and its per-minute, hourly and daily series, and no
+    others, whether the minutes were rolled into their hours and days before the release
+    or are after it."""
     await redis.flushall()
     clock = FakeClock()
     settings_ = production(
@@ -315,19 +343,16 @@ async def test_release_is_exact(
     async with TestClient(TestServer(app, host="127.0.0.1"), headers=BROWSER_HEADERS) as client:
         for story in ("a", "b"):
             await put_item(client, story, section="city")
-        counted: Counter[tuple[str, int]] = Counter()  # (story, minute) -> views counted
-        held: Counter[tuple[str, str, int]] = Counter()  # (story, reason, minute) -> held
-        for n, (story, who, crowd, later) in enumerate(events):
-            clock.advance(later)
-            reader = f"10.{n}.{who}.1" if crowd else f"203.0.113.{who + 1}"
-            status, reason = await send(client, story, reader, **{"User-Agent": f"{BROWSER} v{n}"})
-            minute = int(clock.now // 60 * 60)
-            if status == 204:
-                counted[(story, minute)] += 1
-            else:
-                assert status == 202 and reason is not None
-                held[(story, reason, minute)] += 1
+        counted, held = await _play(client, clock, events)
         await flush(client)
+        store = client.app[STORE]
+
+        async def roll() -> None:
+            await redis.delete(keys.maintenance_lock("news"))
+            assert (await store.maintain("news", clock.now + 60, 3600.0, 60.0))[0]
+
+        if roll_first:
+            await roll()
         released_reasons = reasons or ["concentrated", "address_limit", "datacenter"]
         body = {"reasons": reasons} if reasons else None
         response = await client.post("/v1/sites/news/items/a/release", json=body, headers=auth())
@@ -342,11 +367,12 @@ async def test_release_is_exact(
         for (story, reason, minute), views in held.items():
             if story == "a" and reason in released_reasons:
                 after[(story, minute)] += views
-        store = client.app[STORE]
+        now = clock.now
+        city = {r.id: r.score for r in (await store.top("news", "city", "all", 2, now, 10))[1]}
         for story in ("a", "b"):
             total = sum(v for (s, _), v in after.items() if s == story)
             assert await store.total("news", story) == total
-            assert await store.total("news", story, "city") == total
+            assert city.get(story, 0) == total
             left = Counter()
             for (s, reason, _), views in held.items():
                 if s == story and not (s == "a" and reason in released_reasons):
@@ -361,6 +387,14 @@ async def test_release_is_exact(
         starts = [s for s in starts if s > now - 3 * 3600]
         series = await store.series("news", ["a"], "minute", starts)
         assert series["a"] == [after[("a", s)] for s in starts]
+        # Hours hold the same views, whether their minutes are rolled into them or not yet.
+        hourly: Counter[int] = Counter()
+        for (s, m), v in after.items():
+            hourly[m // 3600 * 3600] += v if s == "a" else 0
+        hours = sorted({*hourly, int(now // 3600 * 3600)})
+        assert (await store.series("news", ["a"], "hour", hours))["a"] == [hourly[h] for h in hours]
+        await roll()
+        assert (await store.series("news", ["a"], "hour", hours))["a"] == [hourly[h] for h in hours]
 
 
 async def test_data_the_previous_release_wrote_reads_as_before(

@@ -15,7 +15,7 @@ from ranker.core.aggregate import Aggregator
 from ranker.core.config import Settings
 from ranker.core.decay import decayed
 from ranker.core.validate import catalog_entry
-from ranker.core.windows import BUCKET_SECONDS, EXACT_WINDOWS
+from ranker.core.windows import EXACT_WINDOWS
 from ranker.store import keys
 from ranker.store.flusher import Flusher
 from ranker.store.redis import FLUSH_CHUNK, Store
@@ -46,14 +46,15 @@ class Harness:
         half_life: float,
         rebase_after: float = 24.0,
         shards: int = 1,
+        zone: str = "UTC",
     ) -> None:
-        site = replace(base.sites[SITE], half_life=half_life, shards=shards)
+        site = replace(base.sites[SITE], half_life=half_life, shards=shards, timezone=zone)
         self.settings = replace(base, sites={SITE: site}, rebase_after=rebase_after)
         self.clock = clock
         self.store = Store(redis, self.settings)
         self.aggregator = Aggregator({SITE: half_life})
         self.flusher = Flusher(self.store, self.aggregator, interval=1.0, max_pending=10**9)
-        self.reference = Reference(half_life)
+        self.reference = Reference(half_life, zone)
         self.half_life = half_life
 
     def section(self, item: str) -> str:
@@ -81,13 +82,24 @@ class Harness:
     async def flush(self) -> None:
         assert await self.flusher.flush()
 
-    async def play(self, events: list[tuple[str, int, bool]]) -> None:
-        """(item, seconds since the last event, flush after it), then a final flush."""
-        for item, gap, flush_now in events:
+    async def roll(self) -> int:
+        """The upkeep, as a collector runs it: finished minutes rolled into hours and days;
+        the minutes rolled. (The lock of the last call is let go first.)"""
+        await self.store.redis.delete(*(keys.maintenance_lock(t) for t in self.store.tags(SITE)))
+        done, _, _, minutes = await self.store.maintain(SITE, self.clock(), self.half_life, 60)
+        assert done
+        return minutes
+
+    async def play(self, events: list[tuple[str, int, int]]) -> None:
+        """(item, seconds since the last event, then 0: nothing, 1: a flush, 2: a flush and
+        the upkeep), then a final flush."""
+        for item, gap, step in events:
             self.clock.advance(gap)
             self.view(item)
-            if flush_now:
+            if step:
                 await self.flush()
+            if step == 2:
+                await self.roll()
         await self.flush()
 
     async def hot(self, n: int, section: str | None = None) -> list[tuple[str, float]]:
@@ -113,8 +125,9 @@ def _visible(ranking: list[tuple[str, float]]) -> list[tuple[str, float]]:
     return [(i, v) for i, v in ranking if v >= PRUNED]
 
 
+STEPS = st.sampled_from([0, 1, 1, 2])  # after a view: nothing, a flush, a flush and upkeep
 events_strategy = st.lists(
-    st.tuples(st.sampled_from(ITEMS), st.integers(0, 900), st.booleans()),
+    st.tuples(st.sampled_from(ITEMS), st.integers(0, 900), STEPS),
     min_size=1,
     max_size=60,
 )
@@ -128,7 +141,7 @@ async def test_i1_hot_ranking_equals_reference(
     redis: Redis,
     settings: Settings,
     shards: int,
-    events: list[tuple[str, int, bool]],
+    events: list[tuple[str, int, int]],
     n: int,
     half_life: float,
 ) -> None:
@@ -252,32 +265,57 @@ gaps = st.one_of(
 )
 
 
+# Time zones whose days are not all 24 hours or do not start on a UTC hour, and starting
+# times a little before their next daylight-saving changes (in Redis' future, so the
+# buckets' expiry times are too).
+ZONES = ("UTC", "Europe/Berlin", "America/New_York", "Asia/Kathmandu", "Australia/Lord_Howe")
+STARTS = (
+    None,  # now
+    1805227200,  # 2027-03-13 20:00 UTC: New York springs forward the next morning
+    1806177600,  # 2027-03-27 20:00 UTC: Berlin springs forward that night
+    1806753600,  # 2027-04-03 12:00 UTC: Lord Howe falls back half an hour that night
+    1824926400,  # 2027-10-30 20:00 UTC: Berlin falls back that night
+)
+
+
 @hyp
 @given(
     events=st.lists(
-        st.tuples(st.sampled_from(ITEMS), gaps, st.integers(1, 3), st.booleans()),
+        st.tuples(st.sampled_from(ITEMS), gaps, st.integers(1, 3), STEPS),
         min_size=1,
         max_size=40,
     ),
     tail=st.one_of(gaps, st.integers(0, 3 * 86400)),
+    zone=st.sampled_from(ZONES),
+    start=st.sampled_from(STARTS),
+    rolled_last=st.booleans(),
 )
 async def test_i4_windows_equal_reference_at_bucket_granularity(
     redis: Redis,
     settings: Settings,
     shards: int,
-    events: list[tuple[str, int, int, bool]],
+    events: list[tuple[str, int, int, int]],
     tail: int,
+    zone: str,
+    start: int | None,
+    rolled_last: bool,
 ) -> None:
-    h = Harness(redis, settings, FakeClock(), 3600.0, shards=shards)
+    """Window counts equal the reference's, whether the minutes are rolled into hours and
+    days or still to be, in any time zone, across daylight-saving changes."""
+    h = Harness(redis, settings, FakeClock(start), 3600.0, shards=shards, zone=zone)
     await h.catalog()
-    for item, gap, repeat, flush_now in events:
+    for item, gap, repeat, step in events:
         h.clock.advance(gap)
         for _ in range(repeat):
             h.view(item)
-        if flush_now:
+        if step:
             await h.flush()
+        if step == 2:
+            await h.roll()
     await h.flush()
     h.clock.advance(tail)
+    if rolled_last:
+        await h.roll()
     now = h.clock()
     for name in (*EXACT_WINDOWS, "all"):
         assert await h.window(name, 8) == ranked(h.reference.window(name, now), 8), name
@@ -310,6 +348,10 @@ async def test_i4_window_edges(
     assert await h.window("all", 3) == [("story-1", 1.0)]
 
 
+async def views(redis: Redis, key: str) -> float:
+    return sum(s for _, s in await redis.zrange(key, 0, -1, withscores=True))
+
+
 async def test_i3_buckets_and_totals_conserve_every_view(
     redis: Redis, settings: Settings, shards: int
 ) -> None:
@@ -326,18 +368,28 @@ async def test_i3_buckets_and_totals_conserve_every_view(
     tags = h.store.tags(SITE)
     assert len(tags) == shards
 
-    async def views(key: str) -> float:
-        return sum(s for _, s in await redis.zrange(key, 0, -1, withscores=True))
+    async def minutes_not_rolled() -> float:
+        minutes = [(t, int(m)) for t in tags for m in await redis.zrange(keys.unrolled(t), 0, -1)]
+        return sum([await views(redis, keys.bucket(t, "all", "minute", m)) for t, m in minutes])
 
-    for resolution in BUCKET_SECONDS:
-        total = 0.0
-        for tag in tags:
-            for key in await redis.keys(f"rk:{{{tag}}}:b:all:{resolution}:*"):
-                total += await views(key)
-        assert total == accepted, resolution
-    assert sum([await views(keys.total(tag, "all")) for tag in tags]) == accepted
-    per_section = [await views(keys.total(tag, s)) for tag in tags for s in SECTIONS]
-    assert sum(per_section) == accepted
+    async def in_buckets(resolution: str) -> float:
+        found = [await redis.keys(f"rk:{{{tag}}}:b:all:{resolution}:*") for tag in tags]
+        return sum([await views(redis, key) for names in found for key in names])
+
+    # Hours and days hold every view but those of the minutes not rolled yet; rolled
+    # minute by minute, or all at once, they hold them all.
+    for roll_up in (False, True, True):
+        assert await in_buckets("minute") == accepted
+        pending = await minutes_not_rolled()
+        assert pending > 0 or roll_up
+        for resolution in ("hour", "day"):
+            assert await in_buckets(resolution) + pending == accepted, resolution
+        assert sum([await views(redis, keys.total(tag, "all")) for tag in tags]) == accepted
+        per_section = [sum(v for _, v in await h.window("all", 99, s)) for s in SECTIONS]
+        assert sum(per_section) == accepted
+        if roll_up:
+            h.clock.advance(3600)
+            assert await h.roll() > 0 or pending == 0
     # Each story's counts live in its own shard only.
     for tag in tags:
         for item, _ in await redis.zrange(keys.total(tag, "all"), 0, -1, withscores=True):

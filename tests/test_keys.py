@@ -20,7 +20,7 @@ from ranker.core.aggregate import Batch
 from ranker.core.config import Settings, Site
 from ranker.core.outcomes import HELD
 from ranker.core.validate import ID_RE, SECTION_RE
-from ranker.core.windows import BUCKET_SECONDS, EXACT_WINDOWS, WINDOWS, bucket_start
+from ranker.core.windows import BUCKET_SECONDS, WINDOWS, bucket_start
 from ranker.store import keys
 from ranker.store.keys import PREFIX, SCHEMA
 from ranker.store.redis import Store
@@ -47,7 +47,8 @@ VALUES = {
     "scope": f"all|{SECTION_RE.pattern}",
     "item_id": ID_RE.pattern,
     "resolution": "|".join(BUCKET_SECONDS),
-    "name": "|".join(EXACT_WINDOWS),
+    "name": "|".join(WINDOWS),
+    "section": SECTION_RE.pattern,
     "reason": "|".join(HELD),
 }
 
@@ -84,6 +85,8 @@ RELEASED = {
     "hot": "rk:{site}:hot:{scope}",
     "total": "rk:{site}:tot:{scope}",
     "bucket": "rk:{site}:b:{scope}:{resolution}:{start}",
+    "section": "rk:{site}:sec:{section}",
+    "unrolled": "rk:{site}:unrolled",
     "window": "rk:{site}:win:{scope}:{name}:{end}",
     "item": "rk:{site}:item:{item_id}",
     "items": "rk:{site}:items",
@@ -148,6 +151,7 @@ async def test_the_prelude_names_keys_as_python_does(redis: Redis) -> None:
         "end": 1_699_999_200,
         "item_id": "a:b.c-1",  # ids may hold the separator
         "part": "short",
+        "section": "world",
         "minute": 1_700_000_040,
         "reason": "address_limit",
         "batch_id": "0123abcd",
@@ -196,7 +200,7 @@ def _code(source: str) -> tuple[str, list[str]]:
 
 
 def test_scripts_build_key_names_only_with_the_prelude() -> None:
-    numbers = {*BUCKET_SECONDS.values(), keys.CATALOG_LOG_MAX}
+    numbers = {*BUCKET_SECONDS.values(), keys.CATALOG_LOG_MAX, keys.LONGEST_DAY}
     for file, source in _scripts().items():
         code, literals = _code(source)
         for k, literal in enumerate(literals):

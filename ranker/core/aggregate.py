@@ -7,7 +7,7 @@ reference time; the flush script converts them to the stored landmark.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -37,6 +37,10 @@ class Batch:
     site: str
     half_life: float
     ref: float  # weights below are relative to this time
+    # The catalog version of each of the site's shards when the batch opened (-1: unknown):
+    # every id it counts was catalogued then, so while a shard's catalog is still at that
+    # version its rows need no check that their id was deleted meanwhile.
+    versions: tuple[int, ...] = ()
     weights: dict[str, float] = field(default_factory=dict)  # id -> sum of 2^((t - ref)/H)
     minutes: dict[str, dict[int, int]] = field(default_factory=dict)  # id -> {minute: views}
     views: int = 0
@@ -114,8 +118,14 @@ class Batch:
 class Aggregator:
     """Open batches, one per site, that the flusher cuts off and writes."""
 
-    def __init__(self, half_lives: Mapping[str, float], crowd: int = 10) -> None:
+    def __init__(
+        self,
+        half_lives: Mapping[str, float],
+        crowd: int = 10,
+        versions: Callable[[str], tuple[int, ...]] | None = None,
+    ) -> None:
         self._half_lives = dict(half_lives)
+        self._versions = versions  # site -> its shards' catalog versions, as the ids known
         self._open: dict[str, Batch] = {}
         # Distinct client networks a batch sends per item, up to `crowd`: enough to tell
         # whether a story's readers are a crowd. The flush script merges them per minute.
@@ -147,7 +157,8 @@ class Aggregator:
     def _batch(self, site: str, t: float) -> Batch:
         batch = self._open.get(site)
         if batch is None:
-            batch = self._open[site] = Batch(site, self._half_lives[site], ref=t)
+            versions = self._versions(site) if self._versions else ()
+            batch = self._open[site] = Batch(site, self._half_lives[site], t, versions)
         return batch
 
     def add(self, site: str, item: str, t: float, *, signed: bool = False) -> None:

@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Generic, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ranker.core.windows import window_span
 
@@ -55,6 +56,12 @@ class Site:
     # Hash slots the site's stories are spread over (Redis Cluster): lists are the exact
     # merge of each shard's. Fixed for the life of the data.
     shards: int = 1
+    # IANA time zone of the newsroom: its calendar days are the site's day buckets (30d).
+    timezone: str = "UTC"
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)  # ZoneInfo keeps the instance: one per name
 
     @property
     def signing_key(self) -> str:
@@ -305,7 +312,16 @@ _REMOVED = {
 }
 
 
-_SITE_KEYS = {"half_life", "token", "title", "secret", "shards", "token_env", "secret_env"}
+_SITE_KEYS = {
+    "half_life",
+    "token",
+    "title",
+    "secret",
+    "shards",
+    "timezone",
+    "token_env",
+    "secret_env",
+}
 MAX_SHARDS = 64
 MAX_VIEWS_PER_ADDRESS = 250  # the shared per-address counters are one byte each
 
@@ -332,6 +348,7 @@ def _parse_site(name: str, table: object, unknown: list[str], environ: Mapping[s
         title=str(table.get("title", "")),
         secret=_file_or_env(table, "secret", where, environ) if has_secret else "",
         shards=_shards(table.get("shards", 1), f"{where}.shards"),
+        timezone=_timezone(table.get("timezone", "UTC"), f"{where}.timezone"),
     )
 
 
@@ -355,6 +372,18 @@ def _shards(v: object, name: str) -> int:
     if n > MAX_SHARDS:
         raise ConfigError(f"{name}: at most {MAX_SHARDS}, got {v!r}")
     return n
+
+
+def _timezone(v: object, name: str) -> str:
+    """An IANA time zone name, checked against the zone data so a typo stops start-up."""
+    example = "an IANA time zone name like 'Europe/Berlin' or 'UTC'"
+    if not isinstance(v, str):
+        raise ConfigError(f"{name}: expected {example}, got {v!r}")
+    try:
+        ZoneInfo(v)
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a folder, like 'America'
+        raise ConfigError(f"{name}: unknown time zone {v!r}; expected {example}") from None
+    return v
 
 
 def _parse_table(

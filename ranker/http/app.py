@@ -42,6 +42,7 @@ from ranker.http.query import TopCache, cache_control
 from ranker.store.catalog import CatalogIndex
 from ranker.store.engine import EmbeddedEngine
 from ranker.store.flusher import Flusher
+from ranker.store.keys import LAYOUT
 from ranker.store.redis import Store, StoreUnavailable
 
 log = logging.getLogger("ranker")
@@ -102,7 +103,12 @@ async def store_ctx(app: web.Application) -> AsyncIterator[None]:
     )
     try:
         await redis.ping()
-        app[STORE] = Store(redis, app[SETTINGS])
+        store = app[STORE] = Store(redis, app[SETTINGS])
+        for site in app[SETTINGS].sites:
+            # Data an earlier release wrote is brought to this one's layout before serving.
+            done = await store.migrate(site, app[CLOCK]())
+            if done["shards"]:
+                log.info("data of %s migrated to layout %d: %s", site, LAYOUT, done)
         yield
     finally:
         await redis.aclose()
@@ -140,7 +146,9 @@ async def flusher_ctx(app: web.Application) -> AsyncIterator[None]:
     """Flush every interval; at shutdown, write what is left before Redis goes away."""
     settings = app[SETTINGS]
     half_lives = {name: site.half_life for name, site in settings.sites.items()}
-    aggregator = app[AGGREGATOR] = Aggregator(half_lives, settings.rising_min_networks)
+    aggregator = app[AGGREGATOR] = Aggregator(
+        half_lives, settings.rising_min_networks, app[CATALOG].versions
+    )
     flusher = app[FLUSHER] = Flusher(
         app[STORE],
         aggregator,
@@ -162,7 +170,7 @@ async def maintenance_ctx(app: web.Application) -> AsyncIterator[None]:
             await asyncio.sleep(settings.maintenance_interval)
             for name, site in settings.sites.items():
                 try:
-                    done, pruned, trimmed = await store.maintain(
+                    done, pruned, trimmed, _ = await store.maintain(
                         name, clock(), site.half_life, settings.maintenance_interval
                     )
                 except StoreUnavailable as e:

@@ -16,7 +16,7 @@ from msgspec import UNSET
 from ranker.core.outcomes import HELD, REASONS, RELEASED_BY_DEFAULT
 from ranker.core.trends import rank_rising, rising_buckets
 from ranker.core.validate import is_item_id, is_site
-from ranker.core.windows import BUCKET_SECONDS, Resolution, bucket_start
+from ranker.core.windows import BUCKET_SECONDS, Resolution, bucket_start, day_starts, local_date
 from ranker.http.appkeys import CLOCK, SETTINGS, SIGNED_IN, STORE, TOP_CACHE
 from ranker.http.common import authorize, json_body, json_response, path_item_id, path_site
 from ranker.http.errors import ApiError
@@ -56,8 +56,9 @@ def _iso(t: float) -> str:
     return datetime.fromtimestamp(t, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-def _buckets(request: web.Request, now: float) -> tuple[Resolution, list[int]]:
-    """The `res` and `n` query parameters as bucket starts, oldest first."""
+def _buckets(request: web.Request, site: str, now: float) -> tuple[Resolution, list[int]]:
+    """The `res` and `n` query parameters as bucket starts, oldest first: days are the
+    site's own."""
     res = request.query.get("res", _BUCKETS.res)
     if res not in BUCKET_SECONDS:
         raise ApiError(400, "bad_res", "res: minute, hour or day")
@@ -71,6 +72,8 @@ def _buckets(request: web.Request, now: float) -> tuple[Resolution, list[int]]:
     size = BUCKET_SECONDS[resolution]
     most = int(retention // size)
     n = _BUCKETS_N.read(request.query, high=most, default=min(_BUCKETS_N.default, most))
+    if resolution == "day":
+        return resolution, day_starts(now, n, settings.sites[site].zone)[::-1]
     newest = bucket_start(now, resolution)
     return resolution, [newest - size * i for i in range(n - 1, -1, -1)]
 
@@ -107,28 +110,35 @@ async def rising(request: web.Request) -> web.Response:
 
 
 async def beacons(request: web.Request) -> web.Response:
-    """GET /v1/sites/{site}/beacons?days=7: per UTC day, views counted and beacons not
-    counted by reason, newest day first."""
+    """GET /v1/sites/{site}/beacons?days=7: per day of the site (its time zone), views
+    counted and beacons not counted by reason, newest day first."""
     site = authorize(request)
-    kept = int(request.app[SETTINGS].day_retention // BUCKET_SECONDS["day"])
+    settings = request.app[SETTINGS]
+    kept = int(settings.day_retention // BUCKET_SECONDS["day"])
     n = _DAYS.read(request.query, high=kept)
-    today = bucket_start(request.app[CLOCK](), "day")
-    days = [today - 86400 * i for i in range(n)]
-    tallies = await request.app[STORE].beacons(site, days)
+    zone = settings.sites[site].zone
+    days = day_starts(request.app[CLOCK](), n, zone)
+    dates = [local_date(day, zone) for day in days]
+    # A day tallied before the site had its time zone was a UTC day: shown under its date.
+    utc_days = [int(datetime.fromisoformat(d).replace(tzinfo=UTC).timestamp()) for d in dates]
+    tallies = await request.app[STORE].beacons(site, days + utc_days)
     rows = []
-    for day, tally in zip(days, tallies, strict=True):
+    for date, tally, utc_tally in zip(dates, tallies[:n], tallies[n:], strict=True):
+        tally = tally or utc_tally
         counted = tally.pop("counted", 0)
         not_counted = {reason: tally.get(reason, 0) for reason in REASONS}
         rows.append(
             {
-                "day": _iso(day)[:10],
+                "day": date,
                 "counted": counted,
                 "not_counted": not_counted,
                 "total": counted + sum(not_counted.values()),
                 "released": tally.get("released", 0),
             }
         )
-    return json_response({"site": site, "reasons": list(REASONS), "days": rows})
+    return json_response(
+        {"site": site, "timezone": zone.key, "reasons": list(REASONS), "days": rows}
+    )
 
 
 def _flag(flag: tuple[str, float, int] | None, now: float) -> dict[str, Any] | None:
@@ -200,13 +210,15 @@ async def series(request: web.Request) -> web.Response:
     ids = [i for i in request.query.get("ids", "").split(",") if i]
     if not ids or len(ids) > MAX_SERIES_IDS or not all(is_item_id(i) for i in ids):
         raise ApiError(400, "bad_ids", f"ids: 1-{MAX_SERIES_IDS} comma-separated item ids")
-    resolution, starts = _buckets(request, request.app[CLOCK]())
+    resolution, starts = _buckets(request, site, request.app[CLOCK]())
     counts = await request.app[STORE].series(site, ids, resolution, starts)
     return json_response(
         {
             "res": resolution,
             "step": BUCKET_SECONDS[resolution],
             "start": starts[0],
+            "starts": starts,
+            "timezone": request.app[SETTINGS].sites[site].timezone,
             "series": counts,
         }
     )
@@ -216,7 +228,7 @@ async def item_series(request: web.Request) -> web.Response:
     """GET /v1/sites/{site}/items/{id}/series?res=minute&n=60"""
     site = authorize(request)
     item_id = path_item_id(request)
-    resolution, starts = _buckets(request, request.app[CLOCK]())
+    resolution, starts = _buckets(request, site, request.app[CLOCK]())
     counts = (await request.app[STORE].series(site, [item_id], resolution, starts))[item_id]
     return json_response(
         {
@@ -224,6 +236,7 @@ async def item_series(request: web.Request) -> web.Response:
             "res": resolution,
             "step": BUCKET_SECONDS[resolution],
             "start": starts[0],
+            "timezone": request.app[SETTINGS].sites[site].timezone,
             "points": [[s, c] for s, c in zip(starts, counts, strict=True)],
         }
     )

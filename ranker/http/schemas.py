@@ -299,6 +299,7 @@ class BeaconDay(Struct):
 
 class BeaconDays(Struct):
     site: str
+    timezone: Annotated[str, Meta(description="the site's time zone, whose days these are")]
     reasons: list[NotCountedReason]
     days: Annotated[list[BeaconDay], Meta(description="newest day first")]
 
@@ -409,8 +410,10 @@ class Released(Struct, forbid_unknown_fields=True):
 
 class Series(Struct):
     res: Resolution
-    step: Step
+    step: Annotated[Step, Meta(description="bucket size; a day of the site may be 23 or 25 h")]
     start: Annotated[int, Meta(description="unix start of the oldest bucket")]
+    starts: Annotated[list[int], Meta(description="unix start of each bucket, oldest first")]
+    timezone: Annotated[str, Meta(description="the site's time zone, whose days these are")]
     series: Annotated[
         dict[str, list[Count]], Meta(description="views per bucket for each id, oldest first")
     ]
@@ -421,6 +424,7 @@ class ItemSeries(Struct):
     res: Resolution
     step: Step
     start: int
+    timezone: Annotated[str, Meta(description="the site's time zone, whose days these are")]
     points: Annotated[
         list[Annotated[list[Count], Meta(min_length=2, max_length=2)]],
         Meta(description="[unix bucket start, views], oldest first"),

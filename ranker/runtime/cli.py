@@ -1,4 +1,5 @@
-"""The `ranker` command: serve, demo, top, trends, simulate, sign, token, catalog import."""
+"""The `ranker` command: serve, demo, top, trends, simulate, sign, token, migrate, catalog
+import."""
 
 from __future__ import annotations
 
@@ -107,6 +108,65 @@ def cmd_token(args: argparse.Namespace) -> int:
     """Print a fresh random token, for a site's `token` or `secret`."""
     print(secrets.token_urlsafe(32))  # 43 URL-safe characters, 256 random bits
     return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    """Bring every configured site's data to this release's storage layout. `ranker serve`
+    does it at start too; this does it ahead, and says what it did."""
+    settings = _settings(args)
+    if not settings.sites:
+        print("ranker: no sites configured; add a [sites.NAME] table", file=sys.stderr)
+        return 2
+    return asyncio.run(_migrate(settings))
+
+
+async def _migrate(settings: Settings) -> int:
+    from redis.asyncio import Redis
+    from redis.asyncio.cluster import RedisCluster
+
+    from ranker.store.engine import EmbeddedEngine
+    from ranker.store.keys import LAYOUT
+    from ranker.store.redis import Store, StoreUnavailable
+
+    engine, url = None, settings.redis_url
+    if not url:
+        if EmbeddedEngine.in_use(settings.data_dir):
+            print(
+                f"ranker: {settings.data_dir} is in use by a running Ranker (which migrated "
+                "its data when it started)",
+                file=sys.stderr,
+            )
+            return 1
+        engine = EmbeddedEngine(settings.data_dir)
+        url = engine.start()
+    redis = (
+        RedisCluster.from_url(url, decode_responses=True)
+        if settings.redis_cluster
+        else Redis.from_url(url, decode_responses=True)
+    )
+    try:
+        store = Store(redis, settings)
+        for name in settings.sites:
+            done = await store.migrate(name, time.time())
+            if done["shards"]:
+                print(
+                    f"{name}: {done['shards']} shard(s) migrated to layout {LAYOUT}: "
+                    f"{done['members']} section memberships written, "
+                    f"{done['removed']} keys of per-section copies removed"
+                )
+            else:
+                print(f"{name}: already at layout {LAYOUT}")
+        return 0
+    except StoreUnavailable as e:
+        print(
+            f"ranker: the store did not answer ({e}); nothing is lost, run it again",
+            file=sys.stderr,
+        )
+        return 1
+    finally:
+        await redis.aclose()
+        if engine is not None:
+            engine.stop()
 
 
 def _base_url(args: argparse.Namespace) -> str:
@@ -353,6 +413,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     token = sub.add_parser("token", help="print a fresh random token for a site's configuration")
     token.set_defaults(func=cmd_token)
+
+    migrate = with_config(
+        sub.add_parser(
+            "migrate", help="bring stored data to this release's layout (serve does too)"
+        )
+    )
+    migrate.set_defaults(func=cmd_migrate)
 
     catalog = sub.add_parser("catalog", help="catalog maintenance")
     catalog_sub = catalog.add_subparsers(dest="catalog_command", required=True)

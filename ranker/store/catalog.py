@@ -90,6 +90,11 @@ class CatalogIndex:
             self._asked[key] = now
         return found
 
+    def versions(self, site: str) -> tuple[int, ...]:
+        """The catalog version each of the site's shards is known here at (-1: not loaded):
+        every id known here was catalogued at that version."""
+        return tuple(self._version[tag] for tag in self._store.tags(site))
+
     def size(self, site: str) -> int:
         return sum(len(ids) for ids in self._shards[site])
 

@@ -5,7 +5,10 @@ and a test holds the README's key schema to it.
 All keys of a site share the hash tag `{site}`, so each script touches one cluster slot;
 a site spread over S shards uses the tags `{site:0}` .. `{site:S-1}`, each holding the
 stories that hash to it, with their own rankings and catalog (`shard_tags`, `shard_of`).
-Functions below take such a tag as `site`. `scope` is "all" or a section name.
+Functions below take such a tag as `site`. `scope` is "all" in what this release writes;
+layout 1 also kept a copy of every ranking per section, which `ranker migrate` removes
+(the names keep the field so that data can be found). A window's query cache has a scope
+per section too: the section's intersection.
 
 The scripts are told the site's `prefix` and build per-item, per-scope and per-bucket names
 themselves, with the prelude's `key_<name>(prefix, ...)`, rather than receive each in KEYS:
@@ -27,6 +30,12 @@ from typing import Final, NamedTuple
 from ranker.core.windows import BUCKET_SECONDS
 
 CATALOG_LOG_MAX: Final = 10_000  # entries the catalog log keeps (trimmed with MAXLEN ~)
+# The storage layout written by this release, in meta `layout`: 2 rolls minutes into hours
+# and days and reads sections through member sets; data without it is layout 1.
+LAYOUT: Final = 2
+# Seconds a day of any time zone lasts at most (25 h, where a daylight-saving time ends):
+# how long a script may take a day to be when it is not told when the next one starts.
+LONGEST_DAY: Final = 25 * 3600
 
 
 class Shape(NamedTuple):
@@ -45,6 +54,8 @@ SCHEMA: Final[dict[str, Shape]] = {
     "window": Shape("zset", "rk:{site}:win:{scope}:{name}:{end}"),
     "item": Shape("hash", "rk:{site}:item:{item_id}"),
     "items": Shape("set", "rk:{site}:items"),
+    "section": Shape("set", "rk:{site}:sec:{section}"),
+    "unrolled": Shape("zset", "rk:{site}:unrolled"),
     "hidden": Shape("set", "rk:{site}:hidden"),
     "rising_tmp": Shape("zset", "rk:{site}:tmp:rising:{scope}:{part}"),
     "networks": Shape("hash", "rk:{site}:nets:{minute}"),
@@ -113,6 +124,8 @@ _LUA_DEFINITIONS: Final = {
     "RESOLUTIONS": f"local RESOLUTIONS = {_lua_list(repr(r) for r in BUCKET_SECONDS)}",
     "BUCKET_SECONDS": f"local BUCKET_SECONDS = {_lua_list(map(str, BUCKET_SECONDS.values()))}",
     "CATALOG_LOG_MAX": f"local CATALOG_LOG_MAX = {CATALOG_LOG_MAX}",
+    "LAYOUT": f"local LAYOUT = '{LAYOUT}'",
+    "LONGEST_DAY": f"local LONGEST_DAY = {LONGEST_DAY}",
     **{
         f"key_{name}": _lua_function(name, shape.pattern)
         for name, shape in SCHEMA.items()
@@ -145,7 +158,9 @@ def prefix(site: str) -> str:
 
 
 def meta(site: str) -> str:
-    """HASH: `landmark` (decay landmark, unix seconds) and `catver` (catalog version). No TTL."""
+    """HASH: `landmark` (decay landmark, unix seconds), `catver` (catalog version), `rolled`
+    (the last minute whose views are in its hour and day buckets) and `layout` (the storage
+    layout the data is in, LAYOUT; absent before roll-ups). No TTL."""
     return _NAMES["meta"](site)
 
 
@@ -160,7 +175,10 @@ def total(site: str, scope: str) -> str:
 
 
 def bucket(site: str, scope: str, resolution: str, start: int) -> str:
-    """ZSET id -> exact views in one minute/hour/day bucket. Expires `retention` after it ends."""
+    """ZSET id -> exact views in one minute/hour/day bucket (`scope` "all": sections are read
+    through their members). Days are the site's local days, `start` their first second.
+    Expires `retention` after it ends; a minute not rolled into its hour and day yet is kept
+    until it is."""
     return _NAMES["bucket"](site, scope, resolution, start)
 
 
@@ -177,6 +195,18 @@ def item(site: str, item_id: str) -> str:
 def items(site: str) -> str:
     """SET of catalogued ids, hidden ones included: what collectors accept views for. No TTL."""
     return _NAMES["items"](site)
+
+
+def section(site: str, section: str) -> str:
+    """SET of the catalogued ids in `section`: a section's lists are the site's lists
+    intersected with it. No TTL."""
+    return _NAMES["section"](site, section)
+
+
+def unrolled(site: str) -> str:
+    """ZSET minute start -> itself: the minutes with views not rolled into their hour and
+    day buckets yet, which queries of hour and day windows add. No TTL; a few members."""
+    return _NAMES["unrolled"](site)
 
 
 def hidden(site: str) -> str:
@@ -223,7 +253,7 @@ def catalog_log(site: str) -> str:
 
 
 def scopes(site: str) -> str:
-    """SET of sections that have a hot ranking, so a rebase can find every one. No TTL."""
+    """SET of the sections catalogued entries have had, for the dashboard's choice. No TTL."""
     return _NAMES["scopes"](site)
 
 
@@ -240,7 +270,7 @@ def flushed(site: str, batch_id: str) -> str:
 
 
 def beacons(site: str, day: int) -> str:
-    """HASH of the UTC day starting at `day`: `counted` views, and per reason the beacons not
+    """HASH of the site's day starting at `day`: `counted` views, and per reason the beacons not
     counted (bot, prefetch, duplicate, unsigned, rate_limited, malformed, overloaded), and
     `released` held views. Expires with the day buckets."""
     return _NAMES["beacons"](site, day)

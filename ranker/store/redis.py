@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import bisect
 import functools
 import secrets
 from collections.abc import Callable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass
+from datetime import UTC
 from importlib.resources import files
 from typing import Any, Concatenate, ParamSpec, TypeVar, cast
 
@@ -18,7 +20,7 @@ from redis.exceptions import RedisClusterException, RedisError
 from ranker.core.aggregate import Batch, Row
 from ranker.core.config import Settings
 from ranker.core.outcomes import HELD
-from ranker.core.windows import window_buckets
+from ranker.core.windows import BUCKET_SECONDS, day_start, next_day_start, window_buckets
 from ranker.store import keys
 
 AnyRedis = Redis | RedisCluster
@@ -39,7 +41,12 @@ SALT_TTL = 2 * 86400  # a day's salt outlives its day by one day, then is gone
 # How long a minute's client networks are kept after it ends: past the rising list's short
 # window, with a margin for a clock that is a little behind.
 CROWD_TTL = 15 * 60
-FLUSH_CHUNK = 300  # items per flush script: ~3,600 Redis calls, a few milliseconds
+FLUSH_CHUNK = 300  # items per flush script: ~1,200 Redis calls, a millisecond or two
+# Minutes are rolled into their hour and day once they ended this long ago (s), so the
+# batches of the minute's last seconds have landed in it first; and at most this many
+# minutes in one upkeep call, so catching up after a long pause comes in steps.
+ROLL_AFTER = 10
+MAX_ROLL = 120
 
 
 # A hot-ranking member whose decayed count falls below this leaves the ranking at the next
@@ -145,19 +152,21 @@ class Store:
         # site -> the hash tags of its shards (one: the site itself)
         self._tags = {name: keys.shard_tags(name, s.shards) for name, s in settings.sites.items()}
         self._half_lives = {name: s.half_life for name, s in settings.sites.items()}
+        self._zones = {name: s.zone for name, s in settings.sites.items()}
+        self._zoned = {name for name, s in settings.sites.items() if s.timezone != "UTC"}
         self._rebase_after = settings.rebase_after
         self._crowd = settings.rising_min_networks
-        self._flush = self._script("lib_rebase", "flush")
+        self._flush = self._script("lib_days", "lib_rebase", "flush")
         self._rebase = self._script("lib_rebase", "rebase")
-        self._maintain = self._script("lib_rebase", "maintain")
+        self._maintain = self._script("lib_days", "lib_rebase", "maintain")
         self._hot_max = settings.hot_max
         self._owner = secrets.token_hex(8)
         self._top = self._script("top")
         self._put = self._script("catalog_put")
-        self._delete = self._script("catalog_delete")
+        self._delete = self._script("lib_days", "catalog_delete")
         self._hide = self._script("catalog_hide")
         self._rising = self._script("rising")
-        self._release = self._script("lib_rebase", "release")
+        self._release = self._script("lib_days", "lib_rebase", "release")
         self._snapshot = self._script("catalog_snapshot")
 
     async def _run_all(
@@ -208,6 +217,19 @@ class Store:
         source = "\n".join(_lua(name) for name in names)
         return self.redis.register_script(keys.lua_prelude(source) + source)
 
+    def _days(self, site: str, first: float, last: float) -> list[int | str]:
+        """The starts of the site's days from the one holding `first` through the one after
+        `last`, counted first, as the scripts read them (lib_days.lua)."""
+        zone = self._zones.get(site) or UTC
+        starts = [day_start(first, zone)]
+        while starts[-1] <= last:
+            starts.append(next_day_start(starts[-1], zone))
+        return [len(starts), *starts]
+
+    def _kept_days(self, site: str, now: float) -> list[int | str]:
+        """The site's days a day bucket may still be kept for at `now`, through today."""
+        return self._days(site, now - self._retention[2] - 2 * BUCKET_SECONDS["day"], now)
+
     # -- rankings -----------------------------------------------------------------------
 
     @_round_trip("flush")
@@ -222,7 +244,12 @@ class Store:
         """
         tags = self.tags(batch.site)
         shards: list[list[Row]] = [[] for _ in tags]
-        for row in batch.rows():
+        rows = batch.rows()
+        minutes = [m for row in rows for m, _ in row.minutes]
+        minutes += [m for row in rows for _, m, _ in row.held]
+        days = self._days(batch.site, min([batch.ref, *minutes]), max([batch.ref, *minutes]))
+        versions = batch.versions or (-1,) * len(tags)
+        for row in rows:
             shards[keys.shard_of(row[0], len(tags))].append(row)
         calls = []
         for k, (tag, rows) in enumerate(zip(tags, shards, strict=True)):
@@ -231,7 +258,12 @@ class Store:
                 chunks = [[]]  # the first shard's first chunk carries the tally of refusals
             calls += [
                 (
-                    [keys.meta(tag), keys.flushed(tag, batch_id), keys.scopes(tag)],
+                    [
+                        keys.meta(tag),
+                        keys.flushed(tag, batch_id),
+                        keys.items(tag),
+                        keys.unrolled(tag),
+                    ],
                     [
                         repr(batch.ref),
                         repr(batch.half_life),
@@ -243,6 +275,8 @@ class Store:
                         n,
                         self._crowd,
                         CROWD_TTL,
+                        versions[k],
+                        *days,
                         *(_reasons(batch) if k == 0 and n == 0 else [0]),
                         *_flat_rows(chunk),
                     ],
@@ -256,14 +290,16 @@ class Store:
     @_round_trip("maintenance")
     async def maintain(
         self, site: str, now: float, half_life: float, period: float
-    ) -> tuple[bool, int, int]:
+    ) -> tuple[bool, int, int, int]:
         """A site's upkeep (maintain.lua), shard by shard, unless another collector did it
-        within `period` seconds: (done here, hot members pruned, hot members trimmed)."""
+        within `period` seconds: (done here, hot members pruned, hot members trimmed,
+        minutes rolled into hours and days)."""
+        days = self._kept_days(site, now)
         replies = await self._run_all(
             self._maintain,
             [
                 (
-                    [keys.meta(tag), keys.scopes(tag), keys.maintenance_lock(tag)],
+                    [keys.meta(tag), keys.maintenance_lock(tag), keys.unrolled(tag)],
                     [
                         int(now),
                         repr(half_life),
@@ -273,6 +309,10 @@ class Store:
                         self._hot_max,
                         int(period * 1000),
                         self._owner,
+                        *(int(r) for r in self._retention),
+                        ROLL_AFTER,
+                        MAX_ROLL,
+                        *days,
                     ],
                 )
                 for tag in self.tags(site)
@@ -282,6 +322,7 @@ class Store:
             any(int(r[0]) for r in replies),
             sum(int(r[1]) for r in replies),
             sum(int(r[2]) for r in replies),
+            sum(int(r[3]) for r in replies),
         )
 
     @_round_trip("maintenance")
@@ -299,13 +340,66 @@ class Store:
             self._rebase,
             [
                 (
-                    [keys.meta(tag), keys.scopes(tag)],
+                    [keys.meta(tag)],
                     [new_landmark, repr(half_life), keys.prefix(tag), repr(min_move), repr(prune)],
                 )
                 for tag in self.tags(site)
             ],
         )
         return float(landmarks[0])
+
+    @_round_trip("maintenance")
+    async def migrate(self, site: str, now: float) -> dict[str, int]:
+        """Bring a site's data written by an earlier release to this release's layout
+        (keys.LAYOUT), shard by shard. A shard already there is left alone; every step can
+        be done again, so a migration cut short is finished by the next call. Returns what
+        it did: shards migrated, section memberships written, keys of the old per-section
+        copies removed.
+
+        Layout 1 wrote every view to its minute, hour and day at once, and a copy of every
+        ranking per section. Here a section's lists read the site's through the section's
+        members set, built from the catalog; the copies go.
+        """
+        done = {"shards": 0, "members": 0, "removed": 0}
+        for tag in self.tags(site):
+            meta = keys.meta(tag)
+            # No meta: no data yet (what is written from now on is in this layout).
+            layout = await self.redis.hget(meta, "layout")
+            if layout == str(keys.LAYOUT) or not await self.redis.exists(meta):
+                continue
+            # Every view written so far is in its hour and day already.
+            await self.redis.hsetnx(meta, "rolled", int(now // 60 * 60))
+            cursor = 0
+            while True:
+                cursor, found = await self.redis.sscan(keys.items(tag), cursor, count=1000)
+                ids = cast(list[str], found)
+                async with self.redis.pipeline(transaction=False) as pipe:
+                    for item_id in ids:
+                        pipe.hget(keys.item(tag, item_id), "section")
+                    sections = await pipe.execute()
+                async with self.redis.pipeline(transaction=False) as pipe:
+                    for item_id, section in zip(ids, sections, strict=True):
+                        if section:
+                            pipe.sadd(keys.section(tag, section), item_id)
+                            pipe.sadd(keys.scopes(tag), section)
+                            done["members"] += 1
+                    await pipe.execute()
+                if int(cursor) == 0:
+                    break
+            copies = [
+                key
+                for section in cast(set[str], await self.redis.smembers(keys.scopes(tag)))
+                for key in (keys.hot(tag, section), keys.total(tag, section))
+            ]
+            site_wide = keys.bucket(tag, "all", "", 0).rsplit(":", 2)[0] + ":"
+            async for key in self.redis.scan_iter(match=f"{keys.prefix(tag)}b:*", count=1000):
+                if not key.startswith(site_wide):
+                    copies.append(key)
+            for start in range(0, len(copies), 500):
+                done["removed"] += await self.redis.unlink(*copies[start : start + 500])
+            await self.redis.hset(meta, "layout", keys.LAYOUT)
+            done["shards"] += 1
+        return done
 
     @_round_trip("query")
     async def landmark(self, site: str) -> float | None:
@@ -323,22 +417,41 @@ class Store:
         scores tie) and merges them, which is exact because shards hold disjoint stories.
         Hot scores are first put on one landmark, the latest of the shards'.
         """
-        scope = section or "all"
+        resolution, starts = "", [0]
+        if window not in ("hot", "all"):
+            resolution, starts = window_buckets(window, now, self._zones.get(site) or UTC)
+            if resolution == "day" and site in self._zoned:
+                # Days written before the site had its time zone are UTC days.
+                utc = window_buckets(window, now)[1]
+                starts += [s for s in utc if s >= min(starts) and s not in starts]
         calls = []
         for tag in self.tags(site):
-            ranking_keys = [keys.meta(tag)]
             if window == "hot":
-                ranking_keys.append(keys.hot(tag, scope))
+                ranking = keys.hot(tag, "all")
             elif window == "all":
-                ranking_keys.append(keys.total(tag, scope))
+                ranking = keys.total(tag, "all")
             else:
-                resolution, starts = window_buckets(window, now)
-                ranking_keys.append(keys.window(tag, scope, window, starts[0]))
-                ranking_keys += [keys.bucket(tag, scope, resolution, s) for s in starts]
+                ranking = keys.window(tag, "all", window, starts[0])
+            # The section's members and its intersection (no section: the ranking, unused).
+            members, cached = ranking, ranking
+            if section:
+                members = keys.section(tag, section)
+                cached = keys.window(tag, section, window, starts[0])
+            ranking_keys = [keys.meta(tag), ranking, members, cached, keys.unrolled(tag)]
+            if resolution:
+                ranking_keys += [keys.bucket(tag, "all", resolution, s) for s in starts]
             calls.append(
                 (
                     ranking_keys,
-                    [n, keys.prefix(tag), section or "", self._union_ttl_ms, max_scan],
+                    [
+                        n,
+                        keys.prefix(tag),
+                        section or "",
+                        self._union_ttl_ms,
+                        max_scan,
+                        resolution,
+                        min(starts),
+                    ],
                 )
             )
         replies = await self._run_all(self._top, calls)
@@ -366,20 +479,42 @@ class Store:
 
     @_round_trip("query")
     async def series(
-        self, site: str, ids: list[str], resolution: str, starts: list[int], scope: str = "all"
+        self, site: str, ids: list[str], resolution: str, starts: list[int]
     ) -> dict[str, list[int]]:
-        """Views per bucket for each id, in the order of `starts`."""
+        """Views per bucket for each id, in the order of `starts` (ascending); an hour or
+        day gets the views of its minutes not rolled into it yet too."""
         groups = list(self._by_shard(site, ids).items())
+        zone = self._zones.get(site) or UTC
+        ends = [
+            s + BUCKET_SECONDS["hour"] if resolution == "hour" else next_day_start(s, zone)
+            for s in starts
+        ]
+        unrolled: list[list[int]] = [[] for _ in groups]
+        if resolution != "minute":
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for tag, _ in groups:
+                    pipe.zrange(keys.unrolled(tag), 0, -1)
+                unrolled = [[int(m) for m in reply] for reply in await pipe.execute()]
         async with self.redis.pipeline(transaction=False) as pipe:
-            for tag, group in groups:
+            for (tag, group), minutes in zip(groups, unrolled, strict=True):
                 for start in starts:
-                    pipe.zmscore(keys.bucket(tag, scope, resolution, start), group)
+                    pipe.zmscore(keys.bucket(tag, "all", resolution, start), group)
+                for minute in minutes:
+                    pipe.zmscore(keys.bucket(tag, "all", "minute", minute), group)
             replies = iter(await pipe.execute())
         out: dict[str, list[int]] = {}
-        for _, group in groups:
-            per_start = [next(replies) for _ in starts]
+        for (_, group), minutes in zip(groups, unrolled, strict=True):
+            per_start = [[v or 0.0 for v in next(replies)] for _ in starts]
+            for minute in minutes:
+                counts = next(replies)
+                # The bucket holding the minute: the last start not after it, if it ends after.
+                k = bisect.bisect_right(starts, minute) - 1
+                if k < 0 or minute >= ends[k]:
+                    continue
+                for i, views in enumerate(counts):
+                    per_start[k][i] += views or 0.0
             for i, item_id in enumerate(group):
-                out[item_id] = [int(reply[i] or 0) for reply in per_start]
+                out[item_id] = [int(reply[i]) for reply in per_start]
         return {item_id: out[item_id] for item_id in ids}
 
     @_round_trip("query")
@@ -403,8 +538,8 @@ class Store:
                     [
                         keys.rising_tmp(tag, scope, "short"),
                         keys.rising_tmp(tag, scope, "baseline"),
-                        *(keys.bucket(tag, scope, "minute", s) for s in short),
-                        *(keys.bucket(tag, scope, "minute", s) for s in baseline),
+                        *(keys.bucket(tag, "all", "minute", s) for s in short),
+                        *(keys.bucket(tag, "all", "minute", s) for s in baseline),
                         *(keys.networks(tag, s) for s in short),
                     ],
                     [len(short), min_views, keys.prefix(tag), section or "", limit, self._crowd],
@@ -428,7 +563,7 @@ class Store:
         released per reason."""
         tag = self._tag(site, item_id)
         reply = await self._release(
-            keys=[keys.meta(tag), keys.scopes(tag), keys.item(tag, item_id), keys.flags(tag)],
+            keys=[keys.meta(tag), keys.unrolled(tag), keys.flags(tag)],
             args=[
                 item_id,
                 keys.prefix(tag),
@@ -437,7 +572,7 @@ class Store:
                 repr(self._half_lives[site]),
                 repr(self._rebase_after),
                 repr(PRUNE_BELOW),
-                int(now // 86400 * 86400),
+                *self._kept_days(site, now),
                 *reasons,
             ],
         )
@@ -514,12 +649,13 @@ class Store:
         return {i: e for i, e in zip(ids, entries, strict=True) if e}
 
     @_round_trip("query")
-    async def total(self, site: str, item_id: str, scope: str = "all") -> float:
-        return await self.redis.zscore(keys.total(self._tag(site, item_id), scope), item_id) or 0.0
+    async def total(self, site: str, item_id: str) -> float:
+        return await self.redis.zscore(keys.total(self._tag(site, item_id), "all"), item_id) or 0.0
 
     @_round_trip("query")
     async def beacons(self, site: str, days: list[int]) -> list[dict[str, int]]:
-        """For each UTC day start in `days`: views counted, and beacons not counted by reason."""
+        """For each start of the site's day in `days`: views counted, and beacons not counted
+        by reason."""
         tags = self.tags(site)
         async with self.redis.pipeline(transaction=False) as pipe:
             for day in days:
@@ -567,7 +703,14 @@ class Store:
         replies = await self._run_all(
             self._put,
             [
-                (self._catalog_keys(site, item_id), [item_id, *(v for kv in f.items() for v in kv)])
+                (
+                    [*self._catalog_keys(site, item_id), keys.scopes(self._tag(site, item_id))],
+                    [
+                        item_id,
+                        keys.prefix(self._tag(site, item_id)),
+                        *(v for kv in f.items() for v in kv),
+                    ],
+                )
                 for item_id, f in entries
             ],
         )
@@ -588,12 +731,13 @@ class Store:
         """Delete an entry and all its counts; False when there was no such entry."""
         tag = self._tag(site, item_id)
         deleted = await self._delete(
-            keys=[*self._catalog_keys(site, item_id), keys.scopes(tag), keys.flags(tag)],
+            keys=[*self._catalog_keys(site, item_id), keys.flags(tag), keys.unrolled(tag)],
             args=[
                 item_id,
                 keys.prefix(tag),
                 int(now),
                 *(int(r) for r in self._retention),
+                *self._kept_days(site, now),
                 *HELD,
             ],
         )

@@ -1,5 +1,5 @@
 -- Move a site's decay landmark forward now (lib_rebase.lua), unless it is recent.
--- KEYS[1] meta hash, KEYS[2] scopes set
+-- KEYS[1] meta hash
 -- ARGV[1] new landmark (unix s), ARGV[2] half-life (s), ARGV[3] key prefix,
 -- ARGV[4] minimum move (s): a no-op unless the landmark lags by this much, so racing
 --         callers rebase once; ARGV[5] prune threshold (views).
@@ -13,5 +13,5 @@ local old, new = tonumber(landmark), tonumber(ARGV[1])
 if new - old < tonumber(ARGV[4]) then
   return landmark
 end
-rebase(KEYS[1], KEYS[2], ARGV[3], old, new, tonumber(ARGV[2]), ARGV[5])
+rebase(KEYS[1], ARGV[3], old, new, tonumber(ARGV[2]), ARGV[5])
 return ARGV[1]

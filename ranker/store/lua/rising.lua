@@ -3,7 +3,8 @@
 -- how many distinct client networks the short window's views came from.
 -- KEYS[1], KEYS[2] scratch keys for the two unions (deleted before returning),
 -- KEYS[3 .. 2+ARGV[1]] the short window's buckets, then the baseline's buckets, then the
--- short window's per-minute network hashes (as many as its buckets).
+-- short window's per-minute network hashes (as many as its buckets). The buckets are the
+-- site's; a section's are read through its members set.
 -- ARGV[1] number of short buckets, ARGV[2] min views, ARGV[3] key prefix,
 -- ARGV[4] section ('' for all), ARGV[5] most candidates to consider,
 -- ARGV[6] networks worth counting (the crowd rule's threshold; counting stops there).
@@ -16,6 +17,10 @@ for i = 3, 2 + n_short do short[#short + 1] = KEYS[i] end
 for i = 3 + n_short, 2 + n_short + n_base do base[#base + 1] = KEYS[i] end
 for i = 3 + n_short + n_base, #KEYS do nets[#nets + 1] = KEYS[i] end
 redis.call('ZUNIONSTORE', KEYS[1], #short, unpack(short))
+if want ~= '' then
+  -- A section's candidates are the site's, intersected with the section's members.
+  redis.call('ZINTERSTORE', KEYS[1], 2, KEYS[1], key_section(p, want), 'WEIGHTS', 1, 0)
+end
 local candidates = redis.call('ZRANGE', KEYS[1], '+inf', min_views, 'BYSCORE', 'REV',
   'LIMIT', 0, tonumber(ARGV[5]), 'WITHSCORES')
 

@@ -1,20 +1,45 @@
 -- The top of one ranking, catalogued and visible items only, with their catalog fields.
--- KEYS[1] meta hash, KEYS[2] the ranking (a hot/total zset, or a window's union key),
--- KEYS[3..] a window's bucket zsets (none for hot/total).
--- ARGV[1] n, ARGV[2] key prefix, ARGV[3] section ('' for all), ARGV[4] union TTL (ms,
---         0 = do not keep the union), ARGV[5] most members to look at.
+-- KEYS[1] meta hash, KEYS[2] the site's ranking (the hot or total zset, or a window's
+-- union key), KEYS[3] the section's members set and KEYS[4] its intersection key (both
+-- only for a section), KEYS[5] unrolled-minutes zset, KEYS[6..] a window's bucket zsets
+-- (none for hot/total).
+-- ARGV[1] n, ARGV[2] key prefix, ARGV[3] section ('' for all), ARGV[4] cache TTL (ms,
+--         0 = do not keep the unions), ARGV[5] most members to look at,
+-- ARGV[6] the window's bucket resolution ('' for hot/total), ARGV[7] its oldest bucket's
+--         start: minutes not rolled into hours and days yet are added from there on.
 -- Returns {landmark, {id, score, title, url, section, summary, image, published_at}, ...}.
 -- Past the n-th visible member it keeps reading while scores tie (equal to 12 digits:
 -- decayed counts that are equal can differ in their last bits), so the caller can break
 -- ties by id.
 local n, p, want_section = tonumber(ARGV[1]), ARGV[2], ARGV[3]
 local ttl, max_scan = tonumber(ARGV[4]), tonumber(ARGV[5])
+local resolution = ARGV[6]
 local src = KEYS[2]
-if #KEYS > 2 and (ttl <= 0 or redis.call('EXISTS', src) == 0) then
+local made = {}  -- unions made here, deleted at the end when not kept
+local function fresh(key)
+  if ttl > 0 and redis.call('EXISTS', key) == 1 then return false end
+  made[#made + 1] = key
+  return true
+end
+if resolution ~= '' and fresh(src) then
   local buckets = {}
-  for i = 3, #KEYS do buckets[#buckets + 1] = KEYS[i] end
+  for i = 6, #KEYS do buckets[#buckets + 1] = KEYS[i] end
+  if resolution ~= 'minute' then
+    -- Views of minutes not rolled yet are in their minute only.
+    for _, m in ipairs(redis.call('ZRANGE', KEYS[5], ARGV[7], '+inf', 'BYSCORE')) do
+      buckets[#buckets + 1] = key_bucket(p, 'all', 'minute', m)
+    end
+  end
   redis.call('ZUNIONSTORE', src, #buckets, unpack(buckets))
   if ttl > 0 then redis.call('PEXPIRE', src, ttl) end
+end
+if want_section ~= '' then
+  -- A section's list is the site's, intersected with the section's members.
+  if fresh(KEYS[4]) then
+    redis.call('ZINTERSTORE', KEYS[4], 2, src, KEYS[3], 'WEIGHTS', 1, 0)
+    if ttl > 0 then redis.call('PEXPIRE', KEYS[4], ttl) end
+  end
+  src = KEYS[4]
 end
 local out = {redis.call('HGET', KEYS[1], 'landmark') or false}
 local found, last, pos, chunk = 0, nil, 0, math.max(2 * n, 32)
@@ -35,5 +60,5 @@ while pos < max_scan do
   end
   pos = pos + chunk
 end
-if #KEYS > 2 and ttl <= 0 then redis.call('DEL', src) end
+if ttl <= 0 and #made > 0 then redis.call('DEL', unpack(made)) end
 return out
