@@ -103,9 +103,12 @@ class Live:
 
 
 @contextlib.asynccontextmanager
-async def served_demo(settings: Settings, clock: FakeClock) -> AsyncIterator[Live]:
-    """The demo site on `settings` (its token the demo's), on a loopback port."""
-    sites = {"demo": Site("demo", half_life=600.0, token=TOKEN)}
+async def served_demo(
+    settings: Settings, clock: FakeClock, timezone: str = "UTC"
+) -> AsyncIterator[Live]:
+    """The demo site on `settings` (its token the demo's, its days `timezone`'s), on a
+    loopback port."""
+    sites = {"demo": Site("demo", half_life=600.0, token=TOKEN, timezone=timezone)}
     app = create_app(replace(settings, sites=sites), clock=clock, plugins=[demo.plugin(rate=0)])
     server = TestServer(app, host="127.0.0.1")
     await server.start_server()

@@ -23,6 +23,7 @@ from ranker.core.config import Settings, Site
 from ranker.core.validate import catalog_entry, is_item_id
 from ranker.demo.readers import simulate
 from ranker.http.appkeys import CATALOG, CLOCK, SETTINGS, SIGNED_IN, STORE, TOP_CACHE
+from ranker.http.connections import guard
 from ranker.http.query import compute_top
 
 log = logging.getLogger("ranker.demo")
@@ -144,7 +145,7 @@ def plugin(rate: float) -> Callable[[web.Application], None]:
         if SITE not in app[SETTINGS].sites:
             raise ValueError(f"demo mode needs a site named {SITE!r}")
         app[SIGNED_IN] = SITE
-        app.router.add_get("/", page)
+        app.router.add_get("/", guard(page))
         app.cleanup_ctx.append(functools.partial(_demo_ctx, rate=rate))
 
     return setup

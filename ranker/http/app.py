@@ -35,8 +35,7 @@ from ranker.http.appkeys import (
     TOP_CACHE,
     Plugin,
 )
-from ranker.http.connections import body_deadline
-from ranker.http.errors import json_errors
+from ranker.http.connections import guard, unmatched
 from ranker.http.metrics import Metrics
 from ranker.http.query import TopCache, cache_control
 from ranker.store.catalog import CatalogIndex
@@ -201,9 +200,9 @@ def create_app(
 ) -> web.Application:
     """The application; `address_limit` is the per-address limit when processes share one
     (else each app makes its own); `plugins` add to it (the demo's page and readers)."""
-    app = web.Application(
-        middlewares=[json_errors, body_deadline], client_max_size=catalog.MAX_IMPORT_BYTES
-    )
+    # No middlewares: each route is guarded on its own (connections.guard), so a beacon
+    # pays for no chain of them.
+    app = web.Application(client_max_size=catalog.MAX_IMPORT_BYTES)
     app[SETTINGS] = settings
     if address_limit is not None:
         app[ADDRESS_LIMIT] = address_limit
@@ -224,4 +223,5 @@ def create_app(
     assets.add_routes(app.router)
     for plugin in plugins:
         plugin(app)
+    app.router.add_route("*", r"/{path:[\s\S]*}", guard(unmatched))  # last: what no route answers
     return app

@@ -8,6 +8,7 @@ from importlib.resources import files
 
 from aiohttp import web
 
+from ranker.http.connections import guard
 from ranker.http.errors import Handler
 from ranker.http.etags import client_has, etag
 
@@ -46,4 +47,4 @@ def _handler(name: str, content_type: str) -> Handler:
 
 def add_routes(router: web.UrlDispatcher) -> None:
     for path, (name, content_type) in ASSETS.items():
-        router.add_get(path, _handler(name, content_type))
+        router.add_get(path, guard(_handler(name, content_type)))

@@ -17,6 +17,7 @@ address may hold, what a request too broken to route gets, and how they end at s
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections import Counter
@@ -29,8 +30,9 @@ from aiohttp.web_protocol import RequestHandler
 from prometheus_client import Counter as PromCounter
 
 from ranker.core.networks import NetworkSet
+from ranker.http import logs
 from ranker.http.appkeys import SETTINGS
-from ranker.http.errors import BodyTimeout, Handler
+from ranker.http.errors import ApiError, BodyTimeout, Handler, answer
 
 log = logging.getLogger("ranker")
 
@@ -55,7 +57,39 @@ LINGER = 2.0  # how long an unread body is read and discarded after the answer
 MIN_BODY_RATE = 64 * 1024
 
 
-@web.middleware
+def guard(handler: Handler) -> Handler:
+    """`handler` with what every route needs, instead of middlewares (whose chain every
+    request would pay for): its errors answered as JSON (errors.answer), and a deadline on a
+    body still arriving (body_deadline). A request whose body is whole (every GET, and
+    nearly every beacon) goes straight to the handler."""
+
+    async def guarded(request: web.Request) -> web.StreamResponse:
+        logs.bind(request)
+        try:
+            if request.content.is_eof():
+                return await handler(request)
+            return await body_deadline(request, handler)
+        except Exception as e:
+            return answer(request, e)
+
+    return functools.update_wrapper(guarded, handler)  # guarded.__wrapped__ is `handler`
+
+
+async def unmatched(request: web.Request) -> web.StreamResponse:
+    """What no route answers (the last route, for every path and method): 405 with `Allow`
+    when another route has the path, else 404; JSON, as every error."""
+    allowed: set[str] = set()
+    for resource in request.app.router.resources():
+        match, methods = await resource.resolve(request)
+        if match is None:
+            allowed |= methods
+    if allowed:
+        raise ApiError(
+            405, "method_not_allowed", "Method Not Allowed", {"Allow": ",".join(sorted(allowed))}
+        )
+    raise ApiError(404, "not_found", "Not Found")
+
+
 async def body_deadline(request: web.Request, handler: Handler) -> web.StreamResponse:
     """A body that stalls for `read_timeout`, or arrives slower than MIN_BODY_RATE on the
     whole, fails the read that waits for it with BodyTimeout. A body already whole (every

@@ -17,7 +17,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 class ApiError(Exception):
-    """Raised by handlers and turned into a JSON response by `json_errors`."""
+    """Raised by handlers and turned into a JSON response by `answer`."""
 
     def __init__(
         self, status: int, code: str, message: str, headers: Mapping[str, str] | None = None
@@ -59,10 +59,19 @@ _CODES = {
 
 @web.middleware
 async def json_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Errors as JSON, each with the request's id (`X-Request-ID`) as its log lines have."""
+    """`answer` as a middleware, for an application of a few routes (the metrics port)."""
     logs.bind(request)
     try:
         return await handler(request)
+    except Exception as e:
+        return answer(request, e)
+
+
+def answer(request: web.Request, error: Exception) -> web.StreamResponse:
+    """The JSON answer to an error a handler raised, with the request's id (`X-Request-ID`)
+    as its log lines have; an exception that is no error (a redirect) is raised again."""
+    try:
+        raise error
     except ApiError as e:
         e.headers["X-Request-ID"] = logs.request_id(request)
         return error_response(e.status, e.code, e.message, e.headers)

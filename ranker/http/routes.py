@@ -12,6 +12,7 @@ from ranker.core.config import Settings
 from ranker.core.outcomes import RELEASED_BY_DEFAULT
 from ranker.core.validate import ItemImport, ItemPatch, ItemWrite
 from ranker.http import beacons, catalog, editors, lists, operations
+from ranker.http.connections import guard
 from ranker.http.errors import Handler
 from ranker.http.openapi import JSON, MAX_AGE, Body, Header, Refusal, Reply, Route, build
 from ranker.http.schemas import (
@@ -510,9 +511,10 @@ _DESCRIPTION_HEADERS: Final = {
 
 
 def add_routes(router: web.UrlDispatcher) -> None:
-    """Register the table; a GET also answers HEAD, as aiohttp's add_get does."""
+    """Register the table, each handler guarded (connections.guard); a GET also answers
+    HEAD, as aiohttp's add_get does."""
     for route in ROUTES:
         if route.method == "GET":
-            router.add_get(route.path, route.handler)
+            router.add_get(route.path, guard(route.handler))
         else:
-            router.add_route(route.method, route.path, route.handler)
+            router.add_route(route.method, route.path, guard(route.handler))

@@ -1,10 +1,11 @@
-/* Beacons today: the UTC day's views counted and beacons not counted, why not (largest
- * reason first), the views editors released, and the last seven days as bars. */
+/* Beacons today: the site's day's views counted and beacons not counted, why not (largest
+ * reason first), the views editors released, and the last seven days as bars. A site's day
+ * is its own time zone's, as the answer names it, with the date the server gives it. */
 
 import { api, errorText, sitePath } from "./api.js";
 import { weekChart } from "./chart.js";
 import { $, el, setText } from "./dom.js";
-import { capitalize, fmtInt, fmtShare, num, plural } from "./format.js";
+import { capitalize, fmtDay, fmtInt, fmtShare, num, plural } from "./format.js";
 import { get } from "./state.js";
 
 // The tally changes only as fast as the collectors flush, and nobody watches it tick.
@@ -62,6 +63,8 @@ export async function loadBeacons() {
 }
 
 function clearBeacons(message) {
+  setText($("beacons-hint"), "");
+  $("beacons-hint").removeAttribute("title");
   $("beacons-today").hidden = true;
   $("beacons-week").hidden = true;
   $("beacons-reasons").textContent = "";
@@ -102,8 +105,12 @@ function renderBeacons(data) {
   const order = data && Array.isArray(data.reasons) ? data.reasons.map(String) : Object.keys(REASONS);
   const days = (data && Array.isArray(data.days) ? data.days : []).map((d) => dayTally(d, order)); // newest first
   const today = days[0] || dayTally(null, order);
+  // The server's name for the zone, even one this browser's Intl would not know: only
+  // the server reckons the days.
+  const zone = data && typeof data.timezone === "string" && data.timezone ? data.timezone : "UTC";
   const hint = $("beacons-hint");
-  hint.setAttribute("title", today.day ? "The UTC day " + today.day + ", so far" : "The UTC day so far");
+  setText(hint, today.day ? fmtDay(today.day) + " · " + zone : zone);
+  hint.setAttribute("title", zone + " day " + (today.day ? today.day + ", so far" : "so far"));
 
   const empty = $("beacons-empty");
   $("beacons-today").hidden = today.total === 0;

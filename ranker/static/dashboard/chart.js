@@ -1,8 +1,20 @@
 /* The charts, as inline SVG: a row's sparkline, a story's views over time (with a hover
- * read-out) and the beacon tally's bars per day. */
+ * read-out) and the beacon tally's bars per day. Times are read on the site's clock (its
+ * time zone, as the answer names it), whatever the editor's browser is set to. */
 
 import { el, svg } from "./dom.js";
-import { clock, dayMonth, fmtAxis, fmtDay, fmtInt, num, plural } from "./format.js";
+import {
+  fmtAxis,
+  fmtDay,
+  fmtInt,
+  num,
+  plural,
+  sameDate,
+  siteZone,
+  wallClock,
+  wallDayMonth,
+  wallTime,
+} from "./format.js";
 
 function resUnit(res) {
   return res === "day" ? "day" : res === "hour" ? "hour" : "minute";
@@ -84,13 +96,19 @@ function niceStep(max, ticks) {
   return Math.max(1, nice * mag);
 }
 
-function xLabel(t, res, prevT) {
-  const d = new Date(t * 1000);
-  if (res === "day") return dayMonth(d);
-  if (res === "hour" && (d.getHours() === 0 || prevT == null)) {
-    return d.getHours() === 0 ? dayMonth(d) : clock(d, false);
-  }
-  return clock(d, false);
+/** A bucket's axis label from its start's wall clock `w` (`before`: the bucket before's,
+ * or null): its date for a day, and for the first hour of a day; else its time. */
+function xLabel(w, before, res) {
+  if (res === "day" || (res === "hour" && before && !sameDate(w, before))) return wallDayMonth(w);
+  return wallTime(w);
+}
+
+/** Whether a bucket starting at wall clock `w` is one to label, labelling every k-th: days
+ * counted on the calendar, hours and minutes on the site's clock. */
+function onBoundary(w, res, k) {
+  if (res === "day") return Math.round(Date.UTC(w.year, w.month - 1, w.day) / 86400000) % k === 0;
+  if (res === "hour") return w.hour % k === 0;
+  return (w.hour * 60 + w.minute) % k === 0;
 }
 
 // Label every k-th bucket, the smallest k of these that leaves at most 7 labels.
@@ -101,13 +119,15 @@ const LABEL_EVERY = {
 };
 
 /** A story's views over time (`data`: the series answer, or null while loading) into
- * `container`, with its read-out in `tip` on hover. */
+ * `container`, with its read-out in `tip` on hover. Each point is a bucket's start and its
+ * views: a day starts at the site's midnight and is not always 24 hours long. */
 export function drawChart(container, tip, data, res, emptyText) {
   container.textContent = "";
   tip.hidden = true;
   const points =
     data && Array.isArray(data.points) ? data.points.filter((p) => Array.isArray(p) && p.length >= 2) : [];
-  const step = num(data && data.step) || (res === "day" ? 86400 : res === "hour" ? 3600 : 60);
+  const step = num(data && data.step) || (res === "hour" ? 3600 : 60); // a day's varies
+  const zone = siteZone(data && data.timezone);
   const W = Math.max(320, Math.round(container.clientWidth || 800));
   const H = 260;
   const M = { top: 14, right: 16, bottom: 26, left: 48 };
@@ -115,6 +135,7 @@ export function drawChart(container, tip, data, res, emptyText) {
   const ih = H - M.top - M.bottom;
   const vals = points.map((p) => num(p[1]));
   const times = points.map((p) => num(p[0]));
+  const walls = times.map((t) => wallClock(t, zone));
   let max = 0;
   let total = 0;
   for (const v of vals) {
@@ -167,22 +188,15 @@ export function drawChart(container, tip, data, res, emptyText) {
     }
   }
   const xAxis = svg("g", { class: "axis axis-x", transform: "translate(0," + ih + ")" });
-  let prev = null;
   let lastX = -Infinity;
   for (let i = 0; i < n; i++) {
-    const t = times[i];
-    let onBoundary;
-    if (res === "day") onBoundary = Math.round(t / 86400) % k === 0;
-    else if (res === "hour") onBoundary = new Date(t * 1000).getHours() % k === 0;
-    else onBoundary = Math.round(t / 60) % k === 0;
-    if (!onBoundary) continue;
+    if (!onBoundary(walls[i], res, k)) continue;
     const xx = x(i);
     if (xx - lastX < 44 || xx < 14 || xx > iw - 14) continue;
     lastX = xx;
     xAxis.appendChild(svg("line", { class: "tick", x1: xx, x2: xx, y1: 0, y2: 4 }));
     const label = svg("text", { x: xx, y: 17, "text-anchor": "middle" });
-    label.textContent = xLabel(t, res, prev);
-    prev = t;
+    label.textContent = xLabel(walls[i], i > 0 ? walls[i - 1] : null, res);
     xAxis.appendChild(label);
   }
   g.appendChild(xAxis);
@@ -236,10 +250,9 @@ export function drawChart(container, tip, data, res, emptyText) {
     marker.setAttribute("cx", cx.toFixed(1));
     marker.setAttribute("cy", cy.toFixed(1));
     marker.setAttribute("visibility", "visible");
-    const d = new Date(times[i] * 1000);
-    const when = res === "day" ? dayMonth(d) : (res === "hour" ? dayMonth(d) + ", " : "") + clock(d, false);
-    const endD = new Date((times[i] + step) * 1000);
-    const span = res === "day" ? when : when + "–" + clock(endD, false);
+    const w = walls[i];
+    const when = res === "day" ? wallDayMonth(w) : (res === "hour" ? wallDayMonth(w) + ", " : "") + wallTime(w);
+    const span = res === "day" ? when : when + "–" + wallTime(wallClock(times[i] + step, zone));
     tip.textContent = "";
     tip.appendChild(el("strong", null, fmtInt(vals[i]) + (vals[i] === 1 ? " view" : " views")));
     tip.appendChild(el("span", null, span + (i === n - 1 ? " (so far)" : "")));

@@ -58,12 +58,67 @@ export function clock(d, seconds) {
   return pad2(d.getHours()) + ":" + pad2(d.getMinutes()) + (seconds ? ":" + pad2(d.getSeconds()) : "");
 }
 
-/** "26 Nov", in local time. */
-export function dayMonth(d) {
-  return d.getDate() + " " + MONTHS[d.getMonth()];
+// A site's days and hours are its own time zone's (the answers that carry times say which).
+const zoneFormats = new Map(); // time zone -> the Intl.DateTimeFormat reading its wall clock
+
+function wallFormat(zone) {
+  let f = zoneFormats.get(zone);
+  if (!f) {
+    f = new Intl.DateTimeFormat("en-US", {
+      timeZone: zone,
+      hourCycle: "h23",
+      year: "numeric",
+      month: "numeric",
+      day: "numeric",
+      hour: "numeric",
+      minute: "numeric",
+    });
+    zoneFormats.set(zone, f);
+  }
+  return f;
 }
 
-/** "2026-11-26" (a UTC day) as "26 Nov". */
+/** The time zone an answer names (IANA, "Asia/Kathmandu"), or "UTC" when it names none
+ * or this browser does not know it. */
+export function siteZone(name) {
+  if (typeof name === "string" && name) {
+    try {
+      wallFormat(name);
+      return name;
+    } catch {
+      // a zone this browser's Intl rejects
+    }
+  }
+  return "UTC";
+}
+
+/** The wall clock in `zone` (one siteZone returned) at `t` seconds since the epoch:
+ * { year, month (1-12), day, hour (0-23), minute }. */
+export function wallClock(t, zone) {
+  const w = { year: 1970, month: 1, day: 1, hour: 0, minute: 0 };
+  for (const part of wallFormat(zone).formatToParts(new Date(t * 1000))) {
+    if (part.type in w) w[part.type] = Number(part.value);
+  }
+  if (w.hour === 24) w.hour = 0; // engines that ignore hourCycle write midnight as 24
+  return w;
+}
+
+/** A wall clock's time: "14:05". */
+export function wallTime(w) {
+  return pad2(w.hour) + ":" + pad2(w.minute);
+}
+
+/** A wall clock's date: "26 Nov". */
+export function wallDayMonth(w) {
+  return w.day + " " + MONTHS[w.month - 1];
+}
+
+/** Whether two wall clocks show the same date. */
+export function sameDate(a, b) {
+  return a.year === b.year && a.month === b.month && a.day === b.day;
+}
+
+/** "2026-11-26" (a calendar date, such as a site's day) as "26 Nov". */
 export function fmtDay(day) {
   const d = /^\d{4}-\d{2}-\d{2}$/.test(day) ? new Date(day + "T00:00:00Z") : null;
   return d && !isNaN(d.getTime()) ? d.getUTCDate() + " " + MONTHS[d.getUTCMonth()] : day;

@@ -4,7 +4,7 @@
 import { api, errorText, itemPath } from "./api.js";
 import { drawChart } from "./chart.js";
 import { $, el, setText } from "./dom.js";
-import { fmtInt, fmtPublished, num, parseDate, viewCount } from "./format.js";
+import { fmtInt, fmtPublished, num, parseDate, siteZone, viewCount } from "./format.js";
 import { HELD_WORDS, heldCounts, heldLabel } from "./held.js";
 import { loadHidden } from "./hidden.js";
 import { settle } from "./poll.js";
@@ -59,7 +59,8 @@ export async function loadStory() {
     chart(seriesResult.v, res);
     const pts = Array.isArray(seriesResult.v.points) ? seriesResult.v.points : [];
     const total = pts.reduce((sum, p) => sum + (Array.isArray(p) ? num(p[1]) : 0), 0);
-    setText($("chart-hint"), STORY_RES[res].hint + " · " + fmtInt(total) + " in range");
+    const zone = siteZone(seriesResult.v.timezone); // the chart's clock
+    setText($("chart-hint"), STORY_RES[res].hint + " · " + fmtInt(total) + " in range · " + zone + " time");
   }
 }
 
