@@ -383,7 +383,14 @@ def _timezone(v: object, name: str) -> str:
         ZoneInfo(v)
     except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a folder, like 'America'
         raise ConfigError(f"{name}: unknown time zone {v!r}; expected {example}") from None
+    if v in _NO_PLACE or v.startswith(("posix/", "right/")):
+        raise ConfigError(f"{name}: {v!r} names no place; expected {example}")
     return v
+
+
+# Files of the zone data that name no place: 'localtime' is whatever the host's zone is,
+# and a newsroom's day must not move with the machine it runs on.
+_NO_PLACE = frozenset({"localtime", "posixrules", "Factory"})
 
 
 def _parse_table(

@@ -447,7 +447,9 @@ class Store:
                         n,
                         keys.prefix(tag),
                         section or "",
-                        self._union_ttl_ms,
+                        # A section's hot list is the hot ranking's intersection: kept
+                        # a second at most, as the top list's cache (the ranking moves).
+                        self._union_ttl_ms if window != "hot" else min(self._union_ttl_ms, 1000),
                         max_scan,
                         resolution,
                         min(starts),
