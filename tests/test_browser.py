@@ -142,8 +142,9 @@ async def test_the_widget_lists_in_rank_order_and_titles_are_only_text(
     }
     for item, title in hostile.items():
         await live.put(item, title)
+    await live.put("s0", "A story no one read")  # the page: the widget leaves its own out
     await live.read({"s2": 5, "s3": 3, "s1": 1})
-    await page.goto(live.url("/?story=s3"))
+    await page.goto(live.url("/?story=s0"))
     await page.wait_for_selector("#most-viewed li.ranker-item")
     assert await widget_ids(page) == ["s2", "s3", "s1"]
     links = await page.eval_on_selector_all(
@@ -157,8 +158,9 @@ async def test_the_widget_lists_in_rank_order_and_titles_are_only_text(
 
 async def test_a_failed_refresh_keeps_the_last_list(live: Live, page: Any) -> None:
     await live.put("a", "Story a")
+    await live.put("b", "Story b")  # the page: the widget leaves its own story out
     await live.read({"a": 2})
-    await page.goto(live.url("/?story=a"))
+    await page.goto(live.url("/?story=b"))
     await page.wait_for_selector("#most-viewed li.ranker-item")
     await page.route("**/v1/sites/demo/top*", lambda route: route.abort())
     # The box refreshes itself every 5 s (data-refresh): wait for that fetch to fail.
@@ -168,6 +170,80 @@ async def test_a_failed_refresh_keeps_the_last_list(live: Live, page: Any) -> No
         pass
     await page.evaluate("() => new Promise(r => setTimeout(r, 50))")  # its handler has run
     assert await widget_ids(page) == ["a"]
+
+
+async def until_listed(page: Any, ids: list[str], container: str = "#most-viewed") -> None:
+    async def check() -> bool:
+        return await widget_ids(page, container) == ids
+
+    await until(check, f"{container} to list {ids}")
+
+
+async def test_the_widget_leaves_out_the_page_s_own_story(live: Live, page: Any) -> None:
+    stories = [f"st{k}" for k in range(1, 9)]  # st1 the most read, st8 the least
+    for item in stories:
+        await live.put(item, f"Story {item}")
+    await live.read({item: 9 - k for k, item in enumerate(stories, 1)})
+    asked: list[str] = []
+    page.on("request", lambda r: asked.append(r.url) if "/v1/sites/demo/top" in r.url else None)
+    await page.goto(live.url("/?story=st1"))
+    more = ".more [data-ranker-top]"
+    await page.wait_for_selector("#most-viewed[data-ranker-state=ready]", state="attached")
+    await page.wait_for_selector(f"{more}[data-ranker-state=ready]", state="attached")
+    # Each box still shows its data-n stories: the next ones took the page's story's place.
+    n = int(await page.get_attribute("#most-viewed", "data-n"))
+    assert await widget_ids(page) == stories[1 : n + 1]
+    n_more = int(await page.get_attribute(more, "data-n"))
+    assert await widget_ids(page, more) == stories[1 : n_more + 1]
+    assert asked and all("exclude=st1" in url for url in asked), asked
+
+    # data-exclude-current="false" keeps it, and the request says nothing of exclude.
+    async with page.expect_request(
+        lambda r: "/top?" in r.url and "window=hot" in r.url and "exclude" not in r.url
+    ):
+        await page.evaluate("""() => {
+            document.getElementById('most-viewed').setAttribute('data-exclude-current', 'false');
+            window.ranker.renderWidgets();
+        }""")
+    await until_listed(page, stories[:n])
+
+    # data-exclude adds to the page's story: deduplicated, sorted, ids only.
+    async with page.expect_request(
+        lambda r: "window=hot" in r.url and "exclude=st1,st2,st3&" in r.url + "&"
+    ):
+        await page.evaluate("""() => {
+            const box = document.getElementById('most-viewed');
+            box.removeAttribute('data-exclude-current');
+            box.setAttribute('data-exclude', 'st3, st2,st3,not an id');
+            window.ranker.renderWidgets();
+        }""")
+    await until_listed(page, stories[3 : n + 3])
+
+
+async def test_the_page_s_story_is_the_box_s_then_the_meta_s_then_the_beacon_s(
+    live: Live, page: Any
+) -> None:
+    for item in ("st1", "st2", "st3", "st4"):
+        await live.put(item, f"Story {item}")
+    await live.read({"st1": 4, "st2": 3, "st3": 2, "st4": 1})
+    publisher = live.url("/publisher/story")
+    beacon = '<script src="/beacon.js" data-site="demo" data-id="st3" async></script>'
+    boxes = (
+        '<div id="own" data-ranker-top data-site="demo" data-n="2" data-id="st1"></div>'
+        '<div id="box" data-ranker-top data-site="demo" data-n="2"></div>'
+        '<script src="/widget.js" async></script>'
+    )
+    pages = {
+        '<meta name="ranker:id" content="st2">' + beacon: ["st1", "st3"],  # the meta's st2
+        beacon: ["st1", "st2"],  # no meta: the beacon script's st3
+    }
+    for head, listed in pages.items():
+        html = f'<!doctype html><meta charset="utf-8"><title>Publisher</title>{head}{boxes}'
+        await page.route(publisher, _serving(html))
+        await page.goto(publisher)
+        await until_listed(page, ["st2", "st3"], "#own")
+        await until_listed(page, listed, "#box")
+        await page.unroute(publisher)
 
 
 async def test_the_dashboard_shows_lists_charts_and_hides_a_story(
@@ -203,7 +279,7 @@ async def test_the_dashboard_shows_lists_charts_and_hides_a_story(
     reader = await browser.new_page(user_agent=BROWSER)
     await reader.goto(live.url("/?story=third"))
     await reader.wait_for_selector("#most-viewed li.ranker-item")
-    assert await widget_ids(reader) == ["second", "third"]
+    assert await widget_ids(reader) == ["second"]  # "third" is the page's own story
     await reader.close()
 
 

@@ -386,6 +386,12 @@ async def test_top_prints_rows_in_order_of_views(
     assert out.splitlines()[0].startswith("news / sport: most viewed, window all")
     assert [row[3] for row in table_rows(out)] == ["Story c3", "Story d4"]
 
+    # Left out before the cut: the stories after them move up.
+    args = ("--window", "all", "-n", "3", "--exclude", "a1,c3")
+    assert await ranker("top", "news", "--url", url, *args) == 0
+    out, _ = capsys.readouterr()
+    assert [row[:2] for row in table_rows(out)] == [["1", "3"], ["2", "1"]]
+
 
 async def test_top_of_an_unknown_site_exits_with_a_message(served: Served) -> None:
     _, url = served

@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from redis.asyncio import Redis
 
 from tests.support import FakeClock, auth, flush, hit, put_item
@@ -279,6 +281,10 @@ async def test_deleted_item_leaves_every_window_at_once(client: TestClient[Any, 
         ("section=all", "bad_section"),
         ("section=" + "x" * 33, "bad_section"),
         ("section=tech%0A", "bad_section"),
+        ("exclude=a%20b", "bad_exclude"),
+        ("exclude=", "bad_exclude"),
+        ("exclude=a,,b", "bad_exclude"),
+        ("exclude=" + ",".join(f"s{k}" for k in range(21)), "bad_exclude"),
     ],
 )
 async def test_bad_query_is_400(client: TestClient[Any, Any], query: str, code: str) -> None:
@@ -404,3 +410,67 @@ async def test_window_counts_only_its_own_views(
     assert await views(client, "window=1h") == {"a": 2}
     assert await views(client, "window=24h") == {"a": 7}
     assert await views(client, "window=all") == {"a": 7}
+
+
+# -- exclude ------------------------------------------------------------------------------
+
+
+@settings(
+    max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    counts=st.lists(st.integers(0, 5), min_size=2, max_size=14),
+    n=st.integers(1, 8),
+    excluded=st.sets(st.integers(0, 15), max_size=5),
+    in_section=st.booleans(),
+)
+async def test_exclude_leaves_stories_out_before_the_cut(
+    client: TestClient[Any, Any],
+    redis: Redis,
+    counts: list[int],
+    n: int,
+    excluded: set[int],
+    in_section: bool,
+) -> None:
+    """Reference: the stories with views, in the section if one is asked for, less the
+    excluded ones, by views then id, the first n; in every window, as JSON and as HTML."""
+    await redis.flushall()
+    stories = {f"e{k:02d}": views for k, views in enumerate(counts)}
+    for k, (story, views) in enumerate(stories.items()):
+        await put_item(client, story, section=("tech", "sport")[k % 2])
+        await hits(client, story, views)
+    await flush(client)
+    gone = {f"e{k:02d}" for k in excluded}
+    qualify = {
+        story: views
+        for k, (story, views) in enumerate(stories.items())
+        if views and story not in gone and (not in_section or k % 2 == 0)
+    }
+    expected = sorted(qualify, key=lambda story: (-qualify[story], story))[:n]
+    query = f"n={n}&section={'tech' if in_section else ''}"
+    if gone:
+        query += f"&exclude={','.join(sorted(gone))}"
+    for window in ALL_WINDOWS:
+        doc = await top(client, f"{query}&window={window}")
+        assert [it["id"] for it in doc["items"]] == expected, window
+        assert [it["rank"] for it in doc["items"]] == list(range(1, len(expected) + 1))
+        response = await client.get(f"/v1/sites/news/top.html?{query}&window={window}")
+        assert response.status == 200
+        html = await response.text()
+        assert [i for i in expected if f'data-id="{i}"' in html] == expected
+        assert not [i for i in gone if f'data-id="{i}"' in html]
+
+
+async def test_an_excluded_list_has_its_own_etag(client: TestClient[Any, Any]) -> None:
+    for story, views in (("a", 3), ("b", 2), ("c", 1)):
+        await put_item(client, story)
+        await hits(client, story, views)
+    await flush(client)
+    plain = await client.get("/v1/sites/news/top?n=2")
+    without = await client.get("/v1/sites/news/top?n=2&exclude=a")
+    assert [it["id"] for it in (await without.json())["items"]] == ["b", "c"]
+    assert plain.headers["ETag"] != without.headers["ETag"]
+    again = await client.get(
+        "/v1/sites/news/top?n=2&exclude=a", headers={"If-None-Match": without.headers["ETag"]}
+    )
+    assert again.status == 304

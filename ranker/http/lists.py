@@ -10,7 +10,14 @@ from ranker.http.appkeys import (
     STORE,
     TOP_CACHE,
 )
-from ranker.http.query import Entry, cached_response, compute_top, parse_top_query
+from ranker.http.query import (
+    Entry,
+    cached_response,
+    compute_top,
+    parse_exclude,
+    parse_top_query,
+)
+from ranker.http.schemas import MAX_EXCLUDE
 
 
 async def _top_entry(request: web.Request) -> Entry:
@@ -21,19 +28,25 @@ async def _top_entry(request: web.Request) -> Entry:
     key = cache.key(
         site, request.query_string, lambda: parse_top_query(request.query, settings.sites, site)
     )
-    return await cache.get(key, lambda: compute_top(app[STORE], settings, key, app[CLOCK]()))
+    # Computed with the stories ranked next, so a request that excludes some still gets n.
+    return await cache.get(
+        key, lambda: compute_top(app[STORE], settings, key, app[CLOCK](), MAX_EXCLUDE)
+    )
 
 
 async def top(request: web.Request) -> web.Response:
-    """GET /v1/sites/{site}/top?n=&window=&section="""
+    """GET /v1/sites/{site}/top?n=&window=&section=&exclude="""
     cache = request.app[TOP_CACHE]
     entry = cache.fresh(request.match_info["site"], request.query_string)
     if entry is None:
         entry = await _top_entry(request)
-    return cached_response(request, entry.body, entry.headers)
+    body, headers = entry.without(parse_exclude(request.query))
+    return cached_response(request, body, headers)
 
 
 async def top_html(request: web.Request) -> web.Response:
-    """GET /v1/sites/{site}/top.html?n=&window=&section=: the list as an HTML fragment."""
-    body, headers = (await _top_entry(request)).fragment()
+    """GET /v1/sites/{site}/top.html?n=&window=&section=&exclude=: the list as an HTML
+    fragment."""
+    entry = await _top_entry(request)
+    body, headers = entry.without(parse_exclude(request.query), html=True)
     return cached_response(request, body, headers)

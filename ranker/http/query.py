@@ -14,11 +14,11 @@ from aiohttp import web
 
 from ranker.core.config import Settings
 from ranker.core.decay import decayed
-from ranker.core.validate import SECTION_RULE, clean_text, is_section, safe_url
+from ranker.core.validate import ID_RULE, SECTION_RULE, clean_text, is_item_id, is_section, safe_url
 from ranker.core.windows import WINDOWS
 from ranker.http.errors import ApiError
 from ranker.http.etags import client_has, etag
-from ranker.http.schemas import MAX_N, TopQuery, int_param
+from ranker.http.schemas import MAX_EXCLUDE, MAX_N, TopQuery, int_param
 from ranker.store.redis import Store
 
 RANK_DEPTH = MAX_N  # ranks deeper than this are reported as null
@@ -39,6 +39,9 @@ class Entry:
     headers: dict[str, str]  # built once, sent with every answer from this entry
     html: bytes = b""  # the same list as an HTML fragment, rendered on first ask
     html_headers: dict[str, str] | None = None
+    # The stories ranked next after the list's n, up to MAX_EXCLUDE of them: what takes the
+    # places of stories a request excludes, so it still gets n when n qualify.
+    spare: list[dict[str, Any]] | None = None
 
     def fragment(self) -> tuple[bytes, dict[str, str]]:
         if self.html_headers is None:
@@ -49,6 +52,26 @@ class Entry:
                 "ETag": etag(self.html),
             }
         return self.html, self.html_headers
+
+    def without(self, exclude: frozenset[str], html: bool = False) -> tuple[bytes, dict[str, str]]:
+        """The list with the `exclude`d stories left out before the cut (the next ones
+        move up, ranks follow), as JSON or as the HTML fragment."""
+        if not exclude:
+            return self.fragment() if html else (self.body, self.headers)
+        kept = [it for it in [*self.doc["items"], *(self.spare or [])] if it["id"] not in exclude]
+        doc = {
+            **self.doc,
+            "items": [{**it, "rank": k} for k, it in enumerate(kept[: self.doc["n"]], 1)],
+        }
+        if html:
+            body = render_fragment(doc)
+            return body, {
+                **self.headers,
+                "Content-Type": "text/html; charset=utf-8",
+                "ETag": etag(body),
+            }
+        body = orjson.dumps(doc)
+        return body, {**self.headers, "ETag": etag(body)}
 
 
 def render_fragment(doc: dict[str, Any]) -> bytes:
@@ -110,9 +133,13 @@ class TopCache:
         generation = self._generation.get(key[0], 0)
         try:
             doc = await compute()
+            spare = None
+            if len(doc["items"]) > key[3]:  # computed with spares: the list is the first n
+                spare = doc["items"][key[3] :]
+                doc = {**doc, "items": doc["items"][: key[3]]}
             body = orjson.dumps(doc)
             headers = {**self._public_headers, "ETag": etag(body)}
-            entry = Entry(body, doc, now + self._ttl, headers)
+            entry = Entry(body, doc, now + self._ttl, headers, spare=spare)
             if len(self._entries) >= _MAX_ENTRIES:
                 self._entries = {k: e for k, e in self._entries.items() if e.expires > now}
             if self._generation.get(key[0], 0) == generation:
@@ -162,6 +189,20 @@ def parse_top_query(query: Any, sites: set[str] | Any, site: str) -> TopKey:
     return site, window, parse_section(query), n
 
 
+def parse_exclude(query: Any) -> frozenset[str]:
+    """The optional `exclude` parameter (comma-separated ids, at most MAX_EXCLUDE), or
+    ApiError."""
+    if "exclude" not in query:
+        return frozenset()
+    given = query["exclude"].split(",")
+    ids = frozenset(given)
+    if len(ids) > MAX_EXCLUDE or not all(is_item_id(i) for i in given):
+        raise ApiError(
+            400, "bad_exclude", f"exclude: at most {MAX_EXCLUDE} comma-separated ids; {ID_RULE}"
+        )
+    return ids
+
+
 def parse_section(query: Any) -> str | None:
     """The optional `section` parameter, or ApiError."""
     section = query.get("section") or None
@@ -170,9 +211,12 @@ def parse_section(query: Any) -> str | None:
     return section
 
 
-async def compute_top(store: Store, settings: Settings, key: TopKey, now: float) -> dict[str, Any]:
+async def compute_top(
+    store: Store, settings: Settings, key: TopKey, now: float, spare: int = 0
+) -> dict[str, Any]:
+    """The list `key` names, with up to `spare` more stories after its n."""
     site, window, section, n = key
-    landmark, rows = await store.top(site, section, window, n, now, MAX_SCAN)
+    landmark, rows = await store.top(site, section, window, n + spare, now, MAX_SCAN)
     half_life = settings.sites[site].half_life
     items = []
     for rank, row in enumerate(rows, 1):

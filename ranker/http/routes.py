@@ -181,7 +181,7 @@ def _top(route: str, handler: Handler, operation_id: str, summary: str) -> Route
                 CACHED,
             ),
             304: NOT_MODIFIED,
-            400: Refusal("a bad parameter", ("bad_n", "bad_window", "bad_section")),
+            400: Refusal("a bad parameter", ("bad_n", "bad_window", "bad_section", "bad_exclude")),
             404: UNKNOWN_SITE,
         },
     )

@@ -21,6 +21,7 @@ from ranker.http.errors import ApiError
 
 MAX_N: Final = 100  # the longest list a reader or an editor may ask for
 MAX_SERIES_IDS: Final = 100
+MAX_EXCLUDE: Final = 20  # stories one list request may leave out
 MAX_IMPORT_ERRORS: Final = 100  # refused import lines reported, at most
 
 _DEFAULTS: Final = Settings()
@@ -142,6 +143,18 @@ class TopQuery(Struct):
         Window, Meta(description="`hot`: time-decayed; `1h` … `30d`: exact counts; `all`: all-time")
     ] = "hot"
     section: Section | UnsetType = UNSET
+    exclude: Annotated[
+        list[Annotated[str, Meta(extra_json_schema={"pattern": pattern(ID_RE)})]],
+        Meta(
+            min_length=1,
+            max_length=MAX_EXCLUDE,
+            description=(
+                "comma-separated story ids to leave out (the page's own story): left out "
+                "before the cut, so the list still has n stories when n qualify"
+            ),
+            extra={"style": "form", "explode": False},
+        ),
+    ] = msgspec.field(default_factory=list)
 
 
 class RisingQuery(Struct):

@@ -216,6 +216,8 @@ def cmd_top(args: argparse.Namespace) -> int:
     params = {"n": str(args.n), "window": args.window}
     if args.section:
         params["section"] = args.section
+    if args.exclude:
+        params["exclude"] = args.exclude
     doc = asyncio.run(_get_json(f"{_base_url(args)}/v1/sites/{args.site}/top", params=params))
     print(format_table(doc))
     return 0
@@ -377,6 +379,7 @@ def build_parser() -> argparse.ArgumentParser:
     top.add_argument("--window", default="hot", help="hot, 1h, 24h, 7d, 30d or all")
     top.add_argument("--section")
     top.add_argument("-n", type=int, default=10)
+    top.add_argument("--exclude", metavar="IDS", help="comma-separated ids to leave out")
     top.set_defaults(func=cmd_top)
 
     trends = client(sub.add_parser("trends", help="print a site's rising stories"))

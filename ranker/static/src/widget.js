@@ -4,6 +4,11 @@
  *        data-refresh="30" data-summary data-image data-title="Most viewed"></div>
  *   <script src="https://RANKER/widget.js" async></script>
  *
+ * The list leaves out the page's own story: the container's data-id, else the page's
+ * <meta name="ranker:id"> (what beacon.js reads), else the beacon script's data-id;
+ * data-exclude-current="false" keeps it. data-exclude="id1,id2" leaves out more (at most
+ * MAX_EXCLUDE in all, the page's own story first).
+ *
  * Every container on the page gets its list, refreshed in place every data-refresh seconds;
  * window.ranker.renderWidgets() picks up containers added or changed later. Titles and
  * every other field come from the catalog, so they are untrusted: the DOM is built with
@@ -15,6 +20,10 @@ let script = null; // the <script> that loaded this copy: its data-endpoint and 
 let scriptBase = ""; // where the lists are fetched from, unless a container says otherwise
 let cssLinked = false;
 const states = new WeakMap(); // container -> its fetch/render state
+const MAX_EXCLUDE = 20; // what GET /top accepts in `exclude`
+// A story id as the API takes it (ranker/core/validate.py ID_RE): any other can name no
+// listed story, and would only make the server refuse the whole request.
+const ID_RE = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/;
 
 function attr(el, name) {
   return el && el.getAttribute ? el.getAttribute("data-" + name) : null;
@@ -44,6 +53,30 @@ function element(tag, className) {
   return el;
 }
 
+/** The story of the page the container is on: where beacon.js finds it, unless the
+ * container names its own. */
+function currentId(box) {
+  const own = attr(box, "id");
+  if (own) return own;
+  const meta = document.querySelector('meta[name="ranker:id"]');
+  if (meta && meta.content) return meta.content;
+  return attr(document.querySelector('script[src*="/beacon.js"][data-id]'), "id");
+}
+
+/** The ids to leave out, sorted so that the URL (and so the caches) stays the same. */
+function excluded(box) {
+  const wanted = (attr(box, "exclude") || "").split(",");
+  if (String(attr(box, "exclude-current")).trim().toLowerCase() !== "false") {
+    wanted.unshift(currentId(box) || "");
+  }
+  const ids = [];
+  for (const raw of wanted) {
+    const id = raw.trim();
+    if (ID_RE.test(id) && ids.indexOf(id) < 0 && ids.length < MAX_EXCLUDE) ids.push(id);
+  }
+  return ids.sort();
+}
+
 /** What a container asks for, read from its data- attributes. */
 function config(box) {
   const base = (attr(box, "endpoint") || scriptBase).replace(/\/+$/, "");
@@ -54,12 +87,15 @@ function config(box) {
   if (win) query.push("window=" + encodeURIComponent(win));
   const section = attr(box, "section");
   if (section) query.push("section=" + encodeURIComponent(section));
+  const exclude = excluded(box);
+  if (exclude.length) query.push("exclude=" + exclude.map(encodeURIComponent).join(","));
   const refresh = parseFloat(attr(box, "refresh"));
   return {
     url:
       base + "/v1/sites/" + encodeURIComponent(attr(box, "site") || "") + "/top" +
       (query.length ? "?" + query.join("&") : ""),
     base,
+    exclude,
     title: attr(box, "title") || "",
     summary: has(box, "summary"),
     image: has(box, "image"),
@@ -159,6 +195,7 @@ function render(box, state, data) {
     if (!item || item.id == null) continue;
     const id = String(item.id);
     if (keep[id]) continue; // a duplicate id would steal its own row
+    if (state.cfg.exclude.indexOf(id) >= 0) continue; // a server that ignored `exclude`
     keep[id] = true;
     const row = state.rows[id] || (state.rows[id] = makeRow());
     updateRow(row, item, state);
