@@ -72,7 +72,7 @@ class Live:
         assert await self.app[FLUSHER].flush()
         return int(await self.app[STORE].total("demo", item_id))
 
-    async def put(self, item_id: str, title: str, section: str = "world") -> None:
+    async def put(self, item_id: str, title: str, section: str = "world", **fields: str) -> None:
         async with (
             aiohttp.ClientSession() as s,
             s.put(
@@ -82,6 +82,7 @@ class Live:
                     "url": f"/?story={item_id}",
                     "section": section,
                     "summary": f"What happened in {title}.",
+                    **fields,
                 },
                 headers={"Authorization": f"Bearer {TOKEN}"},
             ) as r,

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
@@ -218,6 +219,29 @@ async def test_the_widget_leaves_out_the_page_s_own_story(live: Live, page: Any)
             window.ranker.renderWidgets();
         }""")
     await until_listed(page, stories[3 : n + 3])
+
+
+async def test_the_widget_lists_only_recent_stories_with_data_max_age(
+    live: Live, page: Any
+) -> None:
+    now = time.time()
+    ages = {"week-old": 7 * 86400, "hour-old": 3600, "day-old": 86400, "month-old": 30 * 86400}
+    for item, age in ages.items():
+        published = datetime.fromtimestamp(now - age, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        await live.put(item, f"Story {item}", published_at=published)
+    await live.read({"month-old": 4, "week-old": 3, "day-old": 2, "hour-old": 1})
+    publisher = live.url("/publisher/fresh")
+    boxes = (
+        '<div id="fresh" data-ranker-top data-site="demo" data-n="3" data-window="all"'
+        ' data-max-age="48h"></div>'
+        '<div id="any" data-ranker-top data-site="demo" data-n="3" data-window="all"></div>'
+        '<script src="/widget.js" async></script>'
+    )
+    html = f'<!doctype html><meta charset="utf-8"><title>Publisher</title>{boxes}'
+    await page.route(publisher, _serving(html))
+    await page.goto(publisher)
+    await until_listed(page, ["day-old", "hour-old"], "#fresh")
+    await until_listed(page, ["month-old", "week-old", "day-old"], "#any")
 
 
 async def test_the_page_s_story_is_the_box_s_then_the_meta_s_then_the_beacon_s(

@@ -87,6 +87,9 @@ RELEASED = {
     "bucket": "rk:{site}:b:{scope}:{resolution}:{start}",
     "section": "rk:{site}:sec:{section}",
     "unrolled": "rk:{site}:unrolled",
+    "fresh": "rk:{site}:fresh:{scope}:{name}:{end}:{max_age}",
+    "recent": "rk:{site}:recent:{max_age}",
+    "published": "rk:{site}:published",
     "window": "rk:{site}:win:{scope}:{name}:{end}",
     "item": "rk:{site}:item:{item_id}",
     "items": "rk:{site}:items",
@@ -152,6 +155,7 @@ async def test_the_prelude_names_keys_as_python_does(redis: Redis) -> None:
         "item_id": "a:b.c-1",  # ids may hold the separator
         "part": "short",
         "section": "world",
+        "max_age": 172_800,
         "minute": 1_700_000_040,
         "reason": "address_limit",
         "batch_id": "0123abcd",
@@ -272,7 +276,15 @@ async def _workload(store: Store, cached: Store, site: str, now: int) -> None:
     await store.put_items(
         site,
         [
-            (f"s{k}", {"title": f"Story {k}", "url": f"/s{k}", "section": sections[k % 3]})
+            (
+                f"s{k}",
+                {
+                    "title": f"Story {k}",
+                    "url": f"/s{k}",
+                    "section": sections[k % 3],
+                    "published_at": "2026-11-30T10:00:00Z" if k % 2 else "",
+                },
+            )
             for k in range(12)
         ],
     )
@@ -296,6 +308,7 @@ async def _workload(store: Store, cached: Store, site: str, now: int) -> None:
     for window in WINDOWS:
         for section in (None, "world"):
             await store.top(site, section, window, 5, now, 100)
+            await store.top(site, section, window, 5, now, 100, max_age=86_400)
     await cached.top(site, None, "24h", 5, now, 100)  # its union stays a few seconds
     short = [minute - 60 * k for k in range(3)]
     await store.rising_candidates(site, None, short, [minute - 60 * k for k in range(3, 9)], 1)

@@ -474,3 +474,96 @@ async def test_an_excluded_list_has_its_own_etag(client: TestClient[Any, Any]) -
         "/v1/sites/news/top?n=2&exclude=a", headers={"If-None-Match": without.headers["ETag"]}
     )
     assert again.status == 304
+
+
+# -- max_age ------------------------------------------------------------------------------
+
+AGES = {"90m": 5400, "48h": 172_800, "7d": 604_800}
+
+
+def _iso(t: float) -> str:
+    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@settings(
+    max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    stories=st.lists(
+        st.tuples(st.integers(0, 4), st.one_of(st.none(), st.integers(0, 30 * 86400))),
+        min_size=2,
+        max_size=12,
+    ),
+    n=st.integers(1, 6),
+    max_age=st.sampled_from([*AGES, "0"]),
+    excluded=st.sets(st.integers(0, 11), max_size=3),
+    in_section=st.booleans(),
+)
+async def test_max_age_keeps_recent_stories_before_the_cut(
+    client: TestClient[Any, Any],
+    redis: Redis,
+    clock: FakeClock,
+    stories: list[tuple[int, int | None]],
+    n: int,
+    max_age: str,
+    excluded: set[int],
+    in_section: bool,
+) -> None:
+    """Reference: stories with views published within max_age (none without a publish
+    time; `0`: any age), in the section if asked, less the excluded, by views then id."""
+    await redis.flushall()
+    for k, (views, age) in enumerate(stories):
+        published = {} if age is None else {"published_at": _iso(clock.now - age)}
+        await put_item(client, f"m{k:02d}", section=("tech", "sport")[k % 2], **published)
+        await hits(client, f"m{k:02d}", views)
+    await flush(client)
+    limit = AGES.get(max_age, 0)
+    gone = {f"m{k:02d}" for k in excluded}
+    qualify = {
+        f"m{k:02d}": views
+        for k, (views, age) in enumerate(stories)
+        if views
+        and (not limit or (age is not None and age <= limit))
+        and f"m{k:02d}" not in gone
+        and (not in_section or k % 2 == 0)
+    }
+    expected = sorted(qualify, key=lambda story: (-qualify[story], story))[:n]
+    query = f"n={n}&max_age={max_age}&section={'tech' if in_section else ''}"
+    if gone:
+        query += f"&exclude={','.join(sorted(gone))}"
+    for window in ALL_WINDOWS:
+        doc = await top(client, f"{query}&window={window}")
+        assert [it["id"] for it in doc["items"]] == expected, window
+
+
+async def test_a_site_default_max_age_applies_unless_a_request_says_otherwise(
+    engine: Any, redis: Redis, clock: FakeClock
+) -> None:
+    from dataclasses import replace
+
+    from aiohttp.test_utils import TestServer
+
+    from ranker.http.app import create_app
+    from tests.support import BROWSER_HEADERS, make_settings
+
+    await redis.flushall()
+    base = make_settings(engine.url)
+    site = replace(base.sites["news"], max_age=86_400.0)
+    app = create_app(replace(base, sites={**base.sites, "news": site}), clock=clock)
+    async with TestClient(TestServer(app), headers=BROWSER_HEADERS) as client:
+        await put_item(client, "old", published_at=_iso(clock.now - 3 * 86_400))
+        await put_item(client, "new", published_at=_iso(clock.now - 3_600))
+        await put_item(client, "undated")
+        for story in ("old", "new", "undated"):
+            await hits(client, story, 2)
+        await flush(client)
+        assert await ids(client, "window=all") == ["new"]
+        assert await ids(client, "window=all&max_age=7d") == ["new", "old"]
+        assert await ids(client, "window=all&max_age=0") == ["new", "old", "undated"]
+
+
+@pytest.mark.parametrize("value", ["1 h", "-1h", "h", "1w", "1e3", "1.5.5h", "9999999999d"])
+async def test_a_bad_max_age_is_400(client: TestClient[Any, Any], value: str) -> None:
+    response = await client.get(f"/v1/sites/news/top?max_age={value}")
+    assert response.status == 400
+    assert (await response.json())["error"] == "bad_max_age"

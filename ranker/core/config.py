@@ -58,6 +58,9 @@ class Site:
     shards: int = 1
     # IANA time zone of the newsroom: its calendar days are the site's day buckets (30d).
     timezone: str = "UTC"
+    # Lists leave out stories published longer ago than this (s; 0: any age), unless a
+    # request says otherwise (`max_age=`).
+    max_age: float = 0.0
 
     @property
     def zone(self) -> ZoneInfo:
@@ -319,6 +322,7 @@ _SITE_KEYS = {
     "secret",
     "shards",
     "timezone",
+    "max_age",
     "token_env",
     "secret_env",
 }
@@ -348,6 +352,7 @@ def _parse_site(name: str, table: object, unknown: list[str], environ: Mapping[s
         title=str(table.get("title", "")),
         secret=_file_or_env(table, "secret", where, environ) if has_secret else "",
         shards=_shards(table.get("shards", 1), f"{where}.shards"),
+        max_age=parse_duration(table["max_age"], f"{where}.max_age") if "max_age" in table else 0.0,
         timezone=_timezone(table.get("timezone", "UTC"), f"{where}.timezone"),
     )
 

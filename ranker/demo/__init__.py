@@ -72,7 +72,7 @@ async def _story(request: web.Request) -> tuple[str, dict[str, str]]:
         stored = await app[STORE].get_item(SITE, wanted)
         if stored and stored.get("hidden") != "1":
             return wanted, stored
-    key = (SITE, "hot", None, 1)
+    key = (SITE, "hot", None, 1, 0)
     entry = await app[TOP_CACHE].get(
         key, lambda: compute_top(app[STORE], app[SETTINGS], key, app[CLOCK]())
     )

@@ -105,7 +105,7 @@ async def rising(request: web.Request) -> web.Response:
 
     # Cached like the top lists (and forgotten with them on a catalog write): every open
     # dashboard polls this.
-    entry = await app[TOP_CACHE].get((site, "rising", section, n), compute)
+    entry = await app[TOP_CACHE].get((site, "rising", section, n, 0), compute)
     return web.Response(body=entry.body, content_type="application/json")
 
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+import re
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from html import escape
@@ -12,20 +13,22 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from ranker.core.config import Settings
+from ranker.core.config import ConfigError, Settings, Site, parse_duration
 from ranker.core.decay import decayed
 from ranker.core.validate import ID_RULE, SECTION_RULE, clean_text, is_item_id, is_section, safe_url
 from ranker.core.windows import WINDOWS
 from ranker.http.errors import ApiError
 from ranker.http.etags import client_has, etag
-from ranker.http.schemas import MAX_EXCLUDE, MAX_N, TopQuery, int_param
+from ranker.http.schemas import MAX_AGE_PATTERN, MAX_EXCLUDE, MAX_N, TopQuery, int_param
 from ranker.store.redis import Store
 
 RANK_DEPTH = MAX_N  # ranks deeper than this are reported as null
 MAX_SCAN = 5000  # ranked members one query may look through for visible, catalogued ones
 _MAX_ENTRIES = 10_000
 
-TopKey = tuple[str, str, str | None, int]  # site, window, section, n
+TopKey = tuple[str, str, str | None, int, int]  # site, window, section, n, max age (s, 0: any)
+MAX_AGE = 3650 * 86400  # a longer max_age is this one (ten years)
+MAX_AGE_RE = re.compile(MAX_AGE_PATTERN)
 _TOP_DEFAULTS = TopQuery()
 _TOP_N = int_param(TopQuery, "n")
 _WINDOWS = frozenset(WINDOWS)
@@ -178,15 +181,31 @@ class TopCache:
         self._entries = {k: e for k, e in self._entries.items() if k[0] != site}
 
 
-def parse_top_query(query: Any, sites: set[str] | Any, site: str) -> TopKey:
+def parse_top_query(query: Any, sites: Mapping[str, Site], site: str) -> TopKey:
     """The list a query string asks for, by schemas.TopQuery, or ApiError."""
     if site not in sites:
         raise ApiError(404, "unknown_site", "no such site")
+    default = sites[site].max_age
     n = _TOP_N.read(query)
     window = query.get("window", _TOP_DEFAULTS.window)
     if window not in _WINDOWS:
         raise ApiError(400, "bad_window", f"window: one of {', '.join(WINDOWS)}")
-    return site, window, parse_section(query), n
+    return site, window, parse_section(query), n, parse_max_age(query, default)
+
+
+def parse_max_age(query: Any, default: float) -> int:
+    """The optional `max_age` parameter (a duration like 48h; 0 for any age, whatever the
+    site's default) in whole seconds, else the site's default (0: any age), or ApiError."""
+    if "max_age" not in query:
+        return int(default)
+    given = query["max_age"]
+    if not MAX_AGE_RE.fullmatch(given):
+        raise ApiError(400, "bad_max_age", "max_age: a duration like 48h, 90m or 7d, or 0")
+    try:
+        seconds = parse_duration(given, "max_age")
+    except ConfigError:  # zero
+        return 0
+    return min(max(int(seconds), 1), MAX_AGE)
 
 
 def parse_exclude(query: Any) -> frozenset[str]:
@@ -215,8 +234,8 @@ async def compute_top(
     store: Store, settings: Settings, key: TopKey, now: float, spare: int = 0
 ) -> dict[str, Any]:
     """The list `key` names, with up to `spare` more stories after its n."""
-    site, window, section, n = key
-    landmark, rows = await store.top(site, section, window, n + spare, now, MAX_SCAN)
+    site, window, section, n, max_age = key
+    landmark, rows = await store.top(site, section, window, n + spare, now, MAX_SCAN, max_age)
     half_life = settings.sites[site].half_life
     items = []
     for rank, row in enumerate(rows, 1):
@@ -269,7 +288,7 @@ async def item_ranks(
     """The item's rank among visible stories in each window (None past RANK_DEPTH)."""
     out: dict[str, int | None] = {}
     for window in WINDOWS:
-        key: TopKey = (site, window, None, RANK_DEPTH)
+        key: TopKey = (site, window, None, RANK_DEPTH, 0)
 
         async def compute(key: TopKey = key) -> dict[str, Any]:
             return await compute_top(store, settings, key, now)

@@ -181,7 +181,10 @@ def _top(route: str, handler: Handler, operation_id: str, summary: str) -> Route
                 CACHED,
             ),
             304: NOT_MODIFIED,
-            400: Refusal("a bad parameter", ("bad_n", "bad_window", "bad_section", "bad_exclude")),
+            400: Refusal(
+                "a bad parameter",
+                ("bad_n", "bad_window", "bad_section", "bad_exclude", "bad_max_age"),
+            ),
             404: UNKNOWN_SITE,
         },
     )

@@ -22,6 +22,7 @@ from ranker.http.errors import ApiError
 MAX_N: Final = 100  # the longest list a reader or an editor may ask for
 MAX_SERIES_IDS: Final = 100
 MAX_EXCLUDE: Final = 20  # stories one list request may leave out
+MAX_AGE_PATTERN: Final = r"^[0-9]{1,9}(\.[0-9]{1,6})?(ms|s|m|h|d)?$"  # a list's max_age
 MAX_IMPORT_ERRORS: Final = 100  # refused import lines reported, at most
 
 _DEFAULTS: Final = Settings()
@@ -155,6 +156,20 @@ class TopQuery(Struct):
             extra={"style": "form", "explode": False},
         ),
     ] = msgspec.field(default_factory=list)
+    max_age: (
+        Annotated[
+            str,
+            Meta(
+                pattern=MAX_AGE_PATTERN,
+                description=(
+                    "only stories published within this long (`48h`, `90m`, `7d`), left out "
+                    "before the cut; stories without `published_at` are left out too. `0`: any "
+                    "age. Default: the site's `max_age`, else any age"
+                ),
+            ),
+        ]
+        | UnsetType
+    ) = UNSET
 
 
 class RisingQuery(Struct):

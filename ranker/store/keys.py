@@ -52,6 +52,9 @@ SCHEMA: Final[dict[str, Shape]] = {
     "total": Shape("zset", "rk:{site}:tot:{scope}"),
     "bucket": Shape("zset", "rk:{site}:b:{scope}:{resolution}:{start}"),
     "window": Shape("zset", "rk:{site}:win:{scope}:{name}:{end}"),
+    "fresh": Shape("zset", "rk:{site}:fresh:{scope}:{name}:{end}:{max_age}"),
+    "recent": Shape("zset", "rk:{site}:recent:{max_age}"),
+    "published": Shape("zset", "rk:{site}:published"),
     "item": Shape("hash", "rk:{site}:item:{item_id}"),
     "items": Shape("set", "rk:{site}:items"),
     "section": Shape("set", "rk:{site}:sec:{section}"),
@@ -185,6 +188,24 @@ def bucket(site: str, scope: str, resolution: str, start: int) -> str:
 def window(site: str, scope: str, name: str, end: int) -> str:
     """ZSET: union of a window's buckets ending at bucket `end`; a query cache, seconds of TTL."""
     return _NAMES["window"](site, scope, name, end)
+
+
+def fresh(site: str, scope: str, name: str, end: int, max_age: int) -> str:
+    """ZSET: a list's ranking less the stories published more than `max_age` seconds ago
+    (an intersection with `recent`); a query cache, like `window`."""
+    return _NAMES["fresh"](site, scope, name, end, max_age)
+
+
+def recent(site: str, max_age: int) -> str:
+    """ZSET id -> publish time: the stories published within the last `max_age` seconds,
+    taken from `published`; a query cache, like `window`."""
+    return _NAMES["recent"](site, max_age)
+
+
+def published(site: str) -> str:
+    """ZSET id -> publish time (unix s) of every catalogued story that has one: what a
+    list's `max_age` is read against. No TTL; kept by catalog writes."""
+    return _NAMES["published"](site)
 
 
 def item(site: str, item_id: str) -> str:

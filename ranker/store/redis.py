@@ -8,7 +8,7 @@ import functools
 import secrets
 from collections.abc import Callable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC
+from datetime import UTC, datetime
 from importlib.resources import files
 from typing import Any, Concatenate, ParamSpec, TypeVar, cast
 
@@ -75,6 +75,48 @@ def _flat_rows(rows: list[Row]) -> list[str | int]:
                 flat += (reason, minute, views)
             flat.append("" if flag is None else f"{flag[0]}|{flag[1]:.3f}")
     return flat
+
+
+def _top_keys(
+    tag: str, section: str | None, window: str, resolution: str, starts: list[int], max_age: int
+) -> list[str]:
+    """The keys top.lua reads for one shard (top.lua says which is which)."""
+    if window == "hot":
+        ranking = keys.hot(tag, "all")
+    elif window == "all":
+        ranking = keys.total(tag, "all")
+    else:
+        ranking = keys.window(tag, "all", window, starts[0])
+    # The section's members and its intersection (no section: the ranking, unused).
+    members, cached = ranking, ranking
+    if section:
+        members = keys.section(tag, section)
+        cached = keys.window(tag, section, window, starts[0])
+    # The recent stories and the list's intersection with them (none: unused).
+    recent, fresh = ranking, ranking
+    if max_age:
+        recent = keys.recent(tag, max_age)
+        fresh = keys.fresh(tag, section or "all", window, starts[0], max_age)
+    buckets = [keys.bucket(tag, "all", resolution, s) for s in starts] if resolution else []
+    return [
+        keys.meta(tag),
+        ranking,
+        members,
+        cached,
+        keys.unrolled(tag),
+        keys.published(tag),
+        recent,
+        fresh,
+        *buckets,
+    ]
+
+
+def _unix(published_at: str) -> int | str:
+    """A catalog entry's `published_at` (as validate stores it: ISO-8601 in UTC) as unix
+    seconds; "" for none."""
+    if not published_at:
+        return ""
+    return int(datetime.fromisoformat(published_at).timestamp())
 
 
 def _tied(score: float) -> float:
@@ -375,14 +417,16 @@ class Store:
                 ids = cast(list[str], found)
                 async with self.redis.pipeline(transaction=False) as pipe:
                     for item_id in ids:
-                        pipe.hget(keys.item(tag, item_id), "section")
-                    sections = await pipe.execute()
+                        pipe.hmget(keys.item(tag, item_id), "section", "published_at")
+                    fields = await pipe.execute()
                 async with self.redis.pipeline(transaction=False) as pipe:
-                    for item_id, section in zip(ids, sections, strict=True):
+                    for item_id, (section, published_at) in zip(ids, fields, strict=True):
                         if section:
                             pipe.sadd(keys.section(tag, section), item_id)
                             pipe.sadd(keys.scopes(tag), section)
                             done["members"] += 1
+                        if published_at:
+                            pipe.zadd(keys.published(tag), {item_id: _unix(published_at)})
                     await pipe.execute()
                 if int(cursor) == 0:
                     break
@@ -409,9 +453,17 @@ class Store:
 
     @_round_trip("query")
     async def top(
-        self, site: str, section: str | None, window: str, n: int, now: float, max_scan: int
+        self,
+        site: str,
+        section: str | None,
+        window: str,
+        n: int,
+        now: float,
+        max_scan: int,
+        max_age: int = 0,
     ) -> tuple[float | None, list[Ranked]]:
-        """The top `n` visible items of a window (ties by id), and the landmark for `hot`.
+        """The top `n` visible items of a window (ties by id), and the landmark for `hot`;
+        with `max_age` (s), of the items published that recently only.
 
         A site with several shards gets each shard's top (read on past the n-th while
         scores tie) and merges them, which is exact because shards hold disjoint stories.
@@ -424,38 +476,18 @@ class Store:
                 # Days written before the site had its time zone are UTC days.
                 utc = window_buckets(window, now)[1]
                 starts += [s for s in utc if s >= min(starts) and s not in starts]
-        calls = []
-        for tag in self.tags(site):
-            if window == "hot":
-                ranking = keys.hot(tag, "all")
-            elif window == "all":
-                ranking = keys.total(tag, "all")
-            else:
-                ranking = keys.window(tag, "all", window, starts[0])
-            # The section's members and its intersection (no section: the ranking, unused).
-            members, cached = ranking, ranking
-            if section:
-                members = keys.section(tag, section)
-                cached = keys.window(tag, section, window, starts[0])
-            ranking_keys = [keys.meta(tag), ranking, members, cached, keys.unrolled(tag)]
-            if resolution:
-                ranking_keys += [keys.bucket(tag, "all", resolution, s) for s in starts]
-            calls.append(
-                (
-                    ranking_keys,
-                    [
-                        n,
-                        keys.prefix(tag),
-                        section or "",
-                        # A section's hot list is the hot ranking's intersection: kept
-                        # a second at most, as the top list's cache (the ranking moves).
-                        self._union_ttl_ms if window != "hot" else min(self._union_ttl_ms, 1000),
-                        max_scan,
-                        resolution,
-                        min(starts),
-                    ],
-                )
+        # A section's hot list is the hot ranking's intersection: kept a second at most,
+        # as the top list's cache (the ranking moves).
+        ttl = self._union_ttl_ms if window != "hot" else min(self._union_ttl_ms, 1000)
+        cutoff = int(now - max_age) if max_age else ""
+        args = [section or "", ttl, max_scan, resolution, min(starts), cutoff]
+        calls = [
+            (
+                _top_keys(tag, section, window, resolution, starts, max_age),
+                [n, keys.prefix(tag), *args],
             )
+            for tag in self.tags(site)
+        ]
         replies = await self._run_all(self._top, calls)
         if len(replies) == 1:
             reply = replies[0]
@@ -706,10 +738,15 @@ class Store:
             self._put,
             [
                 (
-                    [*self._catalog_keys(site, item_id), keys.scopes(self._tag(site, item_id))],
+                    [
+                        *self._catalog_keys(site, item_id),
+                        keys.scopes(self._tag(site, item_id)),
+                        keys.published(self._tag(site, item_id)),
+                    ],
                     [
                         item_id,
                         keys.prefix(self._tag(site, item_id)),
+                        _unix(f.get("published_at", "")),
                         *(v for kv in f.items() for v in kv),
                     ],
                 )
@@ -733,7 +770,12 @@ class Store:
         """Delete an entry and all its counts; False when there was no such entry."""
         tag = self._tag(site, item_id)
         deleted = await self._delete(
-            keys=[*self._catalog_keys(site, item_id), keys.flags(tag), keys.unrolled(tag)],
+            keys=[
+                *self._catalog_keys(site, item_id),
+                keys.flags(tag),
+                keys.unrolled(tag),
+                keys.published(tag),
+            ],
             args=[
                 item_id,
                 keys.prefix(tag),

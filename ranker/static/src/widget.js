@@ -7,7 +7,8 @@
  * The list leaves out the page's own story: the container's data-id, else the page's
  * <meta name="ranker:id"> (what beacon.js reads), else the beacon script's data-id;
  * data-exclude-current="false" keeps it. data-exclude="id1,id2" leaves out more (at most
- * MAX_EXCLUDE in all, the page's own story first).
+ * MAX_EXCLUDE in all, the page's own story first). data-max-age="48h" lists only stories
+ * published that recently (the site's `max_age` when absent; "0" for any age).
  *
  * Every container on the page gets its list, refreshed in place every data-refresh seconds;
  * window.ranker.renderWidgets() picks up containers added or changed later. Titles and
@@ -87,6 +88,8 @@ function config(box) {
   if (win) query.push("window=" + encodeURIComponent(win));
   const section = attr(box, "section");
   if (section) query.push("section=" + encodeURIComponent(section));
+  const maxAge = attr(box, "max-age");
+  if (maxAge) query.push("max_age=" + encodeURIComponent(maxAge));
   const exclude = excluded(box);
   if (exclude.length) query.push("exclude=" + exclude.map(encodeURIComponent).join(","));
   const refresh = parseFloat(attr(box, "refresh"));

@@ -1,7 +1,8 @@
 -- Remove one catalog entry and every count of it: decayed, all-time and bucketed, so an id
 -- created again starts from zero.
 -- KEYS[1] item hash, KEYS[2] catalogued-ids set, KEYS[3] meta hash, KEYS[4] catalog log,
--- KEYS[5] hidden-ids set, KEYS[6] flags hash, KEYS[7] unrolled-minutes zset
+-- KEYS[5] hidden-ids set, KEYS[6] flags hash, KEYS[7] unrolled-minutes zset,
+-- KEYS[8] published zset
 -- ARGV[1] id, ARGV[2] key prefix, ARGV[3] now (unix s),
 -- ARGV[4..6] retention (s) after a minute/hour/day bucket ends, ARGV[7] d, then d day
 -- starts (lib_days.lua): every day a bucket may still be kept for; then the reasons views
@@ -15,6 +16,7 @@ local id, p, now = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local section = redis.call('HGET', KEYS[1], 'section')
 redis.call('DEL', KEYS[1])
 redis.call('SREM', KEYS[5], id)
+redis.call('ZREM', KEYS[8], id)
 if section and section ~= '' then redis.call('SREM', key_section(p, section), id) end
 local catalogued = redis.call('SREM', KEYS[2], id) == 1
 if not catalogued and not redis.call('ZSCORE', key_total(p, 'all'), id) then return 0 end

@@ -1,7 +1,8 @@
 -- Create or replace one catalog entry; a new id is logged so collectors start counting it.
 -- KEYS[1] item hash, KEYS[2] catalogued-ids set, KEYS[3] meta hash, KEYS[4] catalog log,
--- KEYS[5] hidden-ids set, KEYS[6] sections set
--- ARGV[1] id, ARGV[2] key prefix, ARGV[3..] field, value, ... (including hidden = "1"/"0")
+-- KEYS[5] hidden-ids set, KEYS[6] sections set, KEYS[7] published zset
+-- ARGV[1] id, ARGV[2] key prefix, ARGV[3] its publish time (unix s, '' for none),
+-- ARGV[4..] field, value, ... (including hidden = "1"/"0")
 -- The entry's section, if any, lists it in that section's members set (the section's lists
 -- are the site's intersected with it) and the section in the sections set.
 -- Returns 1 when the id is new, else 0.
@@ -10,7 +11,12 @@ local id, p = ARGV[1], ARGV[2]
 if redis.call('EXISTS', KEYS[3]) == 0 then redis.call('HSET', KEYS[3], 'layout', LAYOUT) end
 local old = redis.call('HGET', KEYS[1], 'section') or ''
 redis.call('DEL', KEYS[1])
-redis.call('HSET', KEYS[1], unpack(ARGV, 3))
+redis.call('HSET', KEYS[1], unpack(ARGV, 4))
+if ARGV[3] ~= '' then
+  redis.call('ZADD', KEYS[7], ARGV[3], id)
+else
+  redis.call('ZREM', KEYS[7], id)
+end
 local section = redis.call('HGET', KEYS[1], 'section') or ''
 if old ~= section and old ~= '' then redis.call('SREM', key_section(p, old), id) end
 if section ~= '' then

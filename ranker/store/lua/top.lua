@@ -1,12 +1,15 @@
 -- The top of one ranking, catalogued and visible items only, with their catalog fields.
 -- KEYS[1] meta hash, KEYS[2] the site's ranking (the hot or total zset, or a window's
 -- union key), KEYS[3] the section's members set and KEYS[4] its intersection key (both
--- only for a section), KEYS[5] unrolled-minutes zset, KEYS[6..] a window's bucket zsets
--- (none for hot/total).
+-- only for a section), KEYS[5] unrolled-minutes zset, KEYS[6] published zset, KEYS[7] the
+-- recent stories' key and KEYS[8] the list's intersection with it (both only for a max
+-- age), KEYS[9..] a window's bucket zsets (none for hot/total).
 -- ARGV[1] n, ARGV[2] key prefix, ARGV[3] section ('' for all), ARGV[4] cache TTL (ms,
 --         0 = do not keep the unions), ARGV[5] most members to look at,
 -- ARGV[6] the window's bucket resolution ('' for hot/total), ARGV[7] its oldest bucket's
---         start: minutes not rolled into hours and days yet are added from there on.
+--         start: minutes not rolled into hours and days yet are added from there on,
+-- ARGV[8] published at or after this (unix s), '' for any time: stories without a publish
+--         time are left out then.
 -- Returns {landmark, {id, score, title, url, section, summary, image, published_at}, ...}.
 -- Past the n-th visible member it keeps reading while scores tie (equal to 12 digits:
 -- decayed counts that are equal can differ in their last bits), so the caller can break
@@ -23,7 +26,7 @@ local function fresh(key)
 end
 if resolution ~= '' and fresh(src) then
   local buckets = {}
-  for i = 6, #KEYS do buckets[#buckets + 1] = KEYS[i] end
+  for i = 9, #KEYS do buckets[#buckets + 1] = KEYS[i] end
   if resolution ~= 'minute' then
     -- Views of minutes not rolled yet are in their minute only.
     for _, m in ipairs(redis.call('ZRANGE', KEYS[5], ARGV[7], '+inf', 'BYSCORE')) do
@@ -40,6 +43,19 @@ if want_section ~= '' then
     if ttl > 0 then redis.call('PEXPIRE', KEYS[4], ttl) end
   end
   src = KEYS[4]
+end
+if ARGV[8] ~= '' then
+  -- Recent stories only: the list intersected with those published since the cutoff,
+  -- before the cut, so the list is whole when enough recent stories qualify.
+  if fresh(KEYS[7]) then
+    redis.call('ZRANGESTORE', KEYS[7], KEYS[6], ARGV[8], '+inf', 'BYSCORE')
+    if ttl > 0 then redis.call('PEXPIRE', KEYS[7], ttl) end
+  end
+  if fresh(KEYS[8]) then
+    redis.call('ZINTERSTORE', KEYS[8], 2, src, KEYS[7], 'WEIGHTS', 1, 0)
+    if ttl > 0 then redis.call('PEXPIRE', KEYS[8], ttl) end
+  end
+  src = KEYS[8]
 end
 local out = {redis.call('HGET', KEYS[1], 'landmark') or false}
 local found, last, pos, chunk = 0, nil, 0, math.max(2 * n, 32)
