@@ -72,11 +72,13 @@ class Live:
         assert await self.app[FLUSHER].flush()
         return int(await self.app[STORE].total("demo", item_id))
 
-    async def put(self, item_id: str, title: str, section: str = "world", **fields: str) -> None:
+    async def put(
+        self, item_id: str, title: str, section: str = "world", site: str = "demo", **fields: str
+    ) -> None:
         async with (
             aiohttp.ClientSession() as s,
             s.put(
-                self.url(f"/v1/sites/demo/items/{item_id}"),
+                self.url(f"/v1/sites/{site}/items/{item_id}"),
                 json={
                     "title": title,
                     "url": f"/?story={item_id}",
@@ -89,14 +91,26 @@ class Live:
         ):
             assert r.status in (200, 201), await r.text()
 
-    async def read(self, counts: dict[str, int]) -> None:
+    async def hide(self, item_id: str, site: str = "demo") -> None:
+        """An editor's takedown: the story leaves every list."""
+        async with (
+            aiohttp.ClientSession() as s,
+            s.patch(
+                self.url(f"/v1/sites/{site}/items/{item_id}"),
+                json={"hidden": True},
+                headers={"Authorization": f"Bearer {TOKEN}"},
+            ) as r,
+        ):
+            assert r.status == 200, await r.text()
+
+    async def read(self, counts: dict[str, int], site: str = "demo") -> None:
         """Readers' beacons, sent the way sendBeacon sends them."""
         async with aiohttp.ClientSession() as s:
             for item_id, n in counts.items():
                 for _ in range(n):
                     async with s.post(
                         self.url("/v1/hit"),
-                        data=f'{{"site":"demo","id":"{item_id}"}}',
+                        data=f'{{"site":"{site}","id":"{item_id}"}}',
                         headers={"Content-Type": "text/plain", **BROWSER_HEADERS},
                     ) as r:
                         assert r.status == 204
@@ -105,11 +119,14 @@ class Live:
 
 @contextlib.asynccontextmanager
 async def served_demo(
-    settings: Settings, clock: FakeClock, timezone: str = "UTC"
+    settings: Settings, clock: FakeClock, timezone: str = "UTC", more_sites: tuple[str, ...] = ()
 ) -> AsyncIterator[Live]:
     """The demo site on `settings` (its token the demo's, its days `timezone`'s), on a
-    loopback port."""
-    sites = {"demo": Site("demo", half_life=600.0, token=TOKEN, timezone=timezone)}
+    loopback port; and `more_sites` alike, with nothing catalogued (new sites)."""
+    sites = {
+        name: Site(name, half_life=600.0, token=TOKEN, timezone=timezone)
+        for name in ("demo", *more_sites)
+    }
     app = create_app(replace(settings, sites=sites), clock=clock, plugins=[demo.plugin(rate=0)])
     server = TestServer(app, host="127.0.0.1")
     await server.start_server()

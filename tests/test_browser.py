@@ -30,7 +30,8 @@ from tests.support import BROWSER, BROWSER_HEADERS, FakeClock
 @pytest.fixture
 async def live(settings: Settings, clock: FakeClock) -> AsyncIterator[Live]:
     # A short list cache (on the fake clock) so widgets see changes when the clock moves.
-    async with served_demo(settings, clock) as served:
+    # Beside the demo's catalogued stories, a new site with nothing catalogued: "fresh".
+    async with served_demo(settings, clock, more_sites=("fresh",)) as served:
         yield served
 
 
@@ -60,10 +61,21 @@ async def page(browser: Any) -> AsyncIterator[Any]:
 
 
 async def widget_ids(page: Any, container: str = "#most-viewed") -> list[str]:
+    """The stories the box ranks by views: the latest ones filling it up (the demo's sample
+    stories, with no views) left out."""
     ids: list[str] = await page.eval_on_selector_all(
-        f"{container} li.ranker-item", "els => els.map(e => e.dataset.id)"
+        f"{container} li.ranker-item:not(.ranker-backfill)", "els => els.map(e => e.dataset.id)"
     )
     return ids
+
+
+async def widget_rows(page: Any, container: str) -> list[tuple[str, bool]]:
+    """Every story the box lists, and whether it only fills the box up (.ranker-backfill)."""
+    rows: list[list[Any]] = await page.eval_on_selector_all(
+        f"{container} li.ranker-item",
+        "els => els.map(e => [e.dataset.id, e.classList.contains('ranker-backfill')])",
+    )
+    return [(str(item), bool(backfill)) for item, backfill in rows]
 
 
 async def test_an_article_view_fires_exactly_one_beacon(live: Live, page: Any) -> None:
@@ -92,7 +104,9 @@ async def test_a_prerendered_page_counts_only_once_shown(live: Live, page: Any) 
                               {get() { return window.__prerendering; }, configurable: true});
     """)
     await page.goto(live.url("/?story=tram"))
-    await page.wait_for_selector("#most-viewed[data-ranker-state]", state="attached")
+    await page.wait_for_selector(
+        "#most-viewed[data-ranker-state]:not([data-ranker-state=loading])", state="attached"
+    )
     await page.wait_for_load_state("networkidle")
     assert live.pending == 0
     await page.evaluate("""() => { window.__prerendering = false;
@@ -149,7 +163,7 @@ async def test_the_widget_lists_in_rank_order_and_titles_are_only_text(
     await page.wait_for_selector("#most-viewed li.ranker-item")
     assert await widget_ids(page) == ["s2", "s3", "s1"]
     links = await page.eval_on_selector_all(
-        "#most-viewed li.ranker-item a", "els => els.map(e => e.textContent)"
+        "#most-viewed li.ranker-item:not(.ranker-backfill) a", "els => els.map(e => e.textContent)"
     )
     assert links == [hostile["s2"], hostile["s3"], hostile["s1"]]
     assert await page.evaluate("() => window.__owned") is None
@@ -268,6 +282,126 @@ async def test_the_page_s_story_is_the_box_s_then_the_meta_s_then_the_beacon_s(
         await until_listed(page, ["st2", "st3"], "#own")
         await until_listed(page, listed, "#box")
         await page.unroute(publisher)
+
+
+FALLBACK = '<p class="fallback">Our picks</p>'
+
+
+async def test_the_publisher_s_fallback_stays_until_a_list_has_a_story(
+    live: Live, page: Any, clock: FakeClock
+) -> None:
+    """Never an empty box: the container's own markup stays while no story is listed (a
+    new site with nothing catalogued; stories with no views and data-backfill="false",
+    sent as backfill=false), gives way to the first list a refresh brings, and comes back
+    when the box asks for another list with no story; a refresh with none keeps the list."""
+    await live.put("tram", "Council approves new tram line")
+    asked: list[str] = []
+    answers: list[Any] = []
+    page.on("request", lambda r: asked.append(r.url) if "/top" in r.url else None)
+    page.on("response", lambda r: answers.append(r) if "/sites/demo/top" in r.url else None)
+    publisher = live.url("/publisher/fallback")
+    boxes = (
+        f'<div id="new" data-ranker-top data-site="fresh" data-title="Top">{FALLBACK}</div>'
+        '<div id="off" data-ranker-top data-site="demo" data-backfill="false"'
+        f' data-refresh="5" data-title="Top">{FALLBACK}</div>'
+        '<script src="/widget.js" async></script>'
+    )
+    html = f'<!doctype html><meta charset="utf-8"><title>Publisher</title>{boxes}'
+    await page.route(publisher, _serving(html))
+    await page.goto(publisher)
+    for box in ("#new", "#off"):
+        await page.wait_for_selector(f"{box}[data-ranker-state=empty]", state="attached")
+        assert await page.inner_html(box) == FALLBACK  # no heading, no list
+    await page.screenshot(path=shot("widget-fallback.png"))
+    assert [u for u in asked if "/sites/fresh/" in u and "backfill" not in u]
+    assert [u for u in asked if "/sites/demo/" in u]
+    assert all("backfill=false" in u for u in asked if "/sites/demo/" in u), asked
+    await page.evaluate("() => { document.querySelector('#off .fallback').kept = true; }")
+
+    # A refresh that brings a story: the list takes the fallback's place.
+    await live.read({"tram": 2})
+    clock.advance(2)  # past the server's list cache
+    await page.wait_for_selector("#off[data-ranker-state=ready]", state="attached")
+    assert await widget_ids(page, "#off") == ["tram"]
+    assert await page.query_selector("#off .fallback") is None
+    assert await page.text_content("#off h2.ranker-title") == "Top"
+    assert await page.inner_html("#new") == FALLBACK
+
+    # Another list with no story (here a section with none read): the fallback returns,
+    # the very nodes the page had; and the list again when the box asks for it again.
+    await page.evaluate("""() => {
+        document.getElementById('off').setAttribute('data-section', 'culture');
+        window.ranker.renderWidgets();
+    }""")
+    await page.wait_for_selector("#off[data-ranker-state=empty]", state="attached")
+    assert await page.inner_html("#off") == FALLBACK
+    assert await page.evaluate("() => document.querySelector('#off .fallback').kept") is True
+    await page.evaluate("""() => {
+        document.getElementById('off').removeAttribute('data-section');
+        window.ranker.renderWidgets();
+    }""")
+    await page.wait_for_selector("#off[data-ranker-state=ready]", state="attached")
+    assert await widget_ids(page, "#off") == ["tram"]
+
+    # A refresh with no story (the story taken down): the list shown stays.
+    answers.clear()
+    await live.hide("tram")
+    clock.advance(2)
+
+    async def emptied() -> bool:
+        for answer in answers:
+            if answer.status == 200 and (await answer.json())["items"] == []:
+                return True
+        return False
+
+    await until(emptied, "a refresh listing no story")
+    await page.evaluate("() => new Promise(r => setTimeout(r, 50))")  # its handler has run
+    assert await widget_ids(page, "#off") == ["tram"]
+    assert await page.get_attribute("#off", "data-ranker-state") == "ready"
+
+
+async def test_a_box_with_too_few_read_stories_fills_up_with_the_latest(
+    live: Live, page: Any, clock: FakeClock
+) -> None:
+    """A new site with no views: the box lists its latest published stories, marked
+    .ranker-backfill; a story read since ranks first, its row kept and no longer marked."""
+    now = time.time()
+    for k in range(1, 5):  # new1 the latest
+        published = datetime.fromtimestamp(now - k * 3600, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        await live.put(f"new{k}", f"Story new{k}", site="fresh", published_at=published)
+    await live.put("undated", "A story with no date", site="fresh")
+    publisher = live.url("/publisher/backfill")
+    boxes = (
+        f'<div id="box" data-ranker-top data-site="fresh" data-n="3" data-refresh="5">'
+        f"{FALLBACK}</div>"
+        '<script src="/widget.js" async></script>'
+    )
+    html = f'<!doctype html><meta charset="utf-8"><title>Publisher</title>{boxes}'
+    await page.route(publisher, _serving(html))
+    await page.goto(publisher)
+    await page.wait_for_selector("#box[data-ranker-state=ready]", state="attached")
+    assert await widget_rows(page, "#box") == [("new1", True), ("new2", True), ("new3", True)]
+    # Rendered like any other row: the link, and nothing more.
+    shapes = await page.eval_on_selector_all(
+        "#box li.ranker-item", "els => els.map(e => [e.className, e.innerHTML])"
+    )
+    assert shapes[0] == [
+        "ranker-item ranker-backfill",
+        '<a class="ranker-link" href="/?story=new1">Story new1</a>',
+    ]
+    assert await page.query_selector("#box .fallback") is None
+    await page.screenshot(path=shot("widget-backfill.png"))
+
+    await page.evaluate("() => { document.querySelector('#box li[data-id=new3]').kept = true; }")
+    await live.read({"new3": 2}, site="fresh")
+    clock.advance(2)  # past the server's list cache
+
+    async def ranked() -> bool:
+        rows = await widget_rows(page, "#box")
+        return rows == [("new3", False), ("new1", True), ("new2", True)]
+
+    await until(ranked, "the read story to rank first")
+    assert await page.evaluate("() => document.querySelector('#box li[data-id=new3]').kept")
 
 
 async def test_the_dashboard_shows_lists_charts_and_hides_a_story(

@@ -71,7 +71,8 @@ async def test_the_widget_renders_old_entries_by_the_rule(live: Live, page: Any)
     publisher = live.url("/publisher/rule")
     html = (
         '<!doctype html><meta charset="utf-8"><title>Publisher</title>'
-        '<div id="box" data-ranker-top data-site="demo" data-n="100" data-summary></div>'
+        '<div id="box" data-ranker-top data-site="demo" data-n="100" data-summary'
+        ' data-backfill="false"></div>'
         '<script src="/widget.js" async></script>'
     )
 

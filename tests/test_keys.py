@@ -310,6 +310,7 @@ async def _workload(store: Store, cached: Store, site: str, now: int) -> None:
             await store.top(site, section, window, 5, now, 100)
             await store.top(site, section, window, 5, now, 100, max_age=86_400)
     await cached.top(site, None, "24h", 5, now, 100)  # its union stays a few seconds
+    await store.latest(site, "world", 5, now - 86_400 * 365, 100)
     short = [minute - 60 * k for k in range(3)]
     await store.rising_candidates(site, None, short, [minute - 60 * k for k in range(3, 9)], 1)
     await store.rising_candidates(site, "world", short, [minute - 240], 1)

@@ -76,6 +76,7 @@ async def test_response_shape(client: TestClient[Any, Any], clock: FakeClock) ->
                 "image": "https://img.example/a.jpg",
                 "published_at": "2026-11-26T07:00:00Z",
                 "views": 2,
+                "backfill": False,
             },
             {
                 "rank": 2,
@@ -87,6 +88,7 @@ async def test_response_shape(client: TestClient[Any, Any], clock: FakeClock) ->
                 "image": None,
                 "published_at": None,
                 "views": 1,
+                "backfill": False,
             },
         ],
     }
@@ -363,7 +365,12 @@ async def test_concurrent_misses_cost_one_query(
     await put_item(client, "a")
     await hits(client, "a", 1)
     await flush(client)
-    await top(client, "window=all")  # the script is loaded and the list cached
+    await top(client, "window=all")  # the scripts are loaded and the list cached
+    clock.advance(1.1)
+    before = await evalsha_calls(redis)
+    await top(client, "window=all")  # one list: its ranking, and the latest to fill it up
+    one_list = await evalsha_calls(redis) - before
+    assert one_list == 2
     clock.advance(1.1)
     before = await evalsha_calls(redis)
     responses = await asyncio.gather(
@@ -372,7 +379,7 @@ async def test_concurrent_misses_cost_one_query(
     assert [r.status for r in responses] == [200] * 50
     bodies = {await r.read() for r in responses}
     assert len(bodies) == 1
-    assert await evalsha_calls(redis) - before == 1
+    assert await evalsha_calls(redis) - before == one_list
 
 
 # -- exact windows ------------------------------------------------------------------------
@@ -447,7 +454,7 @@ async def test_exclude_leaves_stories_out_before_the_cut(
         if views and story not in gone and (not in_section or k % 2 == 0)
     }
     expected = sorted(qualify, key=lambda story: (-qualify[story], story))[:n]
-    query = f"n={n}&section={'tech' if in_section else ''}"
+    query = f"n={n}&section={'tech' if in_section else ''}&backfill=false"
     if gone:
         query += f"&exclude={','.join(sorted(gone))}"
     for window in ALL_WINDOWS:
@@ -528,7 +535,7 @@ async def test_max_age_keeps_recent_stories_before_the_cut(
         and (not in_section or k % 2 == 0)
     }
     expected = sorted(qualify, key=lambda story: (-qualify[story], story))[:n]
-    query = f"n={n}&max_age={max_age}&section={'tech' if in_section else ''}"
+    query = f"n={n}&max_age={max_age}&section={'tech' if in_section else ''}&backfill=false"
     if gone:
         query += f"&exclude={','.join(sorted(gone))}"
     for window in ALL_WINDOWS:
@@ -567,3 +574,60 @@ async def test_a_bad_max_age_is_400(client: TestClient[Any, Any], value: str) ->
     response = await client.get(f"/v1/sites/news/top?max_age={value}")
     assert response.status == 400
     assert (await response.json())["error"] == "bad_max_age"
+
+
+# -- backfill -----------------------------------------------------------------------------
+
+
+@settings(
+    max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    stories=st.lists(
+        st.tuples(st.integers(0, 2), st.one_of(st.none(), st.integers(0, 10 * 86400))),
+        min_size=1,
+        max_size=10,
+    ),
+    n=st.integers(1, 8),
+    excluded=st.sets(st.integers(0, 9), max_size=3),
+    in_section=st.booleans(),
+)
+async def test_a_short_list_is_filled_up_with_the_latest_stories(
+    client: TestClient[Any, Any],
+    redis: Redis,
+    clock: FakeClock,
+    stories: list[tuple[int, int | None]],
+    n: int,
+    excluded: set[int],
+    in_section: bool,
+) -> None:
+    """Reference: the stories with views (by views, then id), then, while the list is
+    short of n, the latest published others (newest first, then id), marked backfill;
+    in the section if asked, less the excluded; `backfill=false` gives the first part."""
+    await redis.flushall()
+    for k, (views, age) in enumerate(stories):
+        published = {} if age is None else {"published_at": _iso(clock.now - age)}
+        await put_item(client, f"f{k:02d}", section=("tech", "sport")[k % 2], **published)
+        await hits(client, f"f{k:02d}", views)
+    await flush(client)
+    eligible = {
+        f"f{k:02d}": (views, age)
+        for k, (views, age) in enumerate(stories)
+        if f"f{k:02d}" not in {f"f{j:02d}" for j in excluded} and (not in_section or k % 2 == 0)
+    }
+    ranked_ = sorted((s for s, (v, _) in eligible.items() if v), key=lambda s: (-eligible[s][0], s))
+    latest = sorted(
+        (s for s, (v, age) in eligible.items() if not v and age is not None),
+        key=lambda s: (eligible[s][1], s),
+    )
+    query = f"n={n}&window=all&section={'tech' if in_section else ''}"
+    if excluded:
+        query += "&exclude=" + ",".join(sorted(f"f{j:02d}" for j in excluded))
+    doc = await top(client, query)
+    expected = [*ranked_, *latest][:n]
+    assert [it["id"] for it in doc["items"]] == expected
+    assert [it["backfill"] for it in doc["items"]] == [s not in ranked_ for s in expected]
+    assert [it["rank"] for it in doc["items"]] == list(range(1, len(expected) + 1))
+    assert [it["id"] for it in (await top(client, query + "&backfill=false"))["items"]] == (
+        ranked_[:n]
+    )

@@ -14,6 +14,7 @@ from ranker.http.query import (
     Entry,
     cached_response,
     compute_top,
+    parse_backfill,
     parse_exclude,
     parse_top_query,
 )
@@ -35,12 +36,13 @@ async def _top_entry(request: web.Request) -> Entry:
 
 
 async def top(request: web.Request) -> web.Response:
-    """GET /v1/sites/{site}/top?n=&window=&section=&exclude="""
+    """GET /v1/sites/{site}/top?n=&window=&section=&exclude=&max_age=&backfill="""
     cache = request.app[TOP_CACHE]
     entry = cache.fresh(request.match_info["site"], request.query_string)
     if entry is None:
         entry = await _top_entry(request)
-    body, headers = entry.without(parse_exclude(request.query))
+    query = request.query
+    body, headers = entry.without(parse_exclude(query), backfill=parse_backfill(query))
     return cached_response(request, body, headers)
 
 
@@ -48,5 +50,6 @@ async def top_html(request: web.Request) -> web.Response:
     """GET /v1/sites/{site}/top.html?n=&window=&section=&exclude=: the list as an HTML
     fragment."""
     entry = await _top_entry(request)
-    body, headers = entry.without(parse_exclude(request.query), html=True)
+    query = request.query
+    body, headers = entry.without(parse_exclude(query), html=True, backfill=parse_backfill(query))
     return cached_response(request, body, headers)

@@ -20,7 +20,7 @@ from ranker.core.windows import WINDOWS
 from ranker.http.errors import ApiError
 from ranker.http.etags import client_has, etag
 from ranker.http.schemas import MAX_AGE_PATTERN, MAX_EXCLUDE, MAX_N, TopQuery, int_param
-from ranker.store.redis import Store
+from ranker.store.redis import Ranked, Store
 
 RANK_DEPTH = MAX_N  # ranks deeper than this are reported as null
 MAX_SCAN = 5000  # ranked members one query may look through for visible, catalogued ones
@@ -56,12 +56,19 @@ class Entry:
             }
         return self.html, self.html_headers
 
-    def without(self, exclude: frozenset[str], html: bool = False) -> tuple[bytes, dict[str, str]]:
+    def without(
+        self, exclude: frozenset[str], html: bool = False, backfill: bool = True
+    ) -> tuple[bytes, dict[str, str]]:
         """The list with the `exclude`d stories left out before the cut (the next ones
-        move up, ranks follow), as JSON or as the HTML fragment."""
-        if not exclude:
+        move up, ranks follow), and without the stories filling it up unless `backfill`,
+        as JSON or as the HTML fragment."""
+        if not exclude and (backfill or not any(it["backfill"] for it in self.doc["items"])):
             return self.fragment() if html else (self.body, self.headers)
-        kept = [it for it in [*self.doc["items"], *(self.spare or [])] if it["id"] not in exclude]
+        kept = [
+            it
+            for it in [*self.doc["items"], *(self.spare or [])]
+            if it["id"] not in exclude and (backfill or not it["backfill"])
+        ]
         doc = {
             **self.doc,
             "items": [{**it, "rank": k} for k, it in enumerate(kept[: self.doc["n"]], 1)],
@@ -94,6 +101,12 @@ def render_fragment(doc: dict[str, Any]) -> bytes:
             if href
             else f'<span class="ranker-headline">{title}</span>'
         )
+        if it.get("backfill"):  # not ranked by views: no count to show
+            rows.append(
+                f'<li class="ranker-item ranker-backfill" data-id="{escape(it["id"])}">'
+                f"{headline}</li>"
+            )
+            continue
         rows.append(
             f'<li class="ranker-item" data-id="{escape(it["id"])}">{headline} '
             f'<span class="ranker-views">{shown}</span></li>'
@@ -222,6 +235,14 @@ def parse_exclude(query: Any) -> frozenset[str]:
     return ids
 
 
+def parse_backfill(query: Any) -> bool:
+    """The optional `backfill` parameter (default true), or ApiError."""
+    value = str(query.get("backfill", "true"))
+    if value not in ("true", "false"):
+        raise ApiError(400, "bad_backfill", "backfill: true or false")
+    return value == "true"
+
+
 def parse_section(query: Any) -> str | None:
     """The optional `section` parameter, or ApiError."""
     section = query.get("section") or None
@@ -235,27 +256,26 @@ async def compute_top(
 ) -> dict[str, Any]:
     """The list `key` names, with up to `spare` more stories after its n."""
     site, window, section, n, max_age = key
-    landmark, rows = await store.top(site, section, window, n + spare, now, MAX_SCAN, max_age)
+    want = n + spare
+    landmark, rows = await store.top(site, section, window, want, now, MAX_SCAN, max_age)
     half_life = settings.sites[site].half_life
     items = []
-    for rank, row in enumerate(rows, 1):
+    for row in rows:
         if window == "hot":
             views: float | int = round(decayed(row.score, landmark or now, now, half_life), 3)
         else:
             views = int(row.score)
-        items.append(
-            {
-                "rank": rank,
-                "id": row.id,
-                "title": row.title,
-                "url": row.url,
-                "section": row.section or None,
-                "summary": row.summary or None,
-                "image": row.image or None,
-                "published_at": row.published_at or None,
-                "views": views,
-            }
-        )
+        items.append(_item(row, views, backfill=False))
+    if len(rows) < want:
+        # Never an empty box: fewer stories qualify than asked for, so the latest
+        # published ones fill it up, marked as such (a request may ask for none).
+        listed = {row.id for row in rows}
+        cutoff = now - max_age if max_age else 0
+        latest = await store.latest(site, section, want, cutoff, MAX_SCAN)
+        fill = [row for row in latest if row.id not in listed][: want - len(rows)]
+        items += [_item(row, 0, backfill=True) for row in fill]
+    for rank, it in enumerate(items, 1):
+        it["rank"] = rank
     return {
         "site": site,
         "window": window,
@@ -265,6 +285,21 @@ async def compute_top(
         .isoformat(timespec="seconds")
         .replace("+00:00", "Z"),
         "items": items,
+    }
+
+
+def _item(row: Ranked, views: float, *, backfill: bool) -> dict[str, Any]:
+    return {
+        "rank": 0,
+        "id": row.id,
+        "title": row.title,
+        "url": row.url,
+        "section": row.section or None,
+        "summary": row.summary or None,
+        "image": row.image or None,
+        "published_at": row.published_at or None,
+        "views": views,
+        "backfill": backfill,
     }
 
 
@@ -294,5 +329,12 @@ async def item_ranks(
             return await compute_top(store, settings, key, now)
 
         entry = await cache.get(key, compute)
-        out[window] = next((it["rank"] for it in entry.doc["items"] if it["id"] == item_id), None)
+        out[window] = next(
+            (
+                it["rank"]
+                for it in entry.doc["items"]
+                if it["id"] == item_id and not it.get("backfill")
+            ),
+            None,
+        )
     return out

@@ -183,7 +183,14 @@ def _top(route: str, handler: Handler, operation_id: str, summary: str) -> Route
             304: NOT_MODIFIED,
             400: Refusal(
                 "a bad parameter",
-                ("bad_n", "bad_window", "bad_section", "bad_exclude", "bad_max_age"),
+                (
+                    "bad_n",
+                    "bad_window",
+                    "bad_section",
+                    "bad_exclude",
+                    "bad_max_age",
+                    "bad_backfill",
+                ),
             ),
             404: UNKNOWN_SITE,
         },

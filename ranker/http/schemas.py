@@ -170,6 +170,15 @@ class TopQuery(Struct):
         ]
         | UnsetType
     ) = UNSET
+    backfill: Annotated[
+        bool,
+        Meta(
+            description=(
+                "when fewer than n stories qualify, fill the list up with the latest "
+                "published ones, marked `backfill` (`false`: never)"
+            )
+        ),
+    ] = True
 
 
 class RisingQuery(Struct):
@@ -374,6 +383,15 @@ class TopItem(Struct):
     published_at: str | None
     views: Annotated[
         float, Meta(description="decayed views (a float) for `hot`, exact views otherwise")
+    ]
+    backfill: Annotated[
+        bool,
+        Meta(
+            description=(
+                "not ranked by views: one of the latest published stories, filling the list "
+                "up because fewer stories qualified"
+            )
+        ),
     ]
 
 

@@ -204,6 +204,7 @@ class Store:
         self._hot_max = settings.hot_max
         self._owner = secrets.token_hex(8)
         self._top = self._script("top")
+        self._latest = self._script("latest")
         self._put = self._script("catalog_put")
         self._delete = self._script("lib_days", "catalog_delete")
         self._hide = self._script("catalog_hide")
@@ -510,6 +511,27 @@ class Store:
                 merged.append((_tied(row.score), row))
         merged.sort(key=lambda sr: (-sr[0], sr[1].id))
         return common, [row for _, row in merged[:n]]
+
+    @_round_trip("query")
+    async def latest(
+        self, site: str, section: str | None, n: int, published_after: float, max_scan: int
+    ) -> list[Ranked]:
+        """The `n` latest published visible stories (in `section`), published at or after
+        `published_after` (unix s; 0 for any time), newest first, ties by id; `score` is
+        the publish time."""
+        replies = await self._run_all(
+            self._latest,
+            [
+                (
+                    [keys.published(tag)],
+                    [n, keys.prefix(tag), section or "", published_after or "-inf", max_scan],
+                )
+                for tag in self.tags(site)
+            ],
+        )
+        rows = [Ranked(r[0], float(r[1]), *r[2:8]) for reply in replies for r in reply]
+        rows.sort(key=lambda r: (-r.score, r.id))
+        return rows[:n]
 
     @_round_trip("query")
     async def series(

@@ -35,7 +35,8 @@ function topKey() {
 
 function topPath() {
   const { window: win, section } = get();
-  let u = sitePath("/top?n=" + TOP_N + "&window=" + encodeURIComponent(win));
+  // Editors see what is read: no stories filling a short list up.
+  let u = sitePath("/top?n=" + TOP_N + "&backfill=false&window=" + encodeURIComponent(win));
   if (section) u += "&section=" + encodeURIComponent(section);
   return u;
 }

@@ -10,6 +10,20 @@
  * MAX_EXCLUDE in all, the page's own story first). data-max-age="48h" lists only stories
  * published that recently (the site's `max_age` when absent; "0" for any age).
  *
+ * Never an empty box: whatever the container holds in the page's HTML (the publisher's
+ * fallback) stays until an answer lists at least one story. A later answer with none keeps
+ * the list shown, unless the container now asks for another list (changed attributes, or
+ * another page story to leave out): then the fallback comes back. When fewer stories than
+ * data-n have views, the API fills the list up with the latest published ones; those
+ * <li> get the class ranker-backfill. data-backfill="false" asks for no filling up.
+ *
+ * data-ranker-state on the container says what it shows:
+ *   loading  the first answer is awaited; the fallback shows
+ *   ready    a list of stories shows (and stays through failed or empty refreshes)
+ *   empty    the answer listed no story; the fallback shows
+ *   error    the fetch failed (network, HTTP status, bad JSON) and no list is shown;
+ *            the fallback shows, and the next refresh tries again
+ *
  * Every container on the page gets its list, refreshed in place every data-refresh seconds;
  * window.ranker.renderWidgets() picks up containers added or changed later. Titles and
  * every other field come from the catalog, so they are untrusted: the DOM is built with
@@ -32,6 +46,11 @@ function attr(el, name) {
 
 function has(el, name) {
   return !!(el && el.hasAttribute && el.hasAttribute("data-" + name));
+}
+
+/** data-NAME="false" (any case, any spaces): a default switched off. */
+function off(el, name) {
+  return String(attr(el, name)).trim().toLowerCase() === "false";
 }
 
 /** An image from another site (a link's rule, and never a path on the publisher's site). */
@@ -67,7 +86,7 @@ function currentId(box) {
 /** The ids to leave out, sorted so that the URL (and so the caches) stays the same. */
 function excluded(box) {
   const wanted = (attr(box, "exclude") || "").split(",");
-  if (String(attr(box, "exclude-current")).trim().toLowerCase() !== "false") {
+  if (!off(box, "exclude-current")) {
     wanted.unshift(currentId(box) || "");
   }
   const ids = [];
@@ -90,6 +109,7 @@ function config(box) {
   if (section) query.push("section=" + encodeURIComponent(section));
   const maxAge = attr(box, "max-age");
   if (maxAge) query.push("max_age=" + encodeURIComponent(maxAge));
+  if (off(box, "backfill")) query.push("backfill=false");
   const exclude = excluded(box);
   if (exclude.length) query.push("exclude=" + exclude.map(encodeURIComponent).join(","));
   const refresh = parseFloat(attr(box, "refresh"));
@@ -132,6 +152,8 @@ function makeRow() {
 function updateRow(row, item, state) {
   const li = row.li;
   setAttr(li, "data-id", String(item.id));
+  // The latest stories that fill the list up (no views yet): styled by the page as it likes.
+  li.classList.toggle("ranker-backfill", item.backfill === true);
   const text = cleanText(item.title == null ? item.id : item.title);
   const href = safeUrl(item.url);
   const tag = href ? "A" : "SPAN";
@@ -170,36 +192,60 @@ function updateRow(row, item, state) {
   }
 }
 
+/** Whether the container shows the widget's list (and not the page's own markup). */
+function shown(box, state) {
+  return !!state.list && state.list.parentNode === box;
+}
+
 function render(box, state, data) {
   const items = data && Array.isArray(data.items) ? data.items : null;
   if (!items) throw new Error("bad response");
-  // Build the skeleton on first data (a publisher's fallback stays until then),
-  // or again if the page replaced the container's contents.
-  if (!state.list || state.list.parentNode !== box) {
+  const cfg = state.cfg;
+  const picked = [];
+  const keep = {};
+  for (const item of items) {
+    if (!item || item.id == null) continue;
+    const id = String(item.id);
+    if (keep[id]) continue; // a duplicate id would steal its own row
+    if (cfg.exclude.indexOf(id) >= 0) continue; // a server that ignored `exclude`
+    keep[id] = true;
+    picked.push(item);
+  }
+  if (!picked.length) {
+    // Never an empty box: the list shown stays, unless it answers another question; else
+    // the page's fallback (as it was when the list replaced it) stays or comes back.
+    if (shown(box, state) && state.url !== cfg.url) {
+      box.textContent = "";
+      for (const node of state.fallback) box.appendChild(node);
+      state.list = null;
+    }
+    if (!shown(box, state)) setAttr(box, "data-ranker-state", "empty");
+    return;
+  }
+  // Build the skeleton on the first list (a publisher's fallback stays until then, kept
+  // aside), or again if the page replaced the container's contents.
+  if (!shown(box, state)) {
+    state.fallback = Array.prototype.slice.call(box.childNodes);
     box.textContent = "";
     state.heading = null;
     state.list = element("ol", "ranker-list");
     state.rows = {};
     box.appendChild(state.list);
   }
-  if (state.cfg.title) {
+  state.url = cfg.url;
+  if (cfg.title) {
     if (!state.heading) state.heading = box.insertBefore(element("h2", "ranker-title"), state.list);
-    setText(state.heading, state.cfg.title);
+    setText(state.heading, cfg.title);
   } else if (state.heading) {
     box.removeChild(state.heading);
     state.heading = null;
   }
-  setAttr(state.list, "aria-label", state.cfg.title || "Most viewed");
+  setAttr(state.list, "aria-label", cfg.title || "Most viewed");
 
   const list = state.list;
-  const keep = {};
   let pos = 0;
-  for (const item of items) {
-    if (!item || item.id == null) continue;
+  for (const item of picked) {
     const id = String(item.id);
-    if (keep[id]) continue; // a duplicate id would steal its own row
-    if (state.cfg.exclude.indexOf(id) >= 0) continue; // a server that ignored `exclude`
-    keep[id] = true;
     const row = state.rows[id] || (state.rows[id] = makeRow());
     updateRow(row, item, state);
     // Move a row only when it is out of place: moving a node would blur a focused link.
@@ -213,7 +259,7 @@ function render(box, state, data) {
       delete state.rows[old];
     }
   }
-  setAttr(box, "data-ranker-state", pos ? "ready" : "empty");
+  setAttr(box, "data-ranker-state", "ready");
 }
 
 function load(box, state, timed) {
@@ -249,8 +295,8 @@ function load(box, state, timed) {
       if (seq === state.seq) render(box, state, data); // a newer request supersedes this one
     })
     .catch(() => {
-      // Keep the last list; only say so when there is none yet.
-      if (seq === state.seq && !state.list) setAttr(box, "data-ranker-state", "error");
+      // Keep the last list; only say so when there is none.
+      if (seq === state.seq && !shown(box, state)) setAttr(box, "data-ranker-state", "error");
     })
     .then(next)
     .catch(() => {});
@@ -266,8 +312,9 @@ function renderWidgets() {
         let state = states.get(box);
         if (state && sameConfig(state.cfg, cfg)) continue; // unchanged: its timer carries on
         if (!state) {
-          state = { cfg, seq: 0, timer: 0, list: null, heading: null, rows: {} };
+          state = { cfg, seq: 0, timer: 0, list: null, heading: null, rows: {}, fallback: [] };
           states.set(box, state);
+          setAttr(box, "data-ranker-state", "loading");
         }
         state.cfg = cfg;
         load(box, state);

@@ -1,0 +1,27 @@
+-- The latest published stories that a list may show: catalogued, visible, in the section if
+-- one is asked for, published at or after a time; newest first (ties by id), with their
+-- catalog fields. What fills a list up when fewer stories than it asks for have views.
+-- KEYS[1] published zset (id -> publish time)
+-- ARGV[1] how many, ARGV[2] key prefix, ARGV[3] section ('' for any), ARGV[4] published at
+-- or after (unix s, '-inf' for any time), ARGV[5] most members to look at.
+-- Returns {{id, publish time, title, url, section, summary, image, published_at}, ...}.
+local n, p, want_section = tonumber(ARGV[1]), ARGV[2], ARGV[3]
+local max_scan = tonumber(ARGV[5])
+local out, pos, chunk = {}, 0, math.max(2 * n, 32)
+while #out < n and pos < max_scan do
+  local page = redis.call('ZRANGE', KEYS[1], '+inf', ARGV[4], 'BYSCORE', 'REV', 'LIMIT', pos,
+    chunk, 'WITHSCORES')
+  if #page == 0 then break end
+  for i = 1, #page, 2 do
+    local id = page[i]
+    local f = redis.call('HMGET', key_item(p, id),
+      'title', 'url', 'section', 'summary', 'image', 'published_at', 'hidden')
+    if f[1] and f[7] ~= '1' and (want_section == '' or f[3] == want_section) then
+      out[#out + 1] = {id, page[i + 1], f[1], f[2] or '', f[3] or '', f[4] or '', f[5] or '',
+        f[6] or ''}
+      if #out >= n then break end
+    end
+  end
+  pos = pos + chunk
+end
+return out
