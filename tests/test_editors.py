@@ -4,6 +4,7 @@ sections, hidden stories, the dashboard shell and the static assets."""
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -257,3 +258,22 @@ async def test_the_demo_page_is_rendered_on_the_server_and_escaped(demo_client: 
     assert unknown.status == 200  # falls back to a catalogued story
     dashboard = await (await demo_client.get("/dashboard?site=demo")).text()
     assert 'data-token="demo-token"' in dashboard
+
+
+async def test_the_demo_paper_is_live_and_breaks_news(
+    demo_client: Client, clock: FakeClock
+) -> None:
+    """The sample stories read as published in the last weeks up to half an hour ago, and a
+    breaking story is catalogued as published now: first among the latest."""
+    doc = await (await demo_client.get("/v1/sites/demo/top?window=all&n=3")).json()
+    newest = datetime.fromisoformat(doc["items"][0]["published_at"]).timestamp()
+    assert [it["backfill"] for it in doc["items"]] == [True] * 3  # nothing read yet
+    assert clock.now - 1800 - 1 <= newest <= clock.now - 1800
+    story = await demo.break_news(demo_client.app, 0)
+    assert story.startswith("breaking-")
+    doc = await (await demo_client.get("/v1/sites/demo/top?window=all&n=3")).json()
+    first = doc["items"][0]
+    assert first["id"] == story and first["title"].startswith("Just in: ")
+    assert first["published_at"] == datetime.fromtimestamp(clock.now, UTC).strftime(
+        "%Y-%m-%dT%H:%M:%SZ"
+    )

@@ -8,9 +8,9 @@ import contextlib
 import functools
 import logging
 import os
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime
 from html import escape
 from importlib.resources import files
 from pathlib import Path
@@ -25,6 +25,7 @@ from ranker.demo.readers import simulate
 from ranker.http.appkeys import CATALOG, CLOCK, SETTINGS, SIGNED_IN, STORE, TOP_CACHE
 from ranker.http.connections import guard
 from ranker.http.query import compute_top
+from ranker.store.redis import StoreUnavailable
 
 log = logging.getLogger("ranker.demo")
 
@@ -37,8 +38,8 @@ _BODY = (
     "people are invented. Simulated readers are opening stories right now, and every page "
     "view sends one beacon to Ranker's collector.",
     "Watch the Most Viewed box beside this text: it is Ranker's widget, reading the same "
-    "list any publisher's page would embed, and it refreshes every few seconds. Every few "
-    "seconds a lesser story breaks and starts to climb.",
+    "list any publisher's page would embed, and it refreshes every few seconds. Every "
+    "minute a story breaks, is catalogued at once and starts to climb.",
     "Open another story from the list to count a view of it yourself, or look at the "
     "editors' dashboard for the rising stories and views over time.",
 )
@@ -105,11 +106,43 @@ async def page(request: web.Request) -> web.Response:
     return web.Response(text=html, content_type="text/html", headers={"Cache-Control": "no-store"})
 
 
+def _published(stories: Sequence[dict[str, str]], now: float) -> list[dict[str, str]]:
+    """The sample stories published as if the paper were live: the newest half an hour
+    before `now`, the others as far before it as they are in the sample."""
+    times = [datetime.fromisoformat(s["published_at"]).timestamp() for s in stories]
+    shift = now - 1800 - max(times)
+    return [{**s, "published_at": _iso(t + shift)} for s, t in zip(stories, times, strict=True)]
+
+
+def _iso(t: float) -> str:
+    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+async def break_news(app: web.Application, n: int) -> str:
+    """Catalog the `n`-th breaking story (a sample story told again, published now) and
+    return its id: the simulated readers read it most from then on, so it climbs."""
+    now = app[CLOCK]()
+    sample = _stories()[(n * 37) % len(_stories())]
+    item_id = f"breaking-{int(now)}-{n}"
+    story = {
+        **sample,
+        "title": f"Just in: {sample['title']}",
+        "url": f"/?story={item_id}",
+        "published_at": _iso(now),
+    }
+    await app[STORE].put_items(SITE, [(item_id, catalog_entry(story))])
+    app[CATALOG].note_added(SITE, item_id)
+    app[TOP_CACHE].forget(SITE)
+    log.info("demo: breaking story %s", item_id)
+    return item_id
+
+
 async def _demo_ctx(app: web.Application, rate: float) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     store, catalog = app[STORE], app[CATALOG]
     if catalog.size(SITE) == 0:
-        entries = [(s["id"], catalog_entry(s)) for s in _stories()]
+        stories = _published(_stories(), app[CLOCK]())
+        entries = [(s["id"], catalog_entry(s)) for s in stories]
         await store.put_items(SITE, entries)
         for item_id, _ in entries:
             catalog.note_added(SITE, item_id)
@@ -117,7 +150,7 @@ async def _demo_ctx(app: web.Application, rate: float) -> AsyncIterator[None]:
     task = None
     if rate > 0:
         ids = [s["id"] for s in _stories()]
-        task = asyncio.create_task(_readers(settings.host, settings.port, ids, rate))
+        task = asyncio.create_task(_readers(app, settings.host, settings.port, ids, rate))
     yield
     if task is not None:
         task.cancel()
@@ -125,13 +158,18 @@ async def _demo_ctx(app: web.Application, rate: float) -> AsyncIterator[None]:
             await task
 
 
-async def _readers(host: str, port: int, ids: list[str], rate: float) -> None:
-    """Simulated readers, a minute at a time, for as long as the demo runs."""
+async def _readers(app: web.Application, host: str, port: int, ids: list[str], rate: float) -> None:
+    """Simulated readers, a minute at a time, for as long as the demo runs; each minute a
+    story breaks and is read most."""
     url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
     await asyncio.sleep(1.0)  # the server starts listening after start-up completes
     for round_ in range(1_000_000):
+        lead: list[str] = []
+        with contextlib.suppress(StoreUnavailable):
+            lead.append(await break_news(app, round_))
+            ids = [*lead, *ids]
         result = await simulate(
-            url, SITE, ids, rate=rate, duration=60, drift=6, seed=round_, concurrency=8
+            url, SITE, ids, rate=rate, duration=60, drift=6, seed=round_, concurrency=8, lead=lead
         )
         log.info("demo readers: %d views sent, %d counted", result.sent, result.accepted)
 

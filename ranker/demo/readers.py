@@ -59,8 +59,10 @@ async def simulate(
     drift: float = 0.0,
     concurrency: int = 32,
     seed: int = 1,
+    lead: Sequence[str] = (),
 ) -> Result:
-    """Send views for `ids` (shuffled into a popularity order) at about `rate` per second.
+    """Send views for `ids` (shuffled into a popularity order, after the `lead` ones, in
+    their order) at about `rate` per second.
 
     Stops after `duration` seconds or `count` beacons, whichever comes first. Every `drift`
     seconds a story from further down jumps to the top, as breaking news does. Each beacon
@@ -72,8 +74,9 @@ async def simulate(
     if not ids:
         raise ValueError("no ids to simulate views for")
     rng = random.Random(seed)
-    order = list(ids)
+    order = [i for i in ids if i not in lead]
     rng.shuffle(order)
+    order = [*lead, *order]
     zipf = Zipf(len(order), zipf_s, rng)
     result = Result()
     limit = count if count is not None else 1 << 62
