@@ -149,16 +149,23 @@ export function parseDate(value) {
   return isNaN(d.getTime()) ? null : d;
 }
 
-/** How long ago: "just now", "5 min ago", "3 h ago", "4 days ago". */
-export function relTime(d) {
-  const s = Math.round((Date.now() - d.getTime()) / 1000);
+const DAYS_PER_MONTH = 365.25 / 12;
+
+/** How long ago, in the largest unit that reads well: "just now", "5 min ago", "3 h ago",
+ * "4 days ago", "4 months ago", "7 years ago" (never "2603 days ago"). `now` is for tests. */
+export function relTime(d, now = Date.now()) {
+  const s = Math.round((now - d.getTime()) / 1000);
   if (s < 0) return "scheduled";
   if (s < 60) return "just now";
   const m = Math.round(s / 60);
   if (m < 60) return m + " min ago";
   const h = Math.round(m / 60);
   if (h < 48) return h + " h ago";
-  return Math.round(h / 24) + " days ago";
+  const days = s / 86400;
+  if (days < 31) return plural(Math.round(days), "day") + " ago";
+  const months = Math.round(days / DAYS_PER_MONTH);
+  if (months < 12) return plural(months, "month") + " ago";
+  return plural(Math.round(days / 365.25), "year") + " ago";
 }
 
 export function fmtPublished(value) {

@@ -75,9 +75,19 @@ function buildRow(id) {
   return tr;
 }
 
+// "Now" ranks by a time-decayed count: in plain words, a trending score.
+const TRENDING = "Trending score";
+const TRENDING_HELP = "views, each counting less the older it is (half-life)";
+
 function renderHead(win) {
-  setText($("views-head"), win === "hot" ? "Decayed views" : "Views");
+  const hot = win === "hot";
+  setText($("views-head"), hot ? TRENDING : "Views");
+  $("views-head").setAttribute(
+    "title",
+    hot ? TRENDING + ": " + TRENDING_HELP : "Exact views in the last " + WINDOWS[win].label.toLowerCase(),
+  );
   setText($("trend-head"), WINDOWS[win].span);
+  $("mv-note").hidden = !hot; // a phone has no hover to show the title: said in words
 }
 
 function renderTop(entry, fromPoll) {
@@ -86,12 +96,6 @@ function renderTop(entry, fromPoll) {
   const { window: win, section, hidden } = get();
   const spec = WINDOWS[win];
   renderHead(win);
-  $("views-head").setAttribute(
-    "title",
-    win === "hot"
-      ? "Time-decayed view count: a view one half-life ago counts half"
-      : "Exact views in the last " + spec.label.toLowerCase(),
-  );
   const items = data && Array.isArray(data.items) ? data.items.filter((it) => !hidden.has(String(it.id))) : [];
   const key = topKey();
   const prev = prevRanks && prevRanks.key === key ? prevRanks.ranks : null;
