@@ -203,8 +203,8 @@ class Store:
         self._maintain = self._script("lib_days", "lib_rebase", "maintain")
         self._hot_max = settings.hot_max
         self._owner = secrets.token_hex(8)
-        self._top = self._script("top")
-        self._latest = self._script("latest")
+        self._top = self._script("lib_listed", "top")
+        self._latest = self._script("lib_listed", "latest")
         self._put = self._script("catalog_put")
         self._delete = self._script("lib_days", "catalog_delete")
         self._hide = self._script("catalog_hide")

@@ -13,12 +13,9 @@ while #out < n and pos < max_scan do
     chunk, 'WITHSCORES')
   if #page == 0 then break end
   for i = 1, #page, 2 do
-    local id = page[i]
-    local f = redis.call('HMGET', key_item(p, id),
-      'title', 'url', 'section', 'summary', 'image', 'published_at', 'hidden')
-    if f[1] and f[7] ~= '1' and (want_section == '' or f[3] == want_section) then
-      out[#out + 1] = {id, page[i + 1], f[1], f[2] or '', f[3] or '', f[4] or '', f[5] or '',
-        f[6] or ''}
+    local row = listed(p, page[i], page[i + 1], want_section)
+    if row then
+      out[#out + 1] = row
       if #out >= n then break end
     end
   end

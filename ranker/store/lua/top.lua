@@ -18,43 +18,43 @@ local n, p, want_section = tonumber(ARGV[1]), ARGV[2], ARGV[3]
 local ttl, max_scan = tonumber(ARGV[4]), tonumber(ARGV[5])
 local resolution = ARGV[6]
 local src = KEYS[2]
-local made = {}  -- unions made here, deleted at the end when not kept
-local function fresh(key)
-  if ttl > 0 and redis.call('EXISTS', key) == 1 then return false end
-  made[#made + 1] = key
-  return true
+local made = {}  -- keys made here and not kept: deleted at the end
+-- Make `key` with `make()` unless an earlier call made it and it is kept (a cache of
+-- `ttl` ms); without a TTL it lasts this call only.
+local function cached(key, make)
+  if ttl > 0 and redis.call('EXISTS', key) == 1 then return end
+  make()
+  if ttl > 0 then redis.call('PEXPIRE', key, ttl) else made[#made + 1] = key end
 end
-if resolution ~= '' and fresh(src) then
-  local buckets = {}
-  for i = 9, #KEYS do buckets[#buckets + 1] = KEYS[i] end
-  if resolution ~= 'minute' then
-    -- Views of minutes not rolled yet are in their minute only.
-    for _, m in ipairs(redis.call('ZRANGE', KEYS[5], ARGV[7], '+inf', 'BYSCORE')) do
-      buckets[#buckets + 1] = key_bucket(p, 'all', 'minute', m)
+if resolution ~= '' then
+  cached(src, function()
+    local buckets = {}
+    for i = 9, #KEYS do buckets[#buckets + 1] = KEYS[i] end
+    if resolution ~= 'minute' then
+      -- Views of minutes not rolled yet are in their minute only.
+      for _, m in ipairs(redis.call('ZRANGE', KEYS[5], ARGV[7], '+inf', 'BYSCORE')) do
+        buckets[#buckets + 1] = key_bucket(p, 'all', 'minute', m)
+      end
     end
-  end
-  redis.call('ZUNIONSTORE', src, #buckets, unpack(buckets))
-  if ttl > 0 then redis.call('PEXPIRE', src, ttl) end
+    redis.call('ZUNIONSTORE', src, #buckets, unpack(buckets))
+  end)
 end
 if want_section ~= '' then
   -- A section's list is the site's, intersected with the section's members.
-  if fresh(KEYS[4]) then
+  cached(KEYS[4], function()
     redis.call('ZINTERSTORE', KEYS[4], 2, src, KEYS[3], 'WEIGHTS', 1, 0)
-    if ttl > 0 then redis.call('PEXPIRE', KEYS[4], ttl) end
-  end
+  end)
   src = KEYS[4]
 end
 if ARGV[8] ~= '' then
   -- Recent stories only: the list intersected with those published since the cutoff,
   -- before the cut, so the list is whole when enough recent stories qualify.
-  if fresh(KEYS[7]) then
+  cached(KEYS[7], function()
     redis.call('ZRANGESTORE', KEYS[7], KEYS[6], ARGV[8], '+inf', 'BYSCORE')
-    if ttl > 0 then redis.call('PEXPIRE', KEYS[7], ttl) end
-  end
-  if fresh(KEYS[8]) then
+  end)
+  cached(KEYS[8], function()
     redis.call('ZINTERSTORE', KEYS[8], 2, src, KEYS[7], 'WEIGHTS', 1, 0)
-    if ttl > 0 then redis.call('PEXPIRE', KEYS[8], ttl) end
-  end
+  end)
   src = KEYS[8]
 end
 local out = {redis.call('HGET', KEYS[1], 'landmark') or false}
@@ -67,14 +67,13 @@ while pos < max_scan do
     if found >= n and math.abs(tonumber(score) - last) > 1e-12 * math.abs(last) then
       pos = max_scan break
     end
-    local f = redis.call('HMGET', key_item(p, id),
-      'title', 'url', 'section', 'summary', 'image', 'published_at', 'hidden')
-    if f[1] and f[7] ~= '1' and (want_section == '' or f[3] == want_section) then
+    local row = listed(p, id, score, want_section)
+    if row then
       found, last = found + 1, tonumber(score)
-      out[#out + 1] = {id, score, f[1], f[2] or '', f[3] or '', f[4] or '', f[5] or '', f[6] or ''}
+      out[#out + 1] = row
     end
   end
   pos = pos + chunk
 end
-if ttl <= 0 and #made > 0 then redis.call('DEL', unpack(made)) end
+if #made > 0 then redis.call('DEL', unpack(made)) end
 return out
