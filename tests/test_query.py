@@ -419,6 +419,28 @@ async def test_window_counts_only_its_own_views(
     assert await views(client, "window=all") == {"a": 7}
 
 
+async def seed(
+    client: TestClient[Any, Any],
+    redis: Redis,
+    prefix: str,
+    stories: list[tuple[int, int | None]],
+    now: float = 0.0,
+) -> None:
+    """A site of nothing but these stories, `{prefix}00`, `{prefix}01`, ... in sections
+    tech, sport, tech, ...: (views, seconds since it was published before `now`, or None
+    for no publish time), the views written."""
+    await redis.flushall()
+    for k, (views, age) in enumerate(stories):
+        published = {} if age is None else {"published_at": _iso(now - age)}
+        await put_item(client, f"{prefix}{k:02d}", section=("tech", "sport")[k % 2], **published)
+        await hits(client, f"{prefix}{k:02d}", views)
+    await flush(client)
+
+
+def _iso(t: float) -> str:
+    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 # -- exclude ------------------------------------------------------------------------------
 
 
@@ -441,12 +463,8 @@ async def test_exclude_leaves_stories_out_before_the_cut(
 ) -> None:
     """Reference: the stories with views, in the section if one is asked for, less the
     excluded ones, by views then id, the first n; in every window, as JSON and as HTML."""
-    await redis.flushall()
+    await seed(client, redis, "e", [(views, None) for views in counts])
     stories = {f"e{k:02d}": views for k, views in enumerate(counts)}
-    for k, (story, views) in enumerate(stories.items()):
-        await put_item(client, story, section=("tech", "sport")[k % 2])
-        await hits(client, story, views)
-    await flush(client)
     gone = {f"e{k:02d}" for k in excluded}
     qualify = {
         story: views
@@ -488,10 +506,6 @@ async def test_an_excluded_list_has_its_own_etag(client: TestClient[Any, Any]) -
 AGES = {"90m": 5400, "48h": 172_800, "7d": 604_800}
 
 
-def _iso(t: float) -> str:
-    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 @settings(
     max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
@@ -518,12 +532,7 @@ async def test_max_age_keeps_recent_stories_before_the_cut(
 ) -> None:
     """Reference: stories with views published within max_age (none without a publish
     time; `0`: any age), in the section if asked, less the excluded, by views then id."""
-    await redis.flushall()
-    for k, (views, age) in enumerate(stories):
-        published = {} if age is None else {"published_at": _iso(clock.now - age)}
-        await put_item(client, f"m{k:02d}", section=("tech", "sport")[k % 2], **published)
-        await hits(client, f"m{k:02d}", views)
-    await flush(client)
+    await seed(client, redis, "m", stories, clock.now)
     limit = AGES.get(max_age, 0)
     gone = {f"m{k:02d}" for k in excluded}
     qualify = {
@@ -604,12 +613,7 @@ async def test_a_short_list_is_filled_up_with_the_latest_stories(
     """Reference: the stories with views (by views, then id), then, while the list is
     short of n, the latest published others (newest first, then id), marked backfill;
     in the section if asked, less the excluded; `backfill=false` gives the first part."""
-    await redis.flushall()
-    for k, (views, age) in enumerate(stories):
-        published = {} if age is None else {"published_at": _iso(clock.now - age)}
-        await put_item(client, f"f{k:02d}", section=("tech", "sport")[k % 2], **published)
-        await hits(client, f"f{k:02d}", views)
-    await flush(client)
+    await seed(client, redis, "f", stories, clock.now)
     eligible = {
         f"f{k:02d}": (views, age)
         for k, (views, age) in enumerate(stories)
