@@ -10,11 +10,12 @@ import logging
 import os
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import datetime
 from html import escape
 from importlib.resources import files
 from pathlib import Path
 from string import Template
+from typing import Any
 
 import orjson
 from aiohttp import web
@@ -106,16 +107,13 @@ async def page(request: web.Request) -> web.Response:
     return web.Response(text=html, content_type="text/html", headers={"Cache-Control": "no-store"})
 
 
-def _published(stories: Sequence[dict[str, str]], now: float) -> list[dict[str, str]]:
+def _published(stories: Sequence[dict[str, str]], now: float) -> list[dict[str, Any]]:
     """The sample stories published as if the paper were live: the newest half an hour
-    before `now`, the others as far before it as they are in the sample."""
+    before `now`, the others as far before it as they are in the sample (unix seconds, as
+    the catalog takes them)."""
     times = [datetime.fromisoformat(s["published_at"]).timestamp() for s in stories]
     shift = now - 1800 - max(times)
-    return [{**s, "published_at": _iso(t + shift)} for s, t in zip(stories, times, strict=True)]
-
-
-def _iso(t: float) -> str:
-    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return [{**s, "published_at": int(t + shift)} for s, t in zip(stories, times, strict=True)]
 
 
 async def break_news(app: web.Application, n: int) -> str:
@@ -124,11 +122,11 @@ async def break_news(app: web.Application, n: int) -> str:
     now = app[CLOCK]()
     sample = _stories()[(n * 37) % len(_stories())]
     item_id = f"breaking-{int(now)}-{n}"
-    story = {
+    story: dict[str, Any] = {
         **sample,
         "title": f"Just in: {sample['title']}",
         "url": f"/?story={item_id}",
-        "published_at": _iso(now),
+        "published_at": int(now),
     }
     await app[STORE].put_items(SITE, [(item_id, catalog_entry(story))])
     app[CATALOG].note_added(SITE, item_id)
