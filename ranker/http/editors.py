@@ -119,12 +119,15 @@ async def beacons(request: web.Request) -> web.Response:
     zone = settings.sites[site].zone
     days = day_starts(request.app[CLOCK](), n, zone)
     dates = [local_date(day, zone) for day in days]
-    # A day tallied before the site had its time zone was a UTC day: shown under its date.
+    # A day tallied before the site had its time zone was a UTC day: shown under its date
+    # (read only where the two differ).
     utc_days = [int(datetime.fromisoformat(d).replace(tzinfo=UTC).timestamp()) for d in dates]
-    tallies = await request.app[STORE].beacons(site, days + utc_days)
+    older = [u for u, day in zip(utc_days, days, strict=True) if u != day]
+    found = await request.app[STORE].beacons(site, days + older)
+    utc_tallies = dict(zip(older, found[n:], strict=True))
     rows = []
-    for date, tally, utc_tally in zip(dates, tallies[:n], tallies[n:], strict=True):
-        tally = tally or utc_tally
+    for date, tally, utc_day in zip(dates, found[:n], utc_days, strict=True):
+        tally = tally or utc_tallies.get(utc_day, {})
         counted = tally.pop("counted", 0)
         not_counted = {reason: tally.get(reason, 0) for reason in REASONS}
         rows.append(
