@@ -102,6 +102,28 @@ async def test_rising_api_finds_a_breaking_story(client: Client, clock: FakeCloc
     section = await (await client.get("/v1/sites/news/rising?section=tech", headers=auth())).json()
     assert section["items"] == []
     assert "new" in format_rising(doc) and "x" in format_rising(doc)
+    # Counting began two hours ago, less than the short window and baseline ago.
+    assert doc["history"]["ready"] is False
+    since = datetime.fromisoformat(doc["history"]["since"]).timestamp()
+    ready_at = since // 60 * 60 + (SHORT_MINUTES - 1 + BASELINE_MINUTES) * 60
+    assert doc["history"]["ready_at"] == datetime.fromtimestamp(ready_at, UTC).strftime(
+        "%Y-%m-%dT%H:%M:%SZ"
+    )
+    assert "not enough history yet" in format_rising(doc)
+
+
+async def test_rising_is_ready_once_the_baseline_was_counted(
+    client: Client, clock: FakeClock
+) -> None:
+    empty = await (await client.get("/v1/sites/news/rising", headers=auth())).json()
+    assert empty["history"] == {"ready": False, "since": None, "ready_at": None}
+    await put_item(client, "a")
+    assert await hit(client, "a") == 204
+    await flush(client)
+    clock.advance((SHORT_MINUTES + BASELINE_MINUTES) * 60)
+    doc = await (await client.get("/v1/sites/news/rising", headers=auth())).json()
+    assert doc["history"]["ready"] is True
+    assert "not enough history" not in format_rising(doc)
 
 
 @pytest.mark.parametrize("path", ["/rising", "/series?ids=a", "/items/a/series"])

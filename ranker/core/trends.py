@@ -19,6 +19,12 @@ def rising_buckets(now: float) -> tuple[list[int], list[int]]:
     return short, baseline
 
 
+def history_ready_at(since: float) -> float:
+    """When a site that began counting at `since` has a whole baseline: the first minute
+    whose baseline starts no earlier than the minute counting began in."""
+    return bucket_start(since, "minute") + (SHORT_MINUTES - 1 + BASELINE_MINUTES) * 60
+
+
 @dataclass(frozen=True, slots=True)
 class Rising:
     id: str

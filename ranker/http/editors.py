@@ -14,7 +14,7 @@ from aiohttp import web
 from msgspec import UNSET
 
 from ranker.core.outcomes import HELD, REASONS, RELEASED_BY_DEFAULT
-from ranker.core.trends import rank_rising, rising_buckets
+from ranker.core.trends import history_ready_at, rank_rising, rising_buckets
 from ranker.core.validate import is_item_id, is_site
 from ranker.core.windows import BUCKET_SECONDS, Resolution, bucket_start, day_starts, local_date
 from ranker.http.appkeys import CLOCK, SETTINGS, SIGNED_IN, STORE, TOP_CACHE
@@ -92,6 +92,8 @@ async def rising(request: web.Request) -> web.Response:
         short, baseline = rising_buckets(now)
         candidates = await store.rising_candidates(site, section, short, baseline, min_views)
         ranked = rank_rising(candidates, now, min_views, n, settings.rising_min_networks)
+        since = await store.since(site)
+        ready_at = None if since is None else history_ready_at(since)
         return {
             "site": site,
             "section": section,
@@ -100,6 +102,12 @@ async def rising(request: web.Request) -> web.Response:
             "baseline_window": f"{len(baseline) // 60}h",
             "min_views": min_views,
             "min_networks": settings.rising_min_networks,
+            # Ratios mean little until the baseline covers time the site was counted in.
+            "history": {
+                "ready": ready_at is not None and ready_at <= now,
+                "since": _iso(since) if since else None,
+                "ready_at": _iso(ready_at) if ready_at and since else None,
+            },
             "items": [{"rank": k, **asdict(r)} for k, r in enumerate(ranked, 1)],
         }
 

@@ -415,6 +415,15 @@ RisingItem = msgspec.defstruct(
 )
 
 
+class RisingHistory(Struct):
+    """whether the site has been counted long enough for the baseline: until then a
+    story's ratio compares it with time nobody counted"""
+
+    ready: bool
+    since: Annotated[Timestamp | None, Meta(description="when the site began counting")]
+    ready_at: Annotated[Timestamp | None, Meta(description="when the baseline is whole")]
+
+
 class Rising(Struct):
     site: str
     section: str | None
@@ -423,6 +432,7 @@ class Rising(Struct):
     baseline_window: Annotated[str, Meta(examples=[f"{trends.BASELINE_MINUTES // 60}h"])]
     min_views: Rank
     min_networks: Rank
+    history: RisingHistory
     items: Annotated[list[RisingItem], Meta(max_length=MAX_N)]  # type: ignore[valid-type]
 
 

@@ -250,6 +250,10 @@ def format_rising(doc: dict[str, Any]) -> str:
         f"{doc['min_networks']} networks), "
         f"at {doc['computed_at']}"
     )
+    history = doc.get("history") or {"ready": True}
+    if not history["ready"]:
+        ready = f" (ready at {history['ready_at']})" if history.get("ready_at") else ""
+        header += f"\nnot enough history yet{ready}: the ratios compare with time not counted"
     if not doc["items"]:
         return f"{header}\nnothing is rising right now"
     return "\n".join([header, *lines])

@@ -513,6 +513,19 @@ class Store:
         return common, [row for _, row in merged[:n]]
 
     @_round_trip("query")
+    async def since(self, site: str) -> float | None:
+        """When the site began counting (unix s): None when it has not; 0 when it began
+        before that was kept (long enough ago for any baseline)."""
+        known = []
+        for tag in self.tags(site):
+            since, landmark = await self.redis.hmget(keys.meta(tag), "since", "landmark")
+            if since is not None:
+                known.append(float(since))
+            elif landmark is not None:
+                return 0.0
+        return min(known, default=None)
+
+    @_round_trip("query")
     async def latest(
         self, site: str, section: str | None, n: int, published_after: float, max_scan: int
     ) -> list[Ranked]:

@@ -14,12 +14,14 @@ end
 
 -- The landmark to add weights at time `at` against: set to `at` if the site has none yet,
 -- moved to `at` first if it lags by `rebase_after` half-lives, so 2^((at - L)/H) stays
--- finite however long the site was idle.
+-- finite however long the site was idle. The first landmark is also meta `since`, when
+-- the site began counting (sites begun before it was kept have none).
 local function landmark_for(meta, p, at, half_life, rebase_after, prune)
   local landmark = tonumber(redis.call('HGET', meta, 'landmark'))
   if not landmark then
     landmark = math.floor(at)
-    redis.call('HSET', meta, 'landmark', string.format('%d', landmark))
+    local first = string.format('%d', landmark)
+    redis.call('HSET', meta, 'landmark', first, 'since', first)
   elseif at - landmark >= tonumber(rebase_after) * half_life then
     rebase(meta, p, landmark, math.floor(at), half_life, prune)
     landmark = math.floor(at)
