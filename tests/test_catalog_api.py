@@ -98,6 +98,8 @@ async def test_put_creates_and_normalizes(client: TestClient[Any, Any]) -> None:
         "summary": "Short.",
         "image": "/img/a.jpg",
         "published_at": "2026-11-26T08:00:00+01:00",
+        "authors": [" Jane Doe ", "JANE DOE", "Ali Khan"],
+        "tags": ["Trams"],
     }
     response = await client.put(ITEM, json=body, headers=auth())
     assert response.status == 201
@@ -109,6 +111,8 @@ async def test_put_creates_and_normalizes(client: TestClient[Any, Any]) -> None:
         "summary": "Short.",
         "image": "/img/a.jpg",
         "published_at": "2026-11-26T07:00:00Z",
+        "authors": ["Jane Doe", "Ali Khan"],  # trimmed, one of those that look alike
+        "tags": ["Trams"],
         "hidden": False,
     }
 
@@ -185,6 +189,8 @@ async def test_get_shows_views_total(client: TestClient[Any, Any], clock: FakeCl
         "summary": "",
         "image": "",
         "published_at": "",
+        "authors": [],
+        "tags": [],
         "hidden": False,
         "views_total": 0,
         "ranks": dict.fromkeys(("hot", "1h", "24h", "7d", "30d", "all")),
@@ -247,8 +253,18 @@ async def test_patch_missing_is_404_and_creates_nothing(
 
 
 async def test_patch_merges(client: TestClient[Any, Any]) -> None:
-    await put_item(client, "a", section="tech", summary="Old", published_at="2026-01-02T03:04:05Z")
-    response = await client.patch(ITEM, json={"summary": "New", "section": "sport"}, headers=auth())
+    await put_item(
+        client,
+        "a",
+        section="tech",
+        summary="Old",
+        published_at="2026-01-02T03:04:05Z",
+        authors=["Jane Doe"],
+        tags=["trams", "city"],
+    )
+    response = await client.patch(
+        ITEM, json={"summary": "New", "section": "sport", "tags": ["buses"]}, headers=auth()
+    )
     assert response.status == 200
     expected = {
         "id": "a",
@@ -258,6 +274,8 @@ async def test_patch_merges(client: TestClient[Any, Any]) -> None:
         "summary": "New",
         "image": "",
         "published_at": "2026-01-02T03:04:05Z",
+        "authors": ["Jane Doe"],
+        "tags": ["buses"],
         "hidden": False,
     }
     assert await response.json() == expected

@@ -44,12 +44,14 @@ def _int_fields(name: str) -> set[str]:
 # What an argument of a key may be, when more is known than "no separator in it".
 VALUES = {
     "site": r"\{[^{}]+\}",
-    "scope": f"all|{SECTION_RE.pattern}",
+    # "all" or a section, then maybe an author's or a tag's slug (no ":" in either)
+    "scope": f"(?:all|{SECTION_RE.pattern})(?:[+](?:author|tag)=[^:+=]+)*",
     "item_id": ID_RE.pattern,
     "resolution": "|".join(BUCKET_SECONDS),
     "name": "|".join(WINDOWS),
     "section": SECTION_RE.pattern,
     "reason": "|".join(HELD),
+    "kind": "author|tag",
 }
 
 
@@ -155,6 +157,8 @@ async def test_the_prelude_names_keys_as_python_does(redis: Redis) -> None:
         "item_id": "a:b.c-1",  # ids may hold the separator
         "part": "short",
         "section": "world",
+        "kind": "author",
+        "slug": "jane-doe",
         "max_age": 172_800,
         "minute": 1_700_000_040,
         "reason": "address_limit",
@@ -283,6 +287,8 @@ async def _workload(store: Store, cached: Store, site: str, now: int) -> None:
                     "url": f"/s{k}",
                     "section": sections[k % 3],
                     "published_at": "2026-11-30T10:00:00Z" if k % 2 else "",
+                    "authors": "Jane Doe" if k % 2 else "",
+                    "author_keys": "jane-doe" if k % 2 else "",
                 },
             )
             for k in range(12)
@@ -309,8 +315,10 @@ async def _workload(store: Store, cached: Store, site: str, now: int) -> None:
         for section in (None, "world"):
             await store.top(site, section, window, 5, now, 100)
             await store.top(site, section, window, 5, now, 100, max_age=86_400)
+            await store.top(site, section, window, 5, now, 100, 0, {"author": "jane-doe"})
     await cached.top(site, None, "24h", 5, now, 100)  # its union stays a few seconds
     await store.latest(site, "world", 5, now - 86_400 * 365, 100)
+    await store.latest(site, None, 5, 0, 100, {"author": "jane-doe"})
     short = [minute - 60 * k for k in range(3)]
     await store.rising_candidates(site, None, short, [minute - 60 * k for k in range(3, 9)], 1)
     await store.rising_candidates(site, "world", short, [minute - 240], 1)

@@ -12,6 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from redis.asyncio import Redis
 
+from ranker.http.appkeys import SETTINGS
+from tests.model import Reference, assert_same_ranking, ranked
 from tests.support import FakeClock, auth, flush, hit, put_item
 
 ALL_WINDOWS = ("hot", "1h", "24h", "7d", "30d", "all")
@@ -52,6 +54,8 @@ async def test_response_shape(client: TestClient[Any, Any], clock: FakeClock) ->
         summary="A summary",
         image="https://img.example/a.jpg",
         published_at="2026-11-26T08:00:00+01:00",
+        authors=["Jane Doe", "Ali Khan"],
+        tags=["trams"],
     )
     await put_item(client, "b")
     await hits(client, "a", 2)
@@ -75,6 +79,7 @@ async def test_response_shape(client: TestClient[Any, Any], clock: FakeClock) ->
                 "summary": "A summary",
                 "image": "https://img.example/a.jpg",
                 "published_at": "2026-11-26T07:00:00Z",
+                "authors": ["Jane Doe", "Ali Khan"],
                 "views": 2,
                 "backfill": False,
             },
@@ -87,6 +92,7 @@ async def test_response_shape(client: TestClient[Any, Any], clock: FakeClock) ->
                 "summary": None,
                 "image": None,
                 "published_at": None,
+                "authors": [],
                 "views": 1,
                 "backfill": False,
             },
@@ -635,3 +641,153 @@ async def test_a_short_list_is_filled_up_with_the_latest_stories(
     assert [it["id"] for it in (await top(client, query + "&backfill=false"))["items"]] == (
         ranked_[:n]
     )
+
+
+# -- authors and tags ---------------------------------------------------------------------
+
+NAMES = {"author": ["Jane Doe", "Ali Khan", "Ève Martin"], "tag": ["Trams", "climate"]}
+# How a request may name them: any case and punctuation.
+ASKED = {"Jane Doe": "jane-doe", "Ali Khan": "ALI%20KHAN", "Ève Martin": "%C3%A8ve_martin"}
+
+
+@settings(
+    max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    stories=st.lists(
+        st.tuples(
+            st.sets(st.sampled_from(NAMES["author"]), max_size=2),
+            st.sets(st.sampled_from(NAMES["tag"])),
+            st.lists(st.integers(0, 3 * 1440), max_size=4),  # views, minutes ago
+        ),
+        min_size=1,
+        max_size=8,
+    ),
+    n=st.integers(1, 5),
+    author=st.one_of(st.none(), st.sampled_from(NAMES["author"])),
+    tag=st.one_of(st.none(), st.sampled_from(NAMES["tag"])),
+    in_section=st.booleans(),
+    excluded=st.sets(st.integers(0, 7), max_size=2),
+)
+async def test_lists_by_author_and_tag_match_the_reference_in_every_window(
+    client: TestClient[Any, Any],
+    redis: Redis,
+    clock: FakeClock,
+    stories: list[tuple[set[str], set[str], list[int]]],
+    n: int,
+    author: str | None,
+    tag: str | None,
+    in_section: bool,
+    excluded: set[int],
+) -> None:
+    """Reference (tests/model.py): the views in each window of the stories naming the
+    author and the tag (and in the section if asked, less the excluded), by views then id;
+    views spread over three days, so the windows differ."""
+    await redis.flushall()
+    reference = Reference(half_life=settings_half_life(client))
+    start = clock.now
+    for k, (authors, tags, _) in enumerate(stories):
+        await put_item(
+            client,
+            f"t{k:02d}",
+            section=("tech", "sport")[k % 2],
+            authors=sorted(authors),
+            tags=sorted(tags),
+        )
+    views = sorted(
+        ((3 * 1440 - ago, f"t{k:02d}") for k, (_, _, agos) in enumerate(stories) for ago in agos)
+    )
+    for minute, story in views:  # oldest first, as they happen
+        clock.now = start + minute * 60
+        assert await hit(client, story) == 204
+        reference.view(story, clock.now)
+        await flush(client)
+    clock.now = start + 3 * 1440 * 60 + 30
+    gone = {f"t{k:02d}" for k in excluded}
+    qualify = {
+        f"t{k:02d}"
+        for k, (authors, tags, _) in enumerate(stories)
+        if (author is None or author in authors)
+        and (tag is None or tag in tags)
+        and (not in_section or k % 2 == 0)
+        and f"t{k:02d}" not in gone
+    }
+    query = f"n={n}&backfill=false&section={'tech' if in_section else ''}"
+    query += f"&author={ASKED[author]}" if author else ""
+    query += f"&tag={tag.upper()}" if tag else ""
+    query += f"&exclude={','.join(sorted(gone))}" if gone else ""
+    for window in ALL_WINDOWS:
+        if window == "hot":
+            scores: dict[str, float] = reference.hot(clock.now)
+        elif window == "all":
+            scores = {s: float(v) for s, v in reference.window("all", clock.now).items()}
+        else:
+            scores = {s: float(v) for s, v in reference.window(window, clock.now).items()}
+        expected = ranked({s: v for s, v in scores.items() if s in qualify}, n)
+        doc = await top(client, f"{query}&window={window}")
+        got = [(it["id"], float(it["views"])) for it in doc["items"]]
+        if window == "hot":
+            # Shown to 3 decimals; views decayed to less than that (or pruned) left out.
+            got = [(s, v) for s, v in got if v >= 0.01]
+            expected = [(s, round(v, 3)) for s, v in expected if v >= 0.01]
+            assert_same_ranking(got, expected, rel=0.06)
+        else:
+            assert_same_ranking(got, expected)
+        if author:
+            assert all(author in it["authors"] for it in doc["items"]), window
+
+
+def settings_half_life(client: TestClient[Any, Any]) -> float:
+    return float(client.app[SETTINGS].sites["news"].half_life)
+
+
+async def test_an_entry_changing_its_authors_and_tags_moves_between_lists(
+    client: TestClient[Any, Any],
+) -> None:
+    await put_item(client, "a", authors=["Jane Doe"], tags=["trams"])
+    await put_item(client, "b", authors=["Jane Doe", "Ali Khan"])
+    await hits(client, "a", 2)
+    await hits(client, "b", 1)
+    await flush(client)
+    assert await ids(client, "window=all&author=jane-doe") == ["a", "b"]
+    assert await ids(client, "window=24h&author=Ali Khan&backfill=false") == ["b"]
+    await put_item(client, "a", authors=["Ali Khan"], tags=[])
+    for window in ALL_WINDOWS:
+        assert await ids(client, f"window={window}&author=ali-khan") == ["a", "b"], window
+        assert await ids(client, f"window={window}&author=jane-doe") == ["b"], window
+        assert await ids(client, f"window={window}&tag=trams") == [], window
+    response = await client.delete("/v1/sites/news/items/a", headers=auth())
+    assert response.status == 204
+    assert await ids(client, "window=all&author=ali-khan") == ["b"]
+
+
+async def test_a_list_by_author_is_filled_up_with_that_authors_latest_stories(
+    client: TestClient[Any, Any], clock: FakeClock
+) -> None:
+    for k, who in enumerate(["Jane Doe", "Ali Khan", "Jane Doe", "Jane Doe"]):
+        published = _iso(clock.now - 3600 * (k + 1))
+        await put_item(client, f"s{k}", authors=[who], published_at=published)
+    await hits(client, "s3", 1)
+    await flush(client)
+    doc = await top(client, "window=24h&n=3&author=jane-doe")
+    assert [(it["id"], it["backfill"]) for it in doc["items"]] == [
+        ("s3", False),
+        ("s0", True),
+        ("s2", True),
+    ]
+    assert doc["author"] == "jane-doe"
+
+
+@pytest.mark.parametrize(
+    ("query", "code"),
+    [("author=", None), ("author=%20", "bad_author"), ("tag=" + "x" * 201, "bad_tag")],
+)
+async def test_author_and_tag_parameters(
+    client: TestClient[Any, Any], query: str, code: str | None
+) -> None:
+    response = await client.get(f"/v1/sites/news/top?{query}")
+    if code is None:  # empty: the whole site
+        assert response.status == 200
+        return
+    assert response.status == 400
+    assert (await response.json())["error"] == code

@@ -4,6 +4,7 @@ entry: its model, its text and link rule, and that rule as the OpenAPI patterns.
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import UTC, datetime
 from typing import Annotated, Any, Final
 
@@ -50,7 +51,13 @@ DATE_RULE = "published_at: expected ISO-8601 (2026-11-26T08:00:00Z) or unix seco
 MAX_TITLE = 300
 MAX_SUMMARY = 1000
 MAX_URL = 2048
+MAX_NAME = 100  # an author's or a tag's name
+MAX_SLUG = 64  # the name as looked up (`slug`)
+# Lists an entry may name its stories by, as (catalog field, most names, what one is
+# called in a query and in key names): a list can be asked for by author or by tag.
+FACETS: Final = {"authors": (10, "author"), "tags": (30, "tag")}
 CATALOG_FIELDS = ("title", "url", "section", "summary", "image", "published_at", "hidden")
+NAME_RULE = "a name of 1-100 characters"
 
 
 class InvalidInput(ValueError):
@@ -68,6 +75,24 @@ def is_item_id(value: object) -> bool:
 def is_section(value: object) -> bool:
     # "all" names the site-wide scope, so it cannot also be a section.
     return isinstance(value, str) and value != "all" and SECTION_RE.fullmatch(value) is not None
+
+
+def slug(name: str) -> str:
+    """An author's or a tag's name as lists are asked for by it: NFKC, case-folded, each
+    run of characters other than letters, marks and digits made one "-", at most MAX_SLUG
+    characters. "Jane Doe", "jane-doe" and "JANE  DOE" are one. A name with no letter or
+    digit ("🙂") is "x-" and its UTF-8 in hex; "" only for an empty or blank name."""
+    name = name.strip(WHITESPACE)
+    out: list[str] = []
+    for c in unicodedata.normalize("NFKC", name).casefold():
+        if unicodedata.category(c)[0] in "LMN":
+            out.append(c)
+        elif out and out[-1] != "-":
+            out.append("-")
+    made = "".join(out)[:MAX_SLUG].strip("-")
+    if not made and name:
+        made = f"x-{name.encode().hex()}"[:MAX_SLUG]
+    return made
 
 
 def safe_url(value: str) -> str | None:
@@ -176,6 +201,20 @@ PublishedAt = Annotated[
     ),
 ]
 Hidden = Annotated[bool, Meta(description="true: counted, but left out of lists")]
+
+
+_Name = Annotated[str, Meta(extra_json_schema={"maxLength": MAX_NAME, "pattern": _TEXT})]
+_NAMES_DOC: Final = (
+    f"each {NAME_RULE}; a list by {{}} (`?{{}}=`) matches a name whatever its case and punctuation"
+)
+Authors = Annotated[
+    Annotated[list[_Name], Meta(max_length=FACETS["authors"][0])] | None,
+    Meta(description=_NAMES_DOC.format("author", "author"), examples=[["Jane Doe"]]),
+]
+Tags = Annotated[
+    Annotated[list[_Name], Meta(max_length=FACETS["tags"][0])] | None,
+    Meta(description=_NAMES_DOC.format("tag", "tag"), examples=[["climate", "elections"]]),
+]
 ItemId = Annotated[str, Meta(extra_json_schema={"pattern": pattern(ID_RE)})]
 
 
@@ -189,6 +228,8 @@ class ItemWrite(Struct, forbid_unknown_fields=True, kw_only=True):
     summary: Summary = None
     image: Image = None
     published_at: PublishedAt = None
+    authors: Authors = None
+    tags: Tags = None
     hidden: Hidden = False
 
     def __post_init__(self) -> None:
@@ -199,9 +240,17 @@ class ItemWrite(Struct, forbid_unknown_fields=True, kw_only=True):
         self.summary = _text("summary", self.summary, MAX_SUMMARY, required=False)
         self.image = _link("image", self.image, required=False)
         self.published_at = _timestamp(self.published_at)
+        self.authors = _names_of("authors", self.authors)
+        self.tags = _names_of("tags", self.tags)
 
     def stored(self) -> dict[str, str]:
-        """The entry as the hash stored in Redis (hidden as "1"/"0")."""
+        """The entry as the hash stored in Redis (hidden as "1"/"0"; authors and tags one
+        per line, and their slugs, one per line, in `author_keys` and `tag_keys`)."""
+        names = {}
+        for field, (_, kind) in FACETS.items():
+            given = getattr(self, field) or []
+            names[field] = "\n".join(given)
+            names[f"{kind}_keys"] = "\n".join(slug(name) for name in given)
         return {
             "title": self.title,
             "url": self.url,
@@ -210,6 +259,7 @@ class ItemWrite(Struct, forbid_unknown_fields=True, kw_only=True):
             "image": self.image or "",
             "published_at": str(self.published_at or ""),
             "hidden": "1" if self.hidden else "0",
+            **names,
         }
 
 
@@ -235,8 +285,10 @@ _WRONG_TYPE: Final = {
     "section": SECTION_RULE,
     "hidden": "hidden: expected true or false",
     "published_at": DATE_RULE,
+    "authors": f"authors: a list of up to {FACETS['authors'][0]} names",
+    "tags": f"tags: a list of up to {FACETS['tags'][0]} names",
 }
-_AT: Final = re.compile(r" - at `\$\.(\w+)`$")
+_AT: Final = re.compile(r" - at `\$\.(\w+)(?:\[\d+\])?`$")
 _MISSING: Final = re.compile(r"^Object missing required field `(\w+)`$")
 
 
@@ -278,6 +330,18 @@ def _text(name: str, value: str | None, limit: int, required: bool, trim: str = 
     return value
 
 
+def _names_of(field: str, names: list[str] | None) -> list[str]:
+    """Authors or tags: each trimmed and by the text rule; the first of names that look
+    alike (the same slug) kept."""
+    kept: dict[str, str] = {}
+    for given in names or []:
+        if len(given) > MAX_NAME:  # before trimming too, as the schema's maxLength says
+            raise InvalidInput(f"{field}: longer than {MAX_NAME} characters")
+        name = _text(field, given, MAX_NAME, required=True)
+        kept.setdefault(slug(name), name)
+    return list(kept.values())
+
+
 def _link(name: str, value: str | None, required: bool) -> str:
     value = _text(name, value, MAX_URL, required, trim=LINK_TRIM)
     if value and URL_REFUSED_RE.search(value):
@@ -310,5 +374,11 @@ def public_entry(item_id: str, stored: dict[str, str]) -> dict[str, Any]:
     return {
         "id": item_id,
         **{k: stored.get(k, "") for k in CATALOG_FIELDS if k != "hidden"},
+        **{field: names_of(stored.get(field, "")) for field in FACETS},
         "hidden": stored.get("hidden") == "1",
     }
+
+
+def names_of(stored: str) -> list[str]:
+    """Authors or tags as stored (one per line) as a list."""
+    return stored.split("\n") if stored else []

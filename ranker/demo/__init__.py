@@ -25,7 +25,7 @@ from ranker.core.validate import catalog_entry, is_item_id
 from ranker.demo.readers import simulate
 from ranker.http.appkeys import CATALOG, CLOCK, SETTINGS, SIGNED_IN, STORE, TOP_CACHE
 from ranker.http.connections import guard
-from ranker.http.query import compute_top
+from ranker.http.query import TopKey, compute_top
 from ranker.store.redis import StoreUnavailable
 
 log = logging.getLogger("ranker.demo")
@@ -74,7 +74,7 @@ async def _story(request: web.Request) -> tuple[str, dict[str, str]]:
         stored = await app[STORE].get_item(SITE, wanted)
         if stored and stored.get("hidden") != "1":
             return wanted, stored
-    key = (SITE, "hot", None, 1, 0)
+    key = TopKey(SITE, "hot", None, 1)
     entry = await app[TOP_CACHE].get(
         key, lambda: compute_top(app[STORE], app[SETTINGS], key, app[CLOCK]())
     )

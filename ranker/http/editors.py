@@ -20,7 +20,7 @@ from ranker.core.windows import BUCKET_SECONDS, Resolution, bucket_start, day_st
 from ranker.http.appkeys import CLOCK, SETTINGS, SIGNED_IN, STORE, TOP_CACHE
 from ranker.http.common import authorize, json_body, json_response, path_item_id, path_site
 from ranker.http.errors import ApiError
-from ranker.http.query import parse_section
+from ranker.http.query import TopKey, parse_section
 from ranker.http.schemas import (
     MAX_SERIES_IDS,
     RELEASE_RULE,
@@ -113,7 +113,7 @@ async def rising(request: web.Request) -> web.Response:
 
     # Cached like the top lists (and forgotten with them on a catalog write): every open
     # dashboard polls this.
-    entry = await app[TOP_CACHE].get((site, "rising", section, n, 0), compute)
+    entry = await app[TOP_CACHE].get(TopKey(site, "rising", section, n), compute)
     return web.Response(body=entry.body, content_type="application/json")
 
 

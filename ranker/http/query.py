@@ -8,14 +8,24 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from html import escape
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 from aiohttp import web
 
 from ranker.core.config import ConfigError, Settings, Site, parse_duration
 from ranker.core.decay import decayed
-from ranker.core.validate import ID_RULE, SECTION_RULE, clean_text, is_item_id, is_section, safe_url
+from ranker.core.validate import (
+    ID_RULE,
+    NAME_RULE,
+    SECTION_RULE,
+    clean_text,
+    is_item_id,
+    is_section,
+    names_of,
+    safe_url,
+    slug,
+)
 from ranker.core.windows import WINDOWS
 from ranker.http.errors import ApiError
 from ranker.http.etags import client_has, etag
@@ -26,7 +36,23 @@ RANK_DEPTH = MAX_N  # ranks deeper than this are reported as null
 MAX_SCAN = 5000  # ranked members one query may look through for visible, catalogued ones
 _MAX_ENTRIES = 10_000
 
-TopKey = tuple[str, str, str | None, int, int]  # site, window, section, n, max age (s, 0: any)
+
+class TopKey(NamedTuple):
+    """One list: what its cache entry is kept under."""
+
+    site: str
+    window: str
+    section: str | None
+    n: int
+    max_age: int = 0  # seconds; 0: any age
+    author: str | None = None  # a slug
+    tag: str | None = None  # a slug
+
+    def facets(self) -> dict[str, str]:
+        """The author's and the tag's slugs by kind, for the store."""
+        return {k: v for k, v in (("author", self.author), ("tag", self.tag)) if v}
+
+
 MAX_AGE = 3650 * 86400  # a longer max_age is this one (ten years)
 MAX_AGE_RE = re.compile(MAX_AGE_PATTERN)
 _TOP_DEFAULTS = TopQuery()
@@ -203,7 +229,28 @@ def parse_top_query(query: Any, sites: Mapping[str, Site], site: str) -> TopKey:
     window = query.get("window", _TOP_DEFAULTS.window)
     if window not in _WINDOWS:
         raise ApiError(400, "bad_window", f"window: one of {', '.join(WINDOWS)}")
-    return site, window, parse_section(query), n, parse_max_age(query, default)
+    return TopKey(
+        site,
+        window,
+        parse_section(query),
+        n,
+        parse_max_age(query, default),
+        parse_name(query, "author"),
+        parse_name(query, "tag"),
+    )
+
+
+MAX_NAME_PARAM = 200  # characters of an `author` or `tag` parameter
+
+
+def parse_name(query: Any, kind: str) -> str | None:
+    """The optional `author` or `tag` parameter as its slug, or ApiError."""
+    given = query.get(kind) or None
+    if given is None:
+        return None
+    if len(given) > MAX_NAME_PARAM or not (key := slug(given)):
+        raise ApiError(400, f"bad_{kind}", f"{kind}: {NAME_RULE}, as the catalog names it")
+    return key
 
 
 def parse_max_age(query: Any, default: float) -> int:
@@ -255,9 +302,11 @@ async def compute_top(
     store: Store, settings: Settings, key: TopKey, now: float, spare: int = 0
 ) -> dict[str, Any]:
     """The list `key` names, with up to `spare` more stories after its n."""
-    site, window, section, n, max_age = key
+    site, window, section, n, max_age = key[:5]
     want = n + spare
-    landmark, rows = await store.top(site, section, window, want, now, MAX_SCAN, max_age)
+    landmark, rows = await store.top(
+        site, section, window, want, now, MAX_SCAN, max_age, key.facets()
+    )
     half_life = settings.sites[site].half_life
     items = []
     for row in rows:
@@ -271,7 +320,7 @@ async def compute_top(
         # published ones fill it up, marked as such (a request may ask for none).
         listed = {row.id for row in rows}
         cutoff = now - max_age if max_age else 0
-        latest = await store.latest(site, section, want, cutoff, MAX_SCAN)
+        latest = await store.latest(site, section, want, cutoff, MAX_SCAN, key.facets())
         fill = [row for row in latest if row.id not in listed][: want - len(rows)]
         items += [_item(row, 0, backfill=True) for row in fill]
     for rank, it in enumerate(items, 1):
@@ -280,6 +329,8 @@ async def compute_top(
         "site": site,
         "window": window,
         "section": section,
+        **({"author": key.author} if key.author else {}),
+        **({"tag": key.tag} if key.tag else {}),
         "n": n,
         "computed_at": datetime.fromtimestamp(now, UTC)
         .isoformat(timespec="seconds")
@@ -298,6 +349,7 @@ def _item(row: Ranked, views: float, *, backfill: bool) -> dict[str, Any]:
         "summary": row.summary or None,
         "image": row.image or None,
         "published_at": row.published_at or None,
+        "authors": names_of(row.authors),
         "views": views,
         "backfill": backfill,
     }
@@ -323,7 +375,7 @@ async def item_ranks(
     """The item's rank among visible stories in each window (None past RANK_DEPTH)."""
     out: dict[str, int | None] = {}
     for window in WINDOWS:
-        key: TopKey = (site, window, None, RANK_DEPTH, 0)
+        key = TopKey(site, window, None, RANK_DEPTH)
 
         async def compute(key: TopKey = key) -> dict[str, Any]:
             return await compute_top(store, settings, key, now)

@@ -187,6 +187,8 @@ def _top(route: str, handler: Handler, operation_id: str, summary: str) -> Route
                     "bad_n",
                     "bad_window",
                     "bad_section",
+                    "bad_author",
+                    "bad_tag",
                     "bad_exclude",
                     "bad_max_age",
                     "bad_backfill",

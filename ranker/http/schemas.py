@@ -144,6 +144,26 @@ class TopQuery(Struct):
         Window, Meta(description="`hot`: time-decayed; `1h` … `30d`: exact counts; `all`: all-time")
     ] = "hot"
     section: Section | UnsetType = UNSET
+    author: (
+        Annotated[
+            str,
+            Meta(
+                max_length=200,
+                description=(
+                    "only stories naming this author (`Jane Doe` or `jane-doe`: case and "
+                    "punctuation do not matter)"
+                ),
+            ),
+        ]
+        | UnsetType
+    ) = UNSET
+    tag: (
+        Annotated[
+            str,
+            Meta(max_length=200, description="only stories with this tag (as `author`)"),
+        ]
+        | UnsetType
+    ) = UNSET
     exclude: Annotated[
         list[Annotated[str, Meta(extra_json_schema={"pattern": pattern(ID_RE)})]],
         Meta(
@@ -351,6 +371,8 @@ class Item(Struct, forbid_unknown_fields=True):
     summary: str
     image: str
     published_at: str
+    authors: list[str]
+    tags: list[str]
     hidden: bool
 
 
@@ -381,6 +403,7 @@ class TopItem(Struct):
     summary: str | None
     image: str | None
     published_at: str | None
+    authors: list[str]
     views: Annotated[
         float, Meta(description="decayed views (a float) for `hot`, exact views otherwise")
     ]
@@ -395,10 +418,12 @@ class TopItem(Struct):
     ]
 
 
-class TopList(Struct):
+class TopList(Struct, kw_only=True):
     site: str
     window: Window
     section: str | None
+    author: Annotated[str, Meta(description="the author's slug, if asked for")] | UnsetType = UNSET
+    tag: Annotated[str, Meta(description="the tag's slug, if asked for")] | UnsetType = UNSET
     n: Annotated[int, Meta(ge=1, le=MAX_N)]
     computed_at: Timestamp
     items: Annotated[list[TopItem], Meta(max_length=MAX_N)]

@@ -58,6 +58,8 @@ SCHEMA: Final[dict[str, Shape]] = {
     "item": Shape("hash", "rk:{site}:item:{item_id}"),
     "items": Shape("set", "rk:{site}:items"),
     "section": Shape("set", "rk:{site}:sec:{section}"),
+    "members": Shape("set", "rk:{site}:by:{kind}:{slug}"),
+    "names": Shape("hash", "rk:{site}:names:{kind}"),
     "unrolled": Shape("zset", "rk:{site}:unrolled"),
     "hidden": Shape("set", "rk:{site}:hidden"),
     "rising_tmp": Shape("zset", "rk:{site}:tmp:rising:{scope}:{part}"),
@@ -222,6 +224,18 @@ def section(site: str, section: str) -> str:
     """SET of the catalogued ids in `section`: a section's lists are the site's lists
     intersected with it. No TTL."""
     return _NAMES["section"](site, section)
+
+
+def members(site: str, kind: str, slug: str) -> str:
+    """SET of the catalogued ids naming an author or a tag (`kind` "author" or "tag") whose
+    slug is `slug`: lists by author or tag are the site's intersected with it. No TTL."""
+    return _NAMES["members"](site, kind, slug)
+
+
+def names(site: str, kind: str) -> str:
+    """HASH slug -> name of the authors or tags (`kind`) catalogued entries name, as last
+    written; a slug goes when no entry names it. No TTL."""
+    return _NAMES["names"](site, kind)
 
 
 def unrolled(site: str) -> str:

@@ -77,8 +77,22 @@ def _flat_rows(rows: list[Row]) -> list[str | int]:
     return flat
 
 
+def _scope(section: str | None, facets: Mapping[str, str]) -> str:
+    """A list's scope in its cache keys: "all", the section, or with an author's or a tag's
+    slug ("world+author=jane-doe"); slugs hold no "+" or "=", sections no "=", so no two
+    scopes share a name."""
+    parts = [section or "all", *(f"{kind}={slug}" for kind, slug in sorted(facets.items()))]
+    return "+".join(parts)
+
+
 def _top_keys(
-    tag: str, section: str | None, window: str, resolution: str, starts: list[int], max_age: int
+    tag: str,
+    section: str | None,
+    facets: Mapping[str, str],
+    window: str,
+    resolution: str,
+    starts: list[int],
+    max_age: int,
 ) -> list[str]:
     """The keys top.lua reads for one shard (top.lua says which is which)."""
     if window == "hot":
@@ -87,26 +101,26 @@ def _top_keys(
         ranking = keys.total(tag, "all")
     else:
         ranking = keys.window(tag, "all", window, starts[0])
-    # The section's members and its intersection (no section: the ranking, unused).
-    members, cached = ranking, ranking
-    if section:
-        members = keys.section(tag, section)
-        cached = keys.window(tag, section, window, starts[0])
+    scope = _scope(section, facets)
+    sets = [keys.section(tag, section)] if section else []
+    sets += [keys.members(tag, kind, slug) for kind, slug in sorted(facets.items())]
+    # The ranking's intersection with the member sets (none: the ranking, unused).
+    cached = keys.window(tag, scope, window, starts[0]) if sets else ranking
     # The recent stories and the list's intersection with them (none: unused).
     recent, fresh = ranking, ranking
     if max_age:
         recent = keys.recent(tag, max_age)
-        fresh = keys.fresh(tag, section or "all", window, starts[0], max_age)
+        fresh = keys.fresh(tag, scope, window, starts[0], max_age)
     buckets = [keys.bucket(tag, "all", resolution, s) for s in starts] if resolution else []
     return [
         keys.meta(tag),
         ranking,
-        members,
         cached,
         keys.unrolled(tag),
         keys.published(tag),
         recent,
         fresh,
+        *sets,
         *buckets,
     ]
 
@@ -171,6 +185,7 @@ class Ranked:
     summary: str
     image: str
     published_at: str
+    authors: str  # one a line
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,8 +220,8 @@ class Store:
         self._owner = secrets.token_hex(8)
         self._top = self._script("lib_listed", "top")
         self._latest = self._script("lib_listed", "latest")
-        self._put = self._script("catalog_put")
-        self._delete = self._script("lib_days", "catalog_delete")
+        self._put = self._script("lib_facets", "catalog_put")
+        self._delete = self._script("lib_days", "lib_facets", "catalog_delete")
         self._hide = self._script("catalog_hide")
         self._rising = self._script("rising")
         self._release = self._script("lib_days", "lib_rebase", "release")
@@ -462,9 +477,11 @@ class Store:
         now: float,
         max_scan: int,
         max_age: int = 0,
+        facets: Mapping[str, str] | None = None,
     ) -> tuple[float | None, list[Ranked]]:
         """The top `n` visible items of a window (ties by id), and the landmark for `hot`;
-        with `max_age` (s), of the items published that recently only.
+        with `max_age` (s), of the items published that recently only; with `facets`
+        ({"author" or "tag": slug}), of the items naming that author and tag only.
 
         A site with several shards gets each shard's top (read on past the n-th while
         scores tie) and merges them, which is exact because shards hold disjoint stories.
@@ -481,10 +498,12 @@ class Store:
         # as the top list's cache (the ranking moves).
         ttl = self._union_ttl_ms if window != "hot" else min(self._union_ttl_ms, 1000)
         cutoff = int(now - max_age) if max_age else ""
-        args = [section or "", ttl, max_scan, resolution, min(starts), cutoff]
+        facets = facets or {}
+        sets = len(facets) + (1 if section else 0)
+        args = [section or "", ttl, max_scan, resolution, min(starts), cutoff, sets]
         calls = [
             (
-                _top_keys(tag, section, window, resolution, starts, max_age),
+                _top_keys(tag, section, facets, window, resolution, starts, max_age),
                 [n, keys.prefix(tag), *args],
             )
             for tag in self.tags(site)
@@ -493,7 +512,7 @@ class Store:
         if len(replies) == 1:
             reply = replies[0]
             landmark = None if reply[0] is None else float(reply[0])
-            rows = [Ranked(r[0], float(r[1]), *r[2:8]) for r in reply[1:]]
+            rows = [Ranked(r[0], float(r[1]), *r[2:9]) for r in reply[1:]]
             rows.sort(key=lambda r: (-_tied(r.score), r.id))
             return landmark, rows[:n]
         landmarks = [None if reply[0] is None else float(reply[0]) for reply in replies]
@@ -507,7 +526,7 @@ class Store:
             if window == "hot" and landmark is not None and common is not None:
                 scale = 2 ** ((landmark - common) / half_life)
             for r in reply[1:]:
-                row = Ranked(r[0], float(r[1]) * scale, *r[2:8])
+                row = Ranked(r[0], float(r[1]) * scale, *r[2:9])
                 merged.append((_tied(row.score), row))
         merged.sort(key=lambda sr: (-sr[0], sr[1].id))
         return common, [row for _, row in merged[:n]]
@@ -527,22 +546,32 @@ class Store:
 
     @_round_trip("query")
     async def latest(
-        self, site: str, section: str | None, n: int, published_after: float, max_scan: int
+        self,
+        site: str,
+        section: str | None,
+        n: int,
+        published_after: float,
+        max_scan: int,
+        facets: Mapping[str, str] | None = None,
     ) -> list[Ranked]:
-        """The `n` latest published visible stories (in `section`), published at or after
-        `published_after` (unix s; 0 for any time), newest first, ties by id; `score` is
-        the publish time."""
+        """The `n` latest published visible stories (in `section`, naming the `facets`),
+        published at or after `published_after` (unix s; 0 for any time), newest first,
+        ties by id; `score` is the publish time."""
+        facets = facets or {}
         replies = await self._run_all(
             self._latest,
             [
                 (
-                    [keys.published(tag)],
+                    [
+                        keys.published(tag),
+                        *(keys.members(tag, kind, slug) for kind, slug in facets.items()),
+                    ],
                     [n, keys.prefix(tag), section or "", published_after or "-inf", max_scan],
                 )
                 for tag in self.tags(site)
             ],
         )
-        rows = [Ranked(r[0], float(r[1]), *r[2:8]) for reply in replies for r in reply]
+        rows = [Ranked(r[0], float(r[1]), *r[2:9]) for reply in replies for r in reply]
         rows.sort(key=lambda r: (-r.score, r.id))
         return rows[:n]
 

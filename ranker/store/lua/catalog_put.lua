@@ -5,13 +5,18 @@
 -- ARGV[4..] field, value, ... (including hidden = "1"/"0")
 -- The entry's section, if any, lists it in that section's members set (the section's lists
 -- are the site's intersected with it) and the section in the sections set.
+-- Its authors and tags (fields `authors` and `tags`, a name a line, and their slugs in
+-- `author_keys` and `tag_keys`) list it in each one's members set, and their names in the
+-- names hashes (lib_facets.lua).
 -- Returns 1 when the id is new, else 0.
 local id, p = ARGV[1], ARGV[2]
 -- A site's first data is written in this release's layout.
 if redis.call('EXISTS', KEYS[3]) == 0 then redis.call('HSET', KEYS[3], 'layout', LAYOUT) end
 local old = redis.call('HGET', KEYS[1], 'section') or ''
+local old_facets = read_facets(KEYS[1])
 redis.call('DEL', KEYS[1])
 redis.call('HSET', KEYS[1], unpack(ARGV, 4))
+move_facets(p, id, old_facets, read_facets(KEYS[1]))
 if ARGV[3] ~= '' then
   redis.call('ZADD', KEYS[7], ARGV[3], id)
 else

@@ -1,23 +1,31 @@
 -- The top of one ranking, catalogued and visible items only, with their catalog fields.
 -- KEYS[1] meta hash, KEYS[2] the site's ranking (the hot or total zset, or a window's
--- union key), KEYS[3] the section's members set and KEYS[4] its intersection key (both
--- only for a section), KEYS[5] unrolled-minutes zset, KEYS[6] published zset, KEYS[7] the
--- recent stories' key and KEYS[8] the list's intersection with it (both only for a max
--- age), KEYS[9..] a window's bucket zsets (none for hot/total).
+-- union key), KEYS[3] its intersection with the member sets (only with some), KEYS[4]
+-- unrolled-minutes zset, KEYS[5] published zset, KEYS[6] the recent stories' key and
+-- KEYS[7] the list's intersection with it (both only for a max age), KEYS[8 .. 7 + m] the
+-- member sets a story must be in (m = ARGV[9]: the section's first if there is one, then
+-- an author's or a tag's), then a window's bucket zsets (none for hot/total).
 -- ARGV[1] n, ARGV[2] key prefix, ARGV[3] section ('' for all), ARGV[4] cache TTL (ms,
 --         0 = do not keep the unions), ARGV[5] most members to look at,
 -- ARGV[6] the window's bucket resolution ('' for hot/total), ARGV[7] its oldest bucket's
 --         start: minutes not rolled into hours and days yet are added from there on,
 -- ARGV[8] published at or after this (unix s), '' for any time: stories without a publish
---         time are left out then.
--- Returns {landmark, {id, score, title, url, section, summary, image, published_at}, ...}.
+--         time are left out then, ARGV[9] m.
+-- Returns {landmark, {id, score, title, url, section, summary, image, published_at,
+-- authors}, ...}.
 -- Past the n-th visible member it keeps reading while scores tie (equal to 12 digits:
 -- decayed counts that are equal can differ in their last bits), so the caller can break
 -- ties by id.
 local n, p, want_section = tonumber(ARGV[1]), ARGV[2], ARGV[3]
 local ttl, max_scan = tonumber(ARGV[4]), tonumber(ARGV[5])
 local resolution = ARGV[6]
+local m = tonumber(ARGV[9])
 local src = KEYS[2]
+local sets, must = {}, {}  -- the member sets; those listed() checks (not the section's)
+for i = 8, 7 + m do
+  sets[#sets + 1] = KEYS[i]
+  if i > 8 or want_section == '' then must[#must + 1] = KEYS[i] end
+end
 local made = {}  -- keys made here and not kept: deleted at the end
 -- Make `key` with `make()` unless an earlier call made it and it is kept (a cache of
 -- `ttl` ms); without a TTL it lasts this call only.
@@ -29,33 +37,37 @@ end
 if resolution ~= '' then
   cached(src, function()
     local buckets = {}
-    for i = 9, #KEYS do buckets[#buckets + 1] = KEYS[i] end
+    for i = 8 + m, #KEYS do buckets[#buckets + 1] = KEYS[i] end
     if resolution ~= 'minute' then
       -- Views of minutes not rolled yet are in their minute only.
-      for _, m in ipairs(redis.call('ZRANGE', KEYS[5], ARGV[7], '+inf', 'BYSCORE')) do
-        buckets[#buckets + 1] = key_bucket(p, 'all', 'minute', m)
+      for _, minute in ipairs(redis.call('ZRANGE', KEYS[4], ARGV[7], '+inf', 'BYSCORE')) do
+        buckets[#buckets + 1] = key_bucket(p, 'all', 'minute', minute)
       end
     end
     redis.call('ZUNIONSTORE', src, #buckets, unpack(buckets))
   end)
 end
-if want_section ~= '' then
-  -- A section's list is the site's, intersected with the section's members.
-  cached(KEYS[4], function()
-    redis.call('ZINTERSTORE', KEYS[4], 2, src, KEYS[3], 'WEIGHTS', 1, 0)
+if m > 0 then
+  -- A section's, an author's or a tag's list is the site's, intersected with the members.
+  cached(KEYS[3], function()
+    local args = {KEYS[3], m + 1, src, unpack(sets)}
+    args[#args + 1] = 'WEIGHTS'
+    args[#args + 1] = 1
+    for _ = 1, m do args[#args + 1] = 0 end
+    redis.call('ZINTERSTORE', unpack(args))
   end)
-  src = KEYS[4]
+  src = KEYS[3]
 end
 if ARGV[8] ~= '' then
   -- Recent stories only: the list intersected with those published since the cutoff,
   -- before the cut, so the list is whole when enough recent stories qualify.
+  cached(KEYS[6], function()
+    redis.call('ZRANGESTORE', KEYS[6], KEYS[5], ARGV[8], '+inf', 'BYSCORE')
+  end)
   cached(KEYS[7], function()
-    redis.call('ZRANGESTORE', KEYS[7], KEYS[6], ARGV[8], '+inf', 'BYSCORE')
+    redis.call('ZINTERSTORE', KEYS[7], 2, src, KEYS[6], 'WEIGHTS', 1, 0)
   end)
-  cached(KEYS[8], function()
-    redis.call('ZINTERSTORE', KEYS[8], 2, src, KEYS[7], 'WEIGHTS', 1, 0)
-  end)
-  src = KEYS[8]
+  src = KEYS[7]
 end
 local out = {redis.call('HGET', KEYS[1], 'landmark') or false}
 local found, last, pos, chunk = 0, nil, 0, math.max(2 * n, 32)
@@ -67,7 +79,7 @@ while pos < max_scan do
     if found >= n and math.abs(tonumber(score) - last) > 1e-12 * math.abs(last) then
       pos = max_scan break
     end
-    local row = listed(p, id, score, want_section)
+    local row = listed(p, id, score, want_section, must)
     if row then
       found, last = found + 1, tonumber(score)
       out[#out + 1] = row
