@@ -299,3 +299,60 @@ async def test_the_demo_paper_is_live_and_breaks_news(
     assert first["published_at"] == datetime.fromtimestamp(clock.now, UTC).strftime(
         "%Y-%m-%dT%H:%M:%SZ"
     )
+
+
+async def test_authors_are_ranked_by_their_stories_views(client: Client, clock: FakeClock) -> None:
+    stories = {  # id: (authors, section, views)
+        "a": (["Jane Doe"], "politics", 5),
+        "b": (["jane doe", "Ali Khan"], "sport", 3),
+        "c": (["Ali Khan"], "politics", 1),
+        "d": (["Bo Li"], "politics", 4),
+        "e": ([], "politics", 9),  # no byline: counts for nobody
+        "f": (["Cy Young"], "sport", 0),
+    }
+    for story, (authors, section, views) in stories.items():
+        await put_item(client, story, authors=authors, section=section)
+        for _ in range(views):
+            assert await hit(client, story) == 204
+    await put_item(client, "g", authors=["Bo Li"], hidden=True)
+    for _ in range(20):  # hidden: its views count for nobody
+        assert await hit(client, "g") == 204
+    await flush(client)
+    response = await client.get("/v1/sites/news/authors/top?window=24h", headers=auth())
+    assert response.status == 200
+    doc = await response.json()
+    assert [(a["author"], a["name"], a["views"], a["stories"]) for a in doc["items"]] == [
+        ("jane-doe", "Jane Doe", 8, 2),
+        ("ali-khan", "Ali Khan", 4, 2),
+        ("bo-li", "Bo Li", 4, 1),
+    ]
+    assert doc["items"][0]["top_story"] == {
+        "id": "a",
+        "title": "Story a",
+        "url": "https://example.com/a",
+    }
+    assert doc["stories"] == 5 and doc["complete"] is True
+    section = await client.get(
+        "/v1/sites/news/authors/top?window=all&section=politics&n=2", headers=auth()
+    )
+    assert [a["author"] for a in (await section.json())["items"]] == ["jane-doe", "bo-li"]
+    hot = await (await client.get("/v1/sites/news/authors/top?window=hot", headers=auth())).json()
+    assert [a["author"] for a in hot["items"]] == ["jane-doe", "ali-khan", "bo-li"]
+    assert hot["items"][0]["views"] == pytest.approx(8, rel=1e-3)
+    # The list of an author is theirs: the slug links to it.
+    listed = await client.get("/v1/sites/news/top?window=24h&author=jane-doe")
+    assert [it["id"] for it in (await listed.json())["items"]][:2] == ["a", "b"]
+
+
+@pytest.mark.parametrize(
+    ("query", "status", "code"),
+    [("window=2h", 400, "bad_window"), ("n=0", 400, "bad_n"), ("section=ALL", 400, "bad_section")],
+)
+async def test_authors_refuses_bad_parameters(
+    client: Client, query: str, status: int, code: str
+) -> None:
+    response = await client.get(f"/v1/sites/news/authors/top?{query}", headers=auth())
+    assert response.status == status
+    assert (await response.json())["error"] == code
+    anonymous = await client.get("/v1/sites/news/authors/top")
+    assert anonymous.status == 401

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ranker.core.validate import slug
 from ranker.core.windows import bucket_start
 
 SHORT_MINUTES = 10  # the current minute (partly elapsed) and the 9 before it
@@ -79,3 +80,32 @@ def rank_rising(
             )
     out.sort(key=lambda r: (-r.ratio, -r.views_short, r.id))
     return out[:n]
+
+
+@dataclass(frozen=True, slots=True)
+class AuthorViews:
+    author: str  # the slug
+    name: str  # as the author's most viewed story names them
+    views: float
+    stories: int  # stories with views
+    top_story: tuple[str, str, str]  # id, title, url of the most viewed
+
+
+def rank_authors(
+    stories: list[tuple[str, str, str, float, list[str]]], n: int
+) -> list[AuthorViews]:
+    """Authors by the summed views of their stories, given as (id, title, url, views,
+    author names), most viewed first; ties by slug. A story by two authors counts for
+    both, as a byline does."""
+    found: dict[str, AuthorViews] = {}
+    for item_id, title, url, views, names in sorted(stories, key=lambda s: (-s[3], s[0])):
+        for name in names:
+            key = slug(name)
+            was = found.get(key)
+            if was is None:
+                found[key] = AuthorViews(key, name, views, 1, (item_id, title, url))
+            else:
+                found[key] = AuthorViews(
+                    key, was.name, was.views + views, was.stories + 1, was.top_story
+                )
+    return sorted(found.values(), key=lambda a: (-a.views, a.author))[:n]

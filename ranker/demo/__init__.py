@@ -46,11 +46,31 @@ _BODY = (
 )
 
 
+# The invented paper's reporters.
+REPORTERS = (
+    "Ines Moreau",
+    "Tom Hale",
+    "Priya Nair",
+    "Jonas Berg",
+    "Amara Okafor",
+    "Lucy Chen",
+    "Marek Novak",
+    "Sara Lind",
+)
+
+
 @functools.cache
-def _stories() -> tuple[dict[str, str], ...]:
-    """The sample stories: 300 of an invented city paper, as catalog entries."""
+def _stories() -> tuple[dict[str, Any], ...]:
+    """The sample stories: 300 of an invented city paper, as catalog entries, each with a
+    byline from the paper's reporters (every fifth story two)."""
     lines = files(__name__).joinpath("stories.jsonl").read_bytes().splitlines()
-    return tuple(orjson.loads(line) for line in lines if line)
+    stories = [orjson.loads(line) for line in lines if line]
+    for k, story in enumerate(stories):
+        names = [REPORTERS[k % len(REPORTERS)]]
+        if k % 5 == 0:
+            names.append(REPORTERS[(k + 3) % len(REPORTERS)])
+        story["authors"] = names
+    return tuple(stories)
 
 
 @functools.cache
@@ -107,7 +127,7 @@ async def page(request: web.Request) -> web.Response:
     return web.Response(text=html, content_type="text/html", headers={"Cache-Control": "no-store"})
 
 
-def _published(stories: Sequence[dict[str, str]], now: float) -> list[dict[str, Any]]:
+def _published(stories: Sequence[dict[str, Any]], now: float) -> list[dict[str, Any]]:
     """The sample stories published as if the paper were live: the newest half an hour
     before `now`, the others as far before it as they are in the sample (unix seconds, as
     the catalog takes them)."""

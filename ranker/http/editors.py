@@ -13,10 +13,18 @@ import msgspec
 from aiohttp import web
 from msgspec import UNSET
 
+from ranker.core.decay import decayed
 from ranker.core.outcomes import HELD, REASONS, RELEASED_BY_DEFAULT
-from ranker.core.trends import history_ready_at, rank_rising, rising_buckets
-from ranker.core.validate import is_item_id, is_site
-from ranker.core.windows import BUCKET_SECONDS, Resolution, bucket_start, day_starts, local_date
+from ranker.core.trends import history_ready_at, rank_authors, rank_rising, rising_buckets
+from ranker.core.validate import is_item_id, is_site, names_of
+from ranker.core.windows import (
+    BUCKET_SECONDS,
+    WINDOWS,
+    Resolution,
+    bucket_start,
+    day_starts,
+    local_date,
+)
 from ranker.http.appkeys import CLOCK, SETTINGS, SIGNED_IN, STORE, TOP_CACHE
 from ranker.http.common import authorize, json_body, json_response, path_item_id, path_site
 from ranker.http.errors import ApiError
@@ -24,6 +32,7 @@ from ranker.http.query import TopKey, parse_section
 from ranker.http.schemas import (
     MAX_SERIES_IDS,
     RELEASE_RULE,
+    AuthorsQuery,
     BeaconsQuery,
     BucketsQuery,
     HeldQuery,
@@ -47,6 +56,10 @@ DASHBOARD_HEADERS = {
 _BUCKETS = BucketsQuery()  # the bucket parameters' defaults
 _BUCKETS_N = int_param(BucketsQuery, "n")
 _RISING_N = int_param(RisingQuery, "n")
+_AUTHORS_N = int_param(AuthorsQuery, "n")
+_AUTHORS_WINDOW = AuthorsQuery().window
+# Stories with views one authors answer reads, most viewed first: what a query may cost.
+AUTHORS_SCAN = 20_000
 _DAYS = int_param(BeaconsQuery, "days")
 _HELD_N = int_param(HeldQuery, "n")
 FLAG_SHOWN = 3600.0  # how long after its last held view a concentrated story stays flagged
@@ -114,6 +127,59 @@ async def rising(request: web.Request) -> web.Response:
     # Cached like the top lists (and forgotten with them on a catalog write): every open
     # dashboard polls this.
     entry = await app[TOP_CACHE].get(TopKey(site, "rising", section, n), compute)
+    return web.Response(body=entry.body, content_type="application/json")
+
+
+async def authors(request: web.Request) -> web.Response:
+    """GET /v1/sites/{site}/authors/top?window=&n=&section=: authors ranked by the views
+    of their visible stories in the window (Parse.ly's authors report)."""
+    site = authorize(request)
+    n = _AUTHORS_N.read(request.query)
+    window = request.query.get("window", _AUTHORS_WINDOW)
+    if window not in WINDOWS:
+        raise ApiError(400, "bad_window", f"window: one of {', '.join(WINDOWS)}")
+    section = parse_section(request.query)
+    app = request.app
+    settings, store = app[SETTINGS], app[STORE]
+
+    async def compute() -> dict[str, Any]:
+        now = app[CLOCK]()
+        landmark, rows = await store.top(site, section, window, AUTHORS_SCAN, now, AUTHORS_SCAN)
+        half_life = settings.sites[site].half_life
+        stories = [
+            (
+                row.id,
+                row.title,
+                row.url,
+                decayed(row.score, landmark or now, now, half_life)
+                if window == "hot"
+                else row.score,
+                names_of(row.authors),
+            )
+            for row in rows
+        ]
+        ranked = rank_authors(stories, n)
+        return {
+            "site": site,
+            "window": window,
+            "section": section,
+            "computed_at": _iso(now),
+            "stories": len(rows),
+            "complete": len(rows) < AUTHORS_SCAN,
+            "items": [
+                {
+                    "rank": k,
+                    "author": a.author,
+                    "name": a.name,
+                    "views": round(a.views, 3) if window == "hot" else int(a.views),
+                    "stories": a.stories,
+                    "top_story": dict(zip(("id", "title", "url"), a.top_story, strict=True)),
+                }
+                for k, a in enumerate(ranked, 1)
+            ],
+        }
+
+    entry = await app[TOP_CACHE].get(TopKey(site, f"authors:{window}", section, n), compute)
     return web.Response(body=entry.body, content_type="application/json")
 
 

@@ -16,6 +16,8 @@ from ranker.http.connections import guard
 from ranker.http.errors import Handler
 from ranker.http.openapi import JSON, MAX_AGE, Body, Header, Refusal, Reply, Route, build
 from ranker.http.schemas import (
+    Authors,
+    AuthorsQuery,
     Beacon,
     BeaconDays,
     BeaconsQuery,
@@ -233,6 +235,21 @@ TRENDS: Final = [
         responses={
             200: Reply("the rising list", Rising),
             400: Refusal("a bad parameter", ("bad_n", "bad_section")),
+            **_TOKEN,
+        },
+    ),
+    Route(
+        method="GET",
+        path=SITE + "/authors/top",
+        handler=editors.authors,
+        operation_id="authorsTop",
+        summary="Authors ranked by their stories' views",
+        tag="trends",
+        security=SITE_TOKEN,
+        query=AuthorsQuery,
+        responses={
+            200: Reply("the authors, most viewed first (ties by slug)", Authors),
+            400: Refusal("a bad parameter", ("bad_n", "bad_window", "bad_section")),
             **_TOKEN,
         },
     ),

@@ -201,6 +201,12 @@ class TopQuery(Struct):
     ] = True
 
 
+class AuthorsQuery(Struct):
+    n: Annotated[int, Meta(ge=1, le=MAX_N, description="how many authors")] = 10
+    window: Annotated[Window, Meta(description="as the top list's")] = "24h"
+    section: Section | UnsetType = UNSET
+
+
 class RisingQuery(Struct):
     n: Annotated[int, Meta(ge=1, le=MAX_N)] = 10
     section: Section | UnsetType = UNSET
@@ -459,6 +465,39 @@ class Rising(Struct):
     min_networks: Rank
     history: RisingHistory
     items: Annotated[list[RisingItem], Meta(max_length=MAX_N)]  # type: ignore[valid-type]
+
+
+class TopStory(Struct):
+    id: str
+    title: str
+    url: str
+
+
+class AuthorRank(Struct):
+    rank: Rank
+    author: Annotated[str, Meta(description="the slug: `?author=` lists the author's stories")]
+    name: str
+    views: Annotated[float, Meta(description="the author's stories' views, as the top list's")]
+    stories: Annotated[int, Meta(ge=1, description="the author's stories with views")]
+    top_story: Annotated[TopStory, Meta(description="the author's most viewed story")]
+
+
+class Authors(Struct):
+    site: str
+    window: Window
+    section: str | None
+    computed_at: Timestamp
+    stories: Annotated[Count, Meta(description="stories with views looked at")]
+    complete: Annotated[
+        bool,
+        Meta(
+            description=(
+                "false when the window had more stories with views than one answer reads "
+                "(the most viewed are read first)"
+            )
+        ),
+    ]
+    items: Annotated[list[AuthorRank], Meta(max_length=MAX_N)]
 
 
 class Flag(Struct):
