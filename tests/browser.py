@@ -73,7 +73,7 @@ class Live:
         return int(await self.app[STORE].total("demo", item_id))
 
     async def put(
-        self, item_id: str, title: str, section: str = "world", site: str = "demo", **fields: str
+        self, item_id: str, title: str, section: str = "world", site: str = "demo", **fields: Any
     ) -> None:
         async with (
             aiohttp.ClientSession() as s,

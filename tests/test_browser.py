@@ -258,6 +258,31 @@ async def test_the_widget_lists_only_recent_stories_with_data_max_age(
     await until_listed(page, ["month-old", "week-old", "day-old"], "#any")
 
 
+async def test_the_widget_lists_an_author_s_or_a_tag_s_stories(live: Live, page: Any) -> None:
+    bylines = {
+        "jane-1": (["Jane Doe"], ["trams"]),
+        "ali-1": (["Ali Khan"], ["trams"]),
+        "jane-2": (["Jane Doe", "Ali Khan"], []),
+        "none": ([], []),
+    }
+    for item, (authors, tags) in bylines.items():
+        await live.put(item, f"Story {item}", authors=authors, tags=tags)
+    await live.read({"none": 4, "jane-2": 3, "ali-1": 2, "jane-1": 1})
+    publisher = live.url("/publisher/bylines")
+    boxes = (
+        '<div id="jane" data-ranker-top data-site="demo" data-n="3" data-window="all"'
+        ' data-author="Jane Doe" data-backfill="false"></div>'
+        '<div id="trams" data-ranker-top data-site="demo" data-n="3" data-window="all"'
+        ' data-tag="Trams" data-backfill="false"></div>'
+        '<script src="/widget.js" async></script>'
+    )
+    html = f'<!doctype html><meta charset="utf-8"><title>Publisher</title>{boxes}'
+    await page.route(publisher, _serving(html))
+    await page.goto(publisher)
+    await until_listed(page, ["jane-2", "jane-1"], "#jane")
+    await until_listed(page, ["ali-1", "jane-1"], "#trams")
+
+
 async def test_the_page_s_story_is_the_box_s_then_the_meta_s_then_the_beacon_s(
     live: Live, page: Any
 ) -> None:

@@ -9,6 +9,7 @@
  * data-exclude-current="false" keeps it. data-exclude="id1,id2" leaves out more (at most
  * MAX_EXCLUDE in all, the page's own story first). data-max-age="48h" lists only stories
  * published that recently (the site's `max_age` when absent; "0" for any age).
+ * data-author="Jane Doe" and data-tag="climate" list only the stories naming them.
  *
  * Never an empty box: whatever the container holds in the page's HTML (the publisher's
  * fallback) stays until an answer lists at least one story. A later answer with none keeps
@@ -107,6 +108,10 @@ function config(box) {
   if (win) query.push("window=" + encodeURIComponent(win));
   const section = attr(box, "section");
   if (section) query.push("section=" + encodeURIComponent(section));
+  for (const name of ["author", "tag"]) {
+    const value = attr(box, name);
+    if (value) query.push(name + "=" + encodeURIComponent(value));
+  }
   const maxAge = attr(box, "max-age");
   if (maxAge) query.push("max_age=" + encodeURIComponent(maxAge));
   if (off(box, "backfill")) query.push("backfill=false");
