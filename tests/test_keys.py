@@ -23,7 +23,7 @@ from ranker.core.validate import ID_RE, SECTION_RE
 from ranker.core.windows import BUCKET_SECONDS, WINDOWS, bucket_start
 from ranker.store import keys
 from ranker.store.keys import PREFIX, SCHEMA
-from ranker.store.redis import Store
+from ranker.store.redis import Pin, Store
 from tests.support import FakeClock
 
 LUA = files("ranker.store").joinpath("lua")
@@ -295,6 +295,8 @@ async def _workload(store: Store, cached: Store, site: str, now: int) -> None:
         ],
     )
     await store.set_hidden(site, "s1", True)
+    await store.pin(site, "s2", Pin(1, now + 3600, None, ("hot", "24h")))
+    await store.pin(site, "s5", Pin(2, now + 60, "world", ("all",)))
     minute = bucket_start(now, "minute")
     batch = Batch(site, 3600.0, ref=now)
     for k in range(12):
@@ -319,6 +321,10 @@ async def _workload(store: Store, cached: Store, site: str, now: int) -> None:
     await cached.top(site, None, "24h", 5, now, 100)  # its union stays a few seconds
     await store.latest(site, "world", 5, now - 86_400 * 365, 100)
     await store.latest(site, None, 5, 0, 100, {"author": "jane-doe"})
+    for section in (None, "world"):
+        await store.listing(site, section, "hot", 5, now, 100, pins=True)
+    await store.pins(site, now)
+    await store.unpin(site, "s5")
     short = [minute - 60 * k for k in range(3)]
     await store.rising_candidates(site, None, short, [minute - 60 * k for k in range(3, 9)], 1)
     await store.rising_candidates(site, "world", short, [minute - 240], 1)

@@ -227,7 +227,13 @@ FUZZ = schemathesis.Config.from_dict(
             {
                 "include-operation-id": "importItems",
                 "checks": {"negative_data_rejection": {"enabled": False}},
-            }
+            },
+            # A pin's `until` must lie in the future (and within 90 days), which a schema
+            # cannot say: a past one is refused although it fits the schema.
+            {
+                "include-operation-id": "putPin",
+                "checks": {"positive_data_acceptance": {"enabled": False}},
+            },
         ],
     }
 )

@@ -82,6 +82,7 @@ async def test_response_shape(client: TestClient[Any, Any], clock: FakeClock) ->
                 "authors": ["Jane Doe", "Ali Khan"],
                 "views": 2,
                 "backfill": False,
+                "pinned": False,
             },
             {
                 "rank": 2,
@@ -95,6 +96,7 @@ async def test_response_shape(client: TestClient[Any, Any], clock: FakeClock) ->
                 "authors": [],
                 "views": 1,
                 "backfill": False,
+                "pinned": False,
             },
         ],
     }

@@ -369,6 +369,16 @@ def _timestamp(value: str | float | None) -> str:
     return when.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def unix_time(value: str | float, name: str) -> float:
+    """A time given as ISO-8601 (without zone: UTC) or unix seconds, from 1900 to 9999, as
+    unix seconds; InvalidInput names `name`."""
+    try:
+        stored = _timestamp(value)
+    except InvalidInput:
+        raise InvalidInput(f"{name}: expected ISO-8601 or unix seconds") from None
+    return datetime.fromisoformat(stored).timestamp()
+
+
 def public_entry(item_id: str, stored: dict[str, str]) -> dict[str, Any]:
     """A stored catalog hash as the API shows it."""
     return {

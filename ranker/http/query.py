@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from html import escape
 from typing import Any, NamedTuple
@@ -71,6 +71,7 @@ class Entry:
     # The stories ranked next after the list's n, up to MAX_EXCLUDE of them: what takes the
     # places of stories a request excludes, so it still gets n when n qualify.
     spare: list[dict[str, Any]] | None = None
+    pins: dict[str, int] = field(default_factory=dict)  # pinned story -> its position
 
     def fragment(self) -> tuple[bytes, dict[str, str]]:
         if self.html_headers is None:
@@ -86,19 +87,20 @@ class Entry:
         self, exclude: frozenset[str], html: bool = False, backfill: bool = True
     ) -> tuple[bytes, dict[str, str]]:
         """The list with the `exclude`d stories left out before the cut (the next ones
-        move up, ranks follow), and without the stories filling it up unless `backfill`,
-        as JSON or as the HTML fragment."""
+        move up, ranks follow; pinned stories keep their places), and without the stories
+        filling it up unless `backfill`, as JSON or as the HTML fragment."""
         if not exclude and (backfill or not any(it["backfill"] for it in self.doc["items"])):
             return self.fragment() if html else (self.body, self.headers)
+        pool = [*self.doc["items"], *(self.spare or [])]
         kept = [
             it
-            for it in [*self.doc["items"], *(self.spare or [])]
-            if it["id"] not in exclude and (backfill or not it["backfill"])
+            for it in pool
+            if it["id"] not in exclude and (backfill or not it["backfill"]) and not it["pinned"]
         ]
-        doc = {
-            **self.doc,
-            "items": [{**it, "rank": k} for k, it in enumerate(kept[: self.doc["n"]], 1)],
-        }
+        pins = [
+            (self.pins[it["id"]], it) for it in pool if it["pinned"] and it["id"] not in exclude
+        ]
+        doc = {**self.doc, "items": place(kept, pins, self.doc["n"])}
         if html:
             body = render_fragment(doc)
             return body, {
@@ -108,6 +110,27 @@ class Entry:
             }
         body = orjson.dumps(doc)
         return body, {**self.headers, "ETag": etag(body)}
+
+
+def place(
+    ranked: list[dict[str, Any]], pins: list[tuple[int, dict[str, Any]]], n: int
+) -> list[dict[str, Any]]:
+    """The first `n` of a list with its pinned stories at their positions (1 is the top;
+    pins at one position in the order given) and the others in their order around them;
+    a pin past the end of a short list follows it. Ranks follow the places."""
+    out: list[dict[str, Any]] = []
+    waiting = sorted(pins, key=lambda pin: pin[0])
+    others = iter(ranked)
+    while len(out) < n:
+        if waiting and (waiting[0][0] <= len(out) + 1):
+            out.append(waiting.pop(0)[1])
+        elif (story := next(others, None)) is not None:
+            out.append(story)
+        elif waiting:
+            out.append(waiting.pop(0)[1])
+        else:
+            break
+    return [{**it, "rank": k} for k, it in enumerate(out, 1)]
 
 
 def render_fragment(doc: dict[str, Any]) -> bytes:
@@ -175,13 +198,14 @@ class TopCache:
         generation = self._generation.get(key[0], 0)
         try:
             doc = await compute()
+            pins = doc.pop("pins", {})  # kept for `without`, not shown
             spare = None
             if len(doc["items"]) > key[3]:  # computed with spares: the list is the first n
                 spare = doc["items"][key[3] :]
                 doc = {**doc, "items": doc["items"][: key[3]]}
             body = orjson.dumps(doc)
             headers = {**self._public_headers, "ETag": etag(body)}
-            entry = Entry(body, doc, now + self._ttl, headers, spare=spare)
+            entry = Entry(body, doc, now + self._ttl, headers, spare=spare, pins=pins)
             if len(self._entries) >= _MAX_ENTRIES:
                 self._entries = {k: e for k, e in self._entries.items() if e.expires > now}
             if self._generation.get(key[0], 0) == generation:
@@ -304,27 +328,28 @@ async def compute_top(
     """The list `key` names, with up to `spare` more stories after its n."""
     site, window, section, n, max_age = key[:5]
     want = n + spare
-    landmark, rows = await store.top(
-        site, section, window, want, now, MAX_SCAN, max_age, key.facets()
+    found = await store.listing(
+        site, section, window, want, now, MAX_SCAN, max_age, key.facets(), pins=True
     )
     half_life = settings.sites[site].half_life
-    items = []
-    for row in rows:
+
+    def views(row: Ranked) -> float:
         if window == "hot":
-            views: float | int = round(decayed(row.score, landmark or now, now, half_life), 3)
-        else:
-            views = int(row.score)
-        items.append(_item(row, views, backfill=False))
-    if len(rows) < want:
+            return round(decayed(row.score, found.landmark or now, now, half_life), 3)
+        return int(row.score)
+
+    pinned = {row.id: position for position, row in found.pinned}
+    rows = [row for row in found.rows if row.id not in pinned]
+    items = [_item(row, views(row), backfill=False) for row in rows]
+    if len(rows) + len(pinned) < want:
         # Never an empty box: fewer stories qualify than asked for, so the latest
         # published ones fill it up, marked as such (a request may ask for none).
-        listed = {row.id for row in rows}
+        listed = {row.id for row in rows} | set(pinned)
         cutoff = now - max_age if max_age else 0
         latest = await store.latest(site, section, want, cutoff, MAX_SCAN, key.facets())
-        fill = [row for row in latest if row.id not in listed][: want - len(rows)]
+        fill = [row for row in latest if row.id not in listed][: want - len(listed)]
         items += [_item(row, 0, backfill=True) for row in fill]
-    for rank, it in enumerate(items, 1):
-        it["rank"] = rank
+    pins = [(p, _item(row, views(row), backfill=False, pinned=True)) for p, row in found.pinned]
     return {
         "site": site,
         "window": window,
@@ -335,11 +360,12 @@ async def compute_top(
         "computed_at": datetime.fromtimestamp(now, UTC)
         .isoformat(timespec="seconds")
         .replace("+00:00", "Z"),
-        "items": items,
+        "items": place(items, pins, want),
+        "pins": pinned,
     }
 
 
-def _item(row: Ranked, views: float, *, backfill: bool) -> dict[str, Any]:
+def _item(row: Ranked, views: float, *, backfill: bool, pinned: bool = False) -> dict[str, Any]:
     return {
         "rank": 0,
         "id": row.id,
@@ -352,6 +378,7 @@ def _item(row: Ranked, views: float, *, backfill: bool) -> dict[str, Any]:
         "authors": names_of(row.authors),
         "views": views,
         "backfill": backfill,
+        "pinned": pinned,
     }
 
 

@@ -11,7 +11,7 @@ from aiohttp import web
 from ranker.core.config import Settings
 from ranker.core.outcomes import RELEASED_BY_DEFAULT
 from ranker.core.validate import ItemImport, ItemPatch, ItemWrite
-from ranker.http import beacons, catalog, editors, lists, operations
+from ranker.http import beacons, catalog, editors, lists, operations, pins
 from ranker.http.connections import guard
 from ranker.http.errors import Handler
 from ranker.http.openapi import JSON, MAX_AGE, Body, Header, Refusal, Reply, Route, build
@@ -35,6 +35,9 @@ from ranker.http.schemas import (
     ItemSeries,
     NotCounted,
     PageQuery,
+    Pins,
+    PinView,
+    PinWrite,
     Ready,
     Release,
     Released,
@@ -530,7 +533,64 @@ SERVICE: Final = [
     ),
 ]
 
-ROUTES: Final = (*BEACONS, *LISTS, *TRENDS, *CATALOG, *SERVICE)
+PIN = SITE + "/pins/{id}"
+INVALID_PIN: Final = Refusal("not a valid pin; the message says why", ("invalid_pin",))
+
+PINS: Final = [
+    Route(
+        method="GET",
+        path=SITE + "/pins",
+        handler=pins.list_pins,
+        operation_id="listPins",
+        summary="The pins in force",
+        tag="lists",
+        security=SITE_TOKEN,
+        responses={200: Reply("the pins", Pins), **_TOKEN},
+    ),
+    Route(
+        method="PUT",
+        path=PIN,
+        handler=pins.put_pin,
+        operation_id="putPin",
+        summary="Pin a story at a position in the site's or a section's lists until a time",
+        tag="lists",
+        description=(
+            "One pin per story: a later PUT replaces it. The lists of that section (or the "
+            "site's) in those windows show the story at that position, marked `pinned`, "
+            "whatever its views or age, until `until`; not lists by author or tag, and not "
+            "a page that excludes it. A hidden story is shown nowhere, pinned or not."
+        ),
+        security=SITE_TOKEN,
+        body=Body(PinWrite, examples=({"position": 1, "until": "2026-12-02T18:00:00Z"},)),
+        responses={
+            200: Reply("the pin", PinView),
+            400: BAD_BODY,
+            **_TOKEN,
+            404: UNKNOWN_ITEM,
+            415: NOT_JSON,
+            422: INVALID_PIN,
+        },
+    ),
+    Route(
+        method="DELETE",
+        path=PIN,
+        handler=pins.delete_pin,
+        operation_id="deletePin",
+        summary="Unpin a story",
+        tag="lists",
+        security=SITE_TOKEN,
+        responses={
+            204: Reply("unpinned"),
+            400: BAD_ID,
+            **_TOKEN,
+            404: Refusal(
+                "no such site, or the story is not pinned", ("unknown_site", "unknown_pin")
+            ),
+        },
+    ),
+]
+
+ROUTES: Final = (*BEACONS, *LISTS, *PINS, *TRENDS, *CATALOG, *SERVICE)
 DOCUMENT: Final = build(ROUTES)
 _DESCRIPTION: Final = orjson.dumps(DOCUMENT)
 _DESCRIPTION_HEADERS: Final = {

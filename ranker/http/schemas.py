@@ -15,7 +15,7 @@ from msgspec import UNSET, Meta, Struct, UnsetType
 from ranker.core import trends
 from ranker.core.config import SITE_RE, Settings
 from ranker.core.outcomes import HELD, REASONS
-from ranker.core.validate import ID_RE, NUMBER_RE, SECTION_RE, pattern
+from ranker.core.validate import DATE_PATTERN, ID_RE, NUMBER_RE, SECTION_RE, UNIX_RANGE, pattern
 from ranker.core.windows import BUCKET_SECONDS, WINDOWS, Resolution
 from ranker.http.errors import ApiError
 
@@ -126,6 +126,52 @@ class Release(Struct, forbid_unknown_fields=True):
     def __post_init__(self) -> None:
         if self.reasons is not UNSET and not set(self.reasons) <= set(HELD):
             raise ValueError(RELEASE_RULE)
+
+
+MAX_PIN_DAYS: Final = 90  # how far ahead a pin may last
+PIN_RULE: Final = (
+    'expected {"until": ISO-8601 or unix seconds, within '
+    f'{MAX_PIN_DAYS} days, "position"?: 1-{MAX_N}, "section"?, "windows"?: '
+    "[...]}"
+)
+
+
+class PinWrite(Struct, forbid_unknown_fields=True, kw_only=True):
+    """where and until when a story is pinned"""
+
+    position: Annotated[int, Meta(ge=1, le=MAX_N, description="1 is the top")] = 1
+    until: Annotated[
+        Annotated[str, Meta(extra_json_schema={"pattern": DATE_PATTERN})]
+        | Annotated[float, Meta(extra_json_schema=UNIX_RANGE)],
+        Meta(
+            description=(
+                f"when the pin ends: ISO-8601 (without zone: UTC) or unix seconds, in the "
+                f"future and within {MAX_PIN_DAYS} days"
+            ),
+            examples=["2026-12-02T18:00:00Z"],
+        ),
+    ]
+    section: Annotated[
+        Section | None, Meta(description="the section's lists; empty or absent: the site's")
+    ] = None
+    windows: Annotated[
+        list[Window],
+        Meta(min_length=1, description="the windows' lists it is pinned in; default: all"),
+    ] = msgspec.field(default_factory=lambda: list(WINDOWS))
+
+
+class PinView(Struct):
+    id: str
+    title: str
+    url: str
+    position: Rank
+    until: Timestamp
+    section: str | None
+    windows: list[Window]
+
+
+class Pins(Struct):
+    pins: Annotated[list[PinView], Meta(description="by section (the site's first), then position")]
 
 
 class Conditional(Struct, rename={"if_none_match": "If-None-Match"}):
@@ -421,6 +467,9 @@ class TopItem(Struct):
                 "up because fewer stories qualified"
             )
         ),
+    ]
+    pinned: Annotated[
+        bool, Meta(description="placed at this rank by an editor (`PUT …/pins/{id}`)")
     ]
 
 

@@ -60,6 +60,7 @@ SCHEMA: Final[dict[str, Shape]] = {
     "section": Shape("set", "rk:{site}:sec:{section}"),
     "members": Shape("set", "rk:{site}:by:{kind}:{slug}"),
     "names": Shape("hash", "rk:{site}:names:{kind}"),
+    "pins": Shape("hash", "rk:{site}:pins"),
     "unrolled": Shape("zset", "rk:{site}:unrolled"),
     "hidden": Shape("set", "rk:{site}:hidden"),
     "rising_tmp": Shape("zset", "rk:{site}:tmp:rising:{scope}:{part}"),
@@ -236,6 +237,13 @@ def names(site: str, kind: str) -> str:
     """HASH slug -> name of the authors or tags (`kind`) catalogued entries name, as last
     written; a slug goes when no entry names it. No TTL."""
     return _NAMES["names"](site, kind)
+
+
+def pins(site: str) -> str:
+    """HASH id -> "position|until|section|windows": where editors pinned a story (section
+    "" for the site's lists, windows comma-separated) until a unix time. An expired pin is
+    left out, and removed when pins are listed; a deleted story's goes with it."""
+    return _NAMES["pins"](site)
 
 
 def unrolled(site: str) -> str:

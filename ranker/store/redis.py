@@ -189,6 +189,21 @@ class Ranked:
 
 
 @dataclass(frozen=True, slots=True)
+class Pin:
+    position: int  # 1 is the top
+    until: float  # unix s
+    section: str | None  # None: the site's lists
+    windows: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Listing:
+    landmark: float | None  # the decay landmark of hot scores
+    rows: list[Ranked]  # by score, ties by id
+    pinned: list[tuple[int, Ranked]]  # (position, row) of the list's pins, by position
+
+
+@dataclass(frozen=True, slots=True)
 class CatalogChange:
     stream_id: str
     op: str  # "add" or "del"
@@ -223,6 +238,7 @@ class Store:
         self._put = self._script("lib_facets", "catalog_put")
         self._delete = self._script("lib_days", "lib_facets", "catalog_delete")
         self._hide = self._script("catalog_hide")
+        self._pin = self._script("pin")
         self._rising = self._script("rising")
         self._release = self._script("lib_days", "lib_rebase", "release")
         self._snapshot = self._script("catalog_snapshot")
@@ -467,7 +483,6 @@ class Store:
         value = await self.redis.hget(keys.meta(self.tags(site)[0]), "landmark")
         return None if value is None else float(value)
 
-    @_round_trip("query")
     async def top(
         self,
         site: str,
@@ -481,7 +496,24 @@ class Store:
     ) -> tuple[float | None, list[Ranked]]:
         """The top `n` visible items of a window (ties by id), and the landmark for `hot`;
         with `max_age` (s), of the items published that recently only; with `facets`
-        ({"author" or "tag": slug}), of the items naming that author and tag only.
+        ({"author" or "tag": slug}), of the items naming that author and tag only."""
+        found = await self.listing(site, section, window, n, now, max_scan, max_age, facets)
+        return found.landmark, found.rows
+
+    @_round_trip("query")
+    async def listing(
+        self,
+        site: str,
+        section: str | None,
+        window: str,
+        n: int,
+        now: float,
+        max_scan: int,
+        max_age: int = 0,
+        facets: Mapping[str, str] | None = None,
+        pins: bool = False,
+    ) -> Listing:
+        """`top`, with the list's pins when `pins` (a list by author or tag has none).
 
         A site with several shards gets each shard's top (read on past the n-th while
         scores tie) and merges them, which is exact because shards hold disjoint stories.
@@ -500,7 +532,9 @@ class Store:
         cutoff = int(now - max_age) if max_age else ""
         facets = facets or {}
         sets = len(facets) + (1 if section else 0)
+        pinned_here = "1" if pins and not facets else "0"
         args = [section or "", ttl, max_scan, resolution, min(starts), cutoff, sets]
+        args += [int(now), window, pinned_here]
         calls = [
             (
                 _top_keys(tag, section, facets, window, resolution, starts, max_age),
@@ -509,27 +543,24 @@ class Store:
             for tag in self.tags(site)
         ]
         replies = await self._run_all(self._top, calls)
-        if len(replies) == 1:
-            reply = replies[0]
-            landmark = None if reply[0] is None else float(reply[0])
-            rows = [Ranked(r[0], float(r[1]), *r[2:9]) for r in reply[1:]]
-            rows.sort(key=lambda r: (-_tied(r.score), r.id))
-            return landmark, rows[:n]
         landmarks = [None if reply[0] is None else float(reply[0]) for reply in replies]
         common = max((x for x in landmarks if x is not None), default=None)
         half_life = self._half_lives[site]
         merged: list[tuple[float, Ranked]] = []
+        pinned: list[tuple[int, Ranked]] = []
         for landmark, reply in zip(landmarks, replies, strict=True):
             # Hot scores onto the common landmark: 2^((L_k - L)/H) <= 1, so nothing
             # overflows. Window counts are plain integers.
             scale = 1.0
             if window == "hot" and landmark is not None and common is not None:
                 scale = 2 ** ((landmark - common) / half_life)
-            for r in reply[1:]:
+            for r in reply[2:]:
                 row = Ranked(r[0], float(r[1]) * scale, *r[2:9])
                 merged.append((_tied(row.score), row))
+            pinned += [(int(r[9]), Ranked(r[0], float(r[1]) * scale, *r[2:9])) for r in reply[1]]
         merged.sort(key=lambda sr: (-sr[0], sr[1].id))
-        return common, [row for _, row in merged[:n]]
+        pinned.sort(key=lambda pr: (pr[0], pr[1].id))
+        return Listing(common, [row for _, row in merged[:n]], pinned)
 
     @_round_trip("query")
     async def since(self, site: str) -> float | None:
@@ -818,6 +849,37 @@ class Store:
             ],
         )
         return sum(int(r) for r in replies)
+
+    @_round_trip("catalog")
+    async def pin(self, site: str, item_id: str, pin: Pin) -> bool:
+        """Pin a catalogued story (replacing its pin); False when it is not catalogued."""
+        tag = self._tag(site, item_id)
+        spec = f"{pin.position}|{int(pin.until)}|{pin.section or ''}|{','.join(pin.windows)}"
+        return bool(await self._pin(keys=[keys.items(tag), keys.pins(tag)], args=[item_id, spec]))
+
+    @_round_trip("catalog")
+    async def unpin(self, site: str, item_id: str) -> bool:
+        """Remove a story's pin; False when it had none."""
+        return bool(await self.redis.hdel(keys.pins(self._tag(site, item_id)), item_id))
+
+    @_round_trip("catalog")
+    async def pins(self, site: str, now: float) -> dict[str, Pin]:
+        """The pins in force, by story id; expired ones are removed."""
+        out: dict[str, Pin] = {}
+        for tag in self.tags(site):
+            stored = cast(dict[str, str], await self.redis.hgetall(keys.pins(tag)))
+            expired = []
+            for item_id, spec in stored.items():
+                position, until, section, windows = spec.split("|")
+                if float(until) <= now:
+                    expired.append(item_id)
+                    continue
+                out[item_id] = Pin(
+                    int(position), float(until), section or None, tuple(windows.split(","))
+                )
+            if expired:
+                await self.redis.hdel(keys.pins(tag), *expired)
+        return out
 
     @_round_trip("catalog")
     async def is_catalogued(self, site: str, item_id: str) -> bool:

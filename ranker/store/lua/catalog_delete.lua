@@ -15,6 +15,7 @@ local minute_size, hour_size = BUCKET_SECONDS[1], BUCKET_SECONDS[2]
 local id, p, now = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local section = redis.call('HGET', KEYS[1], 'section')
 move_facets(p, id, read_facets(KEYS[1]), {})
+redis.call('HDEL', key_pins(p), id)
 redis.call('DEL', KEYS[1])
 redis.call('SREM', KEYS[5], id)
 redis.call('ZREM', KEYS[8], id)

@@ -10,9 +10,13 @@
 -- ARGV[6] the window's bucket resolution ('' for hot/total), ARGV[7] its oldest bucket's
 --         start: minutes not rolled into hours and days yet are added from there on,
 -- ARGV[8] published at or after this (unix s), '' for any time: stories without a publish
---         time are left out then, ARGV[9] m.
--- Returns {landmark, {id, score, title, url, section, summary, image, published_at,
--- authors}, ...}.
+--         time are left out then, ARGV[9] m,
+-- ARGV[10] now (unix s), ARGV[11] the window's name, ARGV[12] '1' when pins apply to the
+--         list (not to an author's or a tag's).
+-- Returns {landmark, pinned, {id, score, title, url, section, summary, image,
+-- published_at, authors}, ...}: `pinned` the rows of the visible stories pinned in this
+-- list (its section, or the site's; its window; not expired), each with the position
+-- it is pinned at added, their scores in the list whatever their age.
 -- Past the n-th visible member it keeps reading while scores tie (equal to 12 digits:
 -- decayed counts that are equal can differ in their last bits), so the caller can break
 -- ties by id.
@@ -58,6 +62,25 @@ if m > 0 then
   end)
   src = KEYS[3]
 end
+-- The pins of this list (key_pins: id -> "position|until|section|window,window").
+local pinned, now, window = {}, tonumber(ARGV[10]), ARGV[11]
+if ARGV[12] == '1' then
+  local pins = redis.call('HGETALL', key_pins(p))
+  for i = 1, #pins, 2 do
+    local id = pins[i]
+    local position, until_, section, windows = string.match(pins[i + 1],
+      '^(%d+)|(%d+)|([^|]*)|([^|]*)')
+    local here = false
+    for w in string.gmatch(windows or '', '[^,]+') do here = here or w == window end
+    if here and tonumber(until_) > now and section == want_section then
+      local row = listed(p, id, redis.call('ZSCORE', src, id) or 0, '', {})
+      if row then
+        row[#row + 1] = position
+        pinned[#pinned + 1] = row
+      end
+    end
+  end
+end
 if ARGV[8] ~= '' then
   -- Recent stories only: the list intersected with those published since the cutoff,
   -- before the cut, so the list is whole when enough recent stories qualify.
@@ -69,7 +92,7 @@ if ARGV[8] ~= '' then
   end)
   src = KEYS[7]
 end
-local out = {redis.call('HGET', KEYS[1], 'landmark') or false}
+local out = {redis.call('HGET', KEYS[1], 'landmark') or false, pinned}
 local found, last, pos, chunk = 0, nil, 0, math.max(2 * n, 32)
 while pos < max_scan do
   local page = redis.call('ZREVRANGE', src, pos, pos + chunk - 1, 'WITHSCORES')
