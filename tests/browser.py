@@ -103,6 +103,18 @@ class Live:
         ):
             assert r.status == 200, await r.text()
 
+    async def pin(self, item_id: str, until: float, **fields: Any) -> None:
+        """An editor's pin (`until` on the server's clock)."""
+        async with (
+            aiohttp.ClientSession() as s,
+            s.put(
+                self.url(f"/v1/sites/demo/pins/{item_id}"),
+                json={"until": until, **fields},
+                headers={"Authorization": f"Bearer {TOKEN}"},
+            ) as r,
+        ):
+            assert r.status == 200, await r.text()
+
     async def read(self, counts: dict[str, int], site: str = "demo") -> None:
         """Readers' beacons, sent the way sendBeacon sends them."""
         async with aiohttp.ClientSession() as s:

@@ -283,6 +283,26 @@ async def test_the_widget_lists_an_author_s_or_a_tag_s_stories(live: Live, page:
     await until_listed(page, ["ali-1", "jane-1"], "#trams")
 
 
+async def test_the_widget_marks_a_pinned_story(live: Live, page: Any, clock: FakeClock) -> None:
+    for item in ("st1", "st2", "st3"):
+        await live.put(item, f"Story {item}")
+    await live.read({"st1": 3, "st2": 2, "st3": 1})
+    await live.pin("st3", clock.now + 3600, position=1)
+    publisher = live.url("/publisher/pinned")
+    html = (
+        '<!doctype html><meta charset="utf-8"><title>Publisher</title>'
+        '<div id="box" data-ranker-top data-site="demo" data-n="3"></div>'
+        '<script src="/widget.js" async></script>'
+    )
+    await page.route(publisher, _serving(html))
+    await page.goto(publisher)
+    await until_listed(page, ["st3", "st1", "st2"], "#box")
+    pinned = await page.eval_on_selector_all(
+        "#box li.ranker-pinned", "items => items.map(li => li.dataset.id)"
+    )
+    assert pinned == ["st3"]
+
+
 async def test_the_page_s_story_is_the_box_s_then_the_meta_s_then_the_beacon_s(
     live: Live, page: Any
 ) -> None:

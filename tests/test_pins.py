@@ -66,6 +66,8 @@ async def test_a_pinned_story_holds_its_place_in_its_windows_until_its_time(
     assert ("quiet", True) not in await listed(client, "n=3&window=24h&section=tech")
     html = await (await client.get("/v1/sites/news/top.html?n=3&window=24h")).text()
     assert html.index('data-id="a"') < html.index('data-id="quiet"') < html.index('data-id="b"')
+    assert html.count("ranker-pinned") == 1
+    assert '<li class="ranker-item ranker-pinned" data-id="quiet">' in html
     listing = await (await client.get("/v1/sites/news/pins", headers=auth())).json()
     assert listing == {"pins": [doc]}
     clock.advance(3601)

@@ -156,8 +156,9 @@ def render_fragment(doc: dict[str, Any]) -> bytes:
                 f"{headline}</li>"
             )
             continue
+        pinned = " ranker-pinned" if it.get("pinned") else ""
         rows.append(
-            f'<li class="ranker-item" data-id="{escape(it["id"])}">{headline} '
+            f'<li class="ranker-item{pinned}" data-id="{escape(it["id"])}">{headline} '
             f'<span class="ranker-views">{shown}</span></li>'
         )
     items = "\n".join(rows)

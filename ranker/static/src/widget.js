@@ -17,6 +17,7 @@
  * another page story to leave out): then the fallback comes back. When fewer stories than
  * data-n have views, the API fills the list up with the latest published ones; those
  * <li> get the class ranker-backfill. data-backfill="false" asks for no filling up.
+ * A story an editor pinned gets the class ranker-pinned.
  *
  * data-ranker-state on the container says what it shows:
  *   loading  the first answer is awaited; the fallback shows
@@ -159,6 +160,7 @@ function updateRow(row, item, state) {
   setAttr(li, "data-id", String(item.id));
   // The latest stories that fill the list up (no views yet): styled by the page as it likes.
   li.classList.toggle("ranker-backfill", item.backfill === true);
+  li.classList.toggle("ranker-pinned", item.pinned === true);
   const text = cleanText(item.title == null ? item.id : item.title);
   const href = safeUrl(item.url);
   const tag = href ? "A" : "SPAN";
