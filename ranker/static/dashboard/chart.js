@@ -20,18 +20,94 @@ function resUnit(res) {
   return res === "day" ? "day" : res === "hour" ? "hour" : "minute";
 }
 
-function sparkLabel(values, res) {
+const PER_UNIT = { minute: "views/min", hour: "views/h", day: "views/day" };
+const CURRENT = { minute: "this minute", hour: "this hour", day: "today" };
+
+// The newest bucket is still filling up when it is read: drawn at its views so far, every
+// story would seem to collapse at the right-hand end. So it is drawn dashed, to a hollow
+// dot at its pace (the views so far, pro-rated to the whole bucket) once a fifth of it has
+// run. Before that a pace means little: the views so far are drawn if they are already
+// above the bucket before (a rise at least that steep), else the bucket is left out. Where
+// this browser's clock and the server's disagree too much to tell how far it has run, it
+// is drawn dashed at the views so far.
+const MIN_RUN = 0.2;
+const CLOCK_SLACK = 30; // seconds this browser's clock may be off the server's
+
+/** How much of the newest bucket (its `start`, `step` seconds long) had run when its series
+ * was read, at `readAt` on this browser's clock: 0-1, or null when the clocks disagree. */
+export function bucketRun(start, step, readAt) {
+  const ran = num(readAt) - num(start);
+  if (!(step > 0) || !(num(start) > 0) || ran < -CLOCK_SLACK || ran > step + CLOCK_SLACK) return null;
+  return Math.min(1, Math.max(0, ran / step));
+}
+
+/** The newest bucket, `value` views so far (`before` in the bucket before it), as drawn:
+ * `at` the height it is drawn at (null: left out), `paced` whether that is its pace rather
+ * than its views so far. */
+function partial(value, before, run) {
+  if (run == null) return { value, run, at: value, paced: false };
+  if (run < MIN_RUN) return { value, run, at: value > before ? value : null, paced: false };
+  return { value, run, at: run < 1 ? value / run : value, paced: run < 1 };
+}
+
+/** A series' newest bucket as drawn (see partial), or null for none. */
+function newest(vals, run) {
+  const n = vals.length;
+  return n ? partial(vals[n - 1], n > 1 ? vals[n - 2] : 0, run) : null;
+}
+
+/** "40 s", "25 min", "9 h": how long a bucket has run. */
+function ranFor(seconds) {
+  const s = Math.round(seconds);
+  if (s < 120) return s + " s";
+  if (s < 7200) return Math.round(s / 60) + " min";
+  return Math.round(s / 3600) + " h";
+}
+
+/** The newest bucket in words, for the charts' labels. */
+function partialWords(p, res, step) {
+  const now = CURRENT[resUnit(res)];
+  const Now = now.charAt(0).toUpperCase() + now.slice(1);
+  if (p.at == null) return Now + " has just begun (" + fmtInt(p.value) + " so far) and is not drawn yet.";
+  if (!p.paced) return Now + " is not over: " + fmtInt(p.value) + " so far, drawn dashed.";
+  return (
+    Now + " is not over: " + fmtInt(p.value) + " so far in " + ranFor(p.run * step) +
+    ", drawn dashed at about " + fmtInt(p.at) + ", the whole " + resUnit(res) + " at this pace."
+  );
+}
+
+/** A sparkline's values, and its newest bucket as drawn (see partial). */
+function sparkValues(values, run) {
+  const vals = Array.isArray(values) ? values.map(num) : [];
+  return { vals, last: newest(vals, run) };
+}
+
+/** The largest value a sparkline draws: its finished buckets' and its newest as drawn. */
+export function sparkTop(values, run) {
+  const { vals, last } = sparkValues(values, run);
+  let top = last && last.at != null ? last.at : 0;
+  for (let i = 0; i < vals.length - 1; i++) if (vals[i] > top) top = vals[i];
+  return top;
+}
+
+/** "Scale 0–1,234 views/min": the top of the scale rows share. */
+export function scaleText(top, res) {
+  return "Scale 0–" + fmtInt(Math.ceil(top)) + " " + PER_UNIT[resUnit(res)];
+}
+
+function sparkLabel(vals, last, res, step, top, shared) {
   const unit = resUnit(res);
-  if (!values || !values.length) return "views per " + unit + ": no data";
+  if (!vals.length) return "views per " + unit + ": no data";
   let total = 0;
   let peak = 0;
-  for (const v of values) {
+  for (const v of vals) {
     total += v;
     if (v > peak) peak = v;
   }
   return (
-    "views per " + unit + ", last " + plural(values.length, unit) + ": " + fmtInt(total) +
-    " in total, peak " + fmtInt(peak) + ", latest " + fmtInt(values[values.length - 1]) + " so far"
+    "views per " + unit + ", last " + plural(vals.length, unit) + ": " + fmtInt(total) + " in total, peak " +
+    fmtInt(peak) + ". " + partialWords(last, res, step) + " " + scaleText(top, res) +
+    (shared ? ", the same for every row." : ", this row's own.")
   );
 }
 
@@ -48,10 +124,19 @@ function chartRoot(cls, w, h, label) {
   });
 }
 
-/** A small inline SVG: area + line, the last (partial) bucket dashed. */
-export function sparkline(values, res, w, h) {
-  const vals = Array.isArray(values) ? values.map(num) : [];
-  const root = chartRoot("spark", w, h, sparkLabel(vals, res));
+/** A small inline SVG of views per bucket: area and line, the newest bucket dashed (see
+ * partial). opts: `run` (bucketRun), `step` (a bucket's seconds), `top` (the scale's top,
+ * shared by a list's rows; else the row's own largest). */
+export function sparkline(values, res, w, h, opts) {
+  const o = opts || {};
+  const { vals, last } = sparkValues(values, o.run);
+  const shared = o.top > 0;
+  const top = shared ? o.top : sparkTop(vals, o.run);
+  const label = sparkLabel(vals, last, res, num(o.step), top, shared);
+  const root = chartRoot("spark", w, h, label);
+  const title = svg("title"); // the same words on hover
+  title.textContent = label;
+  root.appendChild(title);
   const padX = 1.5;
   const padY = 2.5;
   const base = h - padY;
@@ -59,32 +144,52 @@ export function sparkline(values, res, w, h) {
     root.appendChild(svg("line", { class: "spark-base", x1: padX, x2: w - padX, y1: base, y2: base }));
     return root;
   }
-  let max = 0;
-  for (const v of vals) if (v > max) max = v;
   const n = vals.length;
   const dx = (w - 2 * padX) / (n - 1);
-  const xs = vals.map((_, i) => padX + i * dx);
-  const ys = vals.map((v) => (max > 0 ? base - (v / max) * (h - 2 * padY) : base));
-  const pts = (from, to) => {
-    const out = [];
-    for (let i = from; i <= to; i++) out.push(xs[i].toFixed(1) + "," + ys[i].toFixed(1));
-    return out.join(" ");
-  };
-  const last = n - 1;
+  const x = (i) => (padX + i * dx).toFixed(1);
+  const y = (v) => (top > 0 ? base - (Math.min(v, top) / top) * (h - 2 * padY) : base).toFixed(1);
+  const pt = (i, v) => x(i) + "," + y(v);
+  const done = vals.slice(0, n - 1).map((v, i) => pt(i, v));
+  const end = n - 2; // the newest finished bucket
   root.appendChild(
-    svg("path", {
-      class: "spark-area",
-      d:
-        "M" + xs[0].toFixed(1) + "," + base + " L" + pts(0, last - 1).replace(/ /g, " L") +
-        " L" + xs[last - 1].toFixed(1) + "," + base + " Z",
-    }),
+    svg("path", { class: "spark-area", d: "M" + x(0) + "," + base + " L" + done.join(" L") + " L" + x(end) + "," + base + " Z" }),
   );
-  root.appendChild(svg("polyline", { class: "spark-line", points: pts(0, last - 1) }));
-  root.appendChild(svg("polyline", { class: "spark-line spark-partial", points: pts(last - 1, last) }));
+  root.appendChild(svg("polyline", { class: "spark-line", points: done.join(" ") }));
+  if (last.at == null) {
+    root.appendChild(svg("circle", { class: "spark-dot", cx: x(end), cy: y(vals[end]), r: 1.8 }));
+    return root;
+  }
   root.appendChild(
-    svg("circle", { class: "spark-dot", cx: xs[last].toFixed(1), cy: ys[last].toFixed(1), r: 1.8 }),
+    svg("polyline", { class: "spark-line spark-partial", points: done[end] + " " + pt(n - 1, last.at) }),
   );
+  root.appendChild(svg("circle", { class: "spark-dot spark-open", cx: x(n - 1), cy: y(last.at), r: 1.8 }));
   return root;
+}
+
+/** A series answer's sparklines: views per bucket per id, a bucket's seconds, and how far
+ * the newest bucket had run when read (now). */
+export function sparkSeries(answer) {
+  const series = answer && answer.series && typeof answer.series === "object" ? answer.series : {};
+  const starts = answer && Array.isArray(answer.starts) ? answer.starts : [];
+  const step = num(answer && answer.step);
+  const start = starts.length ? starts[starts.length - 1] : 0;
+  return { series, step, run: bucketRun(start, step, Date.now() / 1000) };
+}
+
+/** A list's sparklines into their cells (`rows`: [id, cell] pairs) from `spark` (sparkSeries;
+ * null while it is read), each on its own scale or, when `same`, all on the list's
+ * largest value. The shared scale's top, or 0. */
+export function drawSparks(rows, spark, res, w, h, same) {
+  let top = 0;
+  if (spark && same) for (const [id] of rows) top = Math.max(top, sparkTop(spark.series[id], spark.run));
+  for (const [id, cell] of rows) {
+    const line = spark
+      ? sparkline(spark.series[id], res, w, h, { run: spark.run, step: spark.step, top })
+      : sparkline(null, res, w, h);
+    if (cell.firstChild) cell.replaceChild(line, cell.firstChild);
+    else cell.appendChild(line);
+  }
+  return top;
 }
 
 /** A round step for about `ticks` steps up to max: 1, 2, 2.5 or 5 times a power of ten. */
@@ -118,10 +223,11 @@ const LABEL_EVERY = {
   day: [1, 2, 5, 7, 14, 30],
 };
 
-/** A story's views over time (`data`: the series answer, or null while loading) into
- * `container`, with its read-out in `tip` on hover. Each point is a bucket's start and its
- * views: a day starts at the site's midnight and is not always 24 hours long. */
-export function drawChart(container, tip, data, res, emptyText) {
+/** A story's views over time (`data`: the series answer, or null while loading; read at
+ * `readAt`, unix s on this browser's clock) into `container`, with its read-out in `tip` on
+ * hover. Each point is a bucket's start and its views: a day starts at the site's midnight
+ * and is not always 24 hours long. The newest bucket is drawn as partial() says. */
+export function drawChart(container, tip, data, res, emptyText, readAt) {
   container.textContent = "";
   tip.hidden = true;
   const points =
@@ -136,18 +242,22 @@ export function drawChart(container, tip, data, res, emptyText) {
   const vals = points.map((p) => num(p[1]));
   const times = points.map((p) => num(p[0]));
   const walls = times.map((t) => wallClock(t, zone));
-  let max = 0;
+  const run = times.length ? bucketRun(times[times.length - 1], step, readAt) : null;
+  const last = newest(vals, run);
+  let max = last && last.at != null ? last.at : 0; // the scale's: what is drawn
+  let peak = 0;
   let total = 0;
-  for (const v of vals) {
-    if (v > max) max = v;
+  vals.forEach((v, i) => {
+    if (v > max && i < vals.length - 1) max = v;
+    if (v > peak) peak = v;
     total += v;
-  }
+  });
   const unit = resUnit(res);
   const root = chartRoot(
     "chart-svg", W, H,
     points.length
       ? "views per " + unit + ", last " + plural(points.length, unit) + ": " + fmtInt(total) +
-        " in total, peak " + fmtInt(max)
+        " in total, peak " + fmtInt(peak) + ". " + partialWords(last, res, step)
       : "views per " + unit + ": no data",
   );
   const g = svg("g", { transform: "translate(" + M.left + "," + M.top + ")" });
@@ -201,8 +311,8 @@ export function drawChart(container, tip, data, res, emptyText) {
   }
   g.appendChild(xAxis);
 
-  // area + line; the last bucket is still filling up, so it is drawn dashed
-  const coords = vals.map((v, i) => [x(i), y(v)]);
+  // area + line of the finished buckets; the newest one still filling up (see partial)
+  const coords = vals.map((v, i) => [x(i), y(i === n - 1 && last.at != null ? last.at : v)]);
   const fmt = (p) => p[0].toFixed(1) + "," + p[1].toFixed(1);
   const solidEnd = n > 1 ? n - 2 : 0;
   const solid = coords.slice(0, solidEnd + 1).map(fmt);
@@ -215,13 +325,19 @@ export function drawChart(container, tip, data, res, emptyText) {
     }),
   );
   g.appendChild(svg("polyline", { class: "chart-line", points: solid.join(" ") }));
-  if (n > 1) {
+  const shown = last.at != null ? n - 1 : solidEnd; // the newest point drawn
+  if (shown > solidEnd) {
     g.appendChild(
       svg("polyline", { class: "chart-line chart-partial", points: fmt(coords[n - 2]) + " " + fmt(coords[n - 1]) }),
     );
   }
   g.appendChild(
-    svg("circle", { class: "chart-dot", cx: coords[n - 1][0].toFixed(1), cy: coords[n - 1][1].toFixed(1), r: 3 }),
+    svg("circle", {
+      class: shown === n - 1 ? "chart-dot chart-open" : "chart-dot",
+      cx: coords[shown][0].toFixed(1),
+      cy: coords[shown][1].toFixed(1),
+      r: 3,
+    }),
   );
 
   // hover read-out
@@ -243,7 +359,7 @@ export function drawChart(container, tip, data, res, emptyText) {
     const px = (ev.clientX - box.left) / scale - M.left;
     const i = Math.max(0, Math.min(n - 1, Math.round(n === 1 ? 0 : (px / iw) * (n - 1))));
     const cx = coords[i][0];
-    const cy = coords[i][1];
+    const cy = i === n - 1 && last.at == null ? y(vals[i]) : coords[i][1];
     guide.setAttribute("x1", cx.toFixed(1));
     guide.setAttribute("x2", cx.toFixed(1));
     guide.setAttribute("visibility", "visible");
@@ -255,7 +371,9 @@ export function drawChart(container, tip, data, res, emptyText) {
     const span = res === "day" ? when : when + "–" + wallTime(wallClock(times[i] + step, zone));
     tip.textContent = "";
     tip.appendChild(el("strong", null, fmtInt(vals[i]) + (vals[i] === 1 ? " view" : " views")));
-    tip.appendChild(el("span", null, span + (i === n - 1 ? " (so far)" : "")));
+    let note = "";
+    if (i === n - 1) note = last.paced ? " (so far; about " + fmtInt(last.at) + " at this pace)" : " (so far)";
+    tip.appendChild(el("span", null, span + note));
     tip.hidden = false;
     const host = container.getBoundingClientRect();
     const tipX = box.left - host.left + (M.left + cx) * scale;
@@ -266,8 +384,12 @@ export function drawChart(container, tip, data, res, emptyText) {
     tip.style.left = Math.round(left + container.offsetLeft) + "px";
     tip.style.top = Math.round(Math.max(0, tipY - 44) + container.offsetTop) + "px";
   }
-  hit.addEventListener("mousemove", show);
-  hit.addEventListener("mouseleave", hide);
+  // A mouse points; a finger taps, and the read-out stays until the next tap or redraw.
+  hit.addEventListener("pointermove", show);
+  hit.addEventListener("pointerdown", show);
+  hit.addEventListener("pointerleave", (ev) => {
+    if (ev.pointerType === "mouse") hide();
+  });
   container.appendChild(root);
 }
 

@@ -17,12 +17,21 @@ import { $, setText, storyInHash } from "./dom.js";
 import { loadHeld, release, resetHeld } from "./held.js";
 import { clearHidden, loadHidden, renderHidden, unhide } from "./hidden.js";
 import { isQuiet, markResult, onVisibilityChange, pollWith, refreshNow, showConnecting } from "./poll.js";
-import { clearRising, loadRising, showCachedRising } from "./rising.js";
+import { clearRising, loadRising, shareRisingScale, showCachedRising } from "./rising.js";
 import { addSectionOption, loadSections, resetSections } from "./sections.js";
 import { restoreSession, showSignin, tokenRefused, wireSignin } from "./signin.js";
 import { get, recall, remember, set } from "./state.js";
 import { clearStory, loadStory, redrawChart, selectRes, STORY_RES, toggleHidden } from "./story.js";
-import { loadTop, markWindowTab, resetTop, selectWindow, showCachedTop, WINDOW_ORDER, WINDOWS } from "./top.js";
+import {
+  loadTop,
+  markWindowTab,
+  resetTop,
+  selectWindow,
+  shareTopScale,
+  showCachedTop,
+  WINDOW_ORDER,
+  WINDOWS,
+} from "./top.js";
 
 let cameFromDash = false; // the story view was opened from the dashboard: Back goes back
 
@@ -121,6 +130,8 @@ function wire() {
   });
 
   $("section").addEventListener("change", (ev) => selectSection(ev.target.value));
+  $("mv-same-scale").addEventListener("change", (ev) => shareTopScale(ev.target.checked));
+  $("rising-same-scale").addEventListener("change", (ev) => shareRisingScale(ev.target.checked));
 
   $("res-switch").addEventListener("click", (ev) => {
     const b = ev.target.closest("[data-res]");
@@ -172,8 +183,12 @@ function init() {
     window: win && WINDOWS[win] ? win : get().window,
     section: recall("section") || "",
     storyRes: res && STORY_RES[res] ? res : get().storyRes,
+    sameScaleTop: recall("sameScaleTop") === "1",
+    sameScaleRising: recall("sameScaleRising") === "1",
   });
   markWindowTab(get().window, false);
+  $("mv-same-scale").checked = get().sameScaleTop;
+  $("rising-same-scale").checked = get().sameScaleRising;
   if (get().section) addSectionOption(get().section);
   setText($("site-name"), get().site);
   $("signin-site").value = get().site;

@@ -2,17 +2,17 @@
  * hours before, each with its ratio and a sparkline. */
 
 import { api, seriesPath, sitePath } from "./api.js";
-import { sparkline } from "./chart.js";
+import { drawSparks, scaleText, sparkline, sparkSeries } from "./chart.js";
 import { $, el, setText, storyHash } from "./dom.js";
 import { fmtAxis, fmtInt, fmtRatio, num } from "./format.js";
-import { get } from "./state.js";
+import { get, remember, set } from "./state.js";
 
 const RISING_N = 10;
 const SPARK = { res: "minute", n: 30 };
 
 let seq = 0; // only the newest read is shown
-let last = null; // the last answer shown, and its sparklines' series
-let lastSeries = null;
+let last = null; // the last answer shown, and its sparklines (sparkSeries)
+let lastSpark = null;
 
 export async function loadRising() {
   const mine = ++seq;
@@ -25,13 +25,13 @@ export async function loadRising() {
   const items = Array.isArray(data.items) ? data.items : [];
   // Reuse the previous sparklines until the new ones arrive.
   last = data;
-  renderRising(data, lastSeries);
+  renderRising(data, lastSpark);
   if (!items.length) return;
   const ids = items.map((it) => String(it.id)).slice(0, 100);
   const ser = await api(seriesPath(ids, SPARK.res, SPARK.n), {});
   if (stale()) return;
-  lastSeries = ser && ser.series && typeof ser.series === "object" ? ser.series : {};
-  renderRising(data, lastSeries);
+  lastSpark = sparkSeries(ser);
+  renderRising(data, lastSpark);
 }
 
 function buildItem(id) {
@@ -53,13 +53,14 @@ function spanWords(span) {
   return span.replace(/m$/, " min").replace(/h$/, " h");
 }
 
-function renderRising(data, series) {
+function renderRising(data, spark) {
   const list = $("rising");
   const hidden = get().hidden;
   const items = data && Array.isArray(data.items) ? data.items.filter((it) => !hidden.has(String(it.id))) : [];
   const shortW = (data && data.short_window) || "10m";
   const baseW = (data && data.baseline_window) || "2h";
   setText($("rising-hint"), "last " + spanWords(shortW) + " vs the " + spanWords(baseW) + " before");
+  $("rising-tools").hidden = !items.length;
   const existing = new Map();
   for (const li of Array.from(list.children)) existing.set(li.getAttribute("data-id"), li);
   const frag = document.createDocumentFragment();
@@ -90,24 +91,43 @@ function renderRising(data, series) {
     setText(ratio, fmtRatio(it.ratio));
     ratio.setAttribute("title", "Views per hour now vs before: " + fmtRatio(it.ratio));
     ratio.classList.toggle("ratio-hot", num(it.ratio) >= 3);
-    if (series || !sparkHost.firstChild) {
-      const spark = sparkline(series ? series[id] : null, SPARK.res, 72, 22);
-      if (sparkHost.firstChild) sparkHost.replaceChild(spark, sparkHost.firstChild);
-      else sparkHost.appendChild(spark);
-    }
+    if (!sparkHost.firstChild) sparkHost.appendChild(sparkline(null, SPARK.res, 72, 22));
     frag.appendChild(li);
   });
   for (const li of existing.values()) li.remove();
   list.appendChild(frag);
+  renderSparks(spark);
   const empty = $("rising-empty");
   const floor = data && data.min_views ? " (at least " + fmtInt(data.min_views) + " views)" : "";
   setText(empty, "Nothing is taking off right now" + floor + ".");
   empty.hidden = items.length > 0;
 }
 
+/** The sparklines, once read (until then the previous ones stay), and the shared scale's
+ * words beside its switch. */
+function renderSparks(spark) {
+  if (!spark) return;
+  const rows = Array.from($("rising").children).map((li) => [
+    li.getAttribute("data-id"),
+    li.querySelector(".r-spark"),
+  ]);
+  const top = drawSparks(rows, spark, SPARK.res, 72, 22, get().sameScaleRising);
+  const note = $("rising-scale");
+  setText(note, top > 0 ? scaleText(top, SPARK.res) : "");
+  note.hidden = !(top > 0);
+}
+
+/** Every row's sparkline on one scale (the list's largest value), or each on its own. */
+export function shareRisingScale(on) {
+  set({ sameScaleRising: on });
+  remember("sameScaleRising", on ? "1" : null);
+  $("rising-same-scale").checked = on;
+  renderSparks(lastSpark);
+}
+
 /** The last list read, at once, when the dashboard is shown again. */
 export function showCachedRising() {
-  if (last) renderRising(last, lastSeries);
+  if (last) renderRising(last, lastSpark);
 }
 
 /** Takes a story just hidden out of the list read. */
@@ -120,7 +140,9 @@ export function dropFromRising(id) {
 /** Another section or site: nothing of the last list stays. */
 export function clearRising() {
   last = null;
-  lastSeries = null;
+  lastSpark = null;
   $("rising").textContent = "";
   $("rising-empty").hidden = true;
+  $("rising-tools").hidden = true;
+  $("rising-scale").hidden = true;
 }

@@ -11,6 +11,8 @@ let current = Object.freeze({
   section: "",
   storyId: null,
   storyRes: "minute",
+  sameScaleTop: false, // Most viewed: every sparkline on the list's largest value
+  sameScaleRising: false, // Rising: likewise
   hidden: new Set(), // ids of the stories hidden from the lists
 });
 

@@ -24,21 +24,26 @@ const RANK_LABELS = { hot: "Now", "1h": "1h", "24h": "24h", "7d": "7d", "30d": "
 let seq = 0; // only the newest read is shown
 let story = null; // the catalog entry shown
 let points = null; // the series shown, drawn again when the window is resized
+let readAt = 0; // when it was read (unix s, this browser's clock): how far its newest bucket had run
 let missing = false; // not in the catalog: not read again until the view changes
 let hidePending = false; // a Hide or Unhide in flight
 
 function chart(data, res, emptyText) {
-  drawChart($("story-chart"), $("chart-tip"), data, res, emptyText);
+  drawChart($("story-chart"), $("chart-tip"), data, res, emptyText, readAt);
 }
 
 export async function loadStory() {
   const { storyId: id, storyRes: res } = get();
   if (!id || missing) return;
   const mine = ++seq;
+  let seriesRead = 0;
   const settled = (p) => p.then((v) => ({ v }), (e) => ({ e }));
   const [entryResult, seriesResult] = await Promise.all([
     settled(api(itemPath(id), {})),
-    settled(api(itemPath(id) + "/series?res=" + res + "&n=" + STORY_RES[res].n, {})),
+    settled(api(itemPath(id) + "/series?res=" + res + "&n=" + STORY_RES[res].n, {})).then((r) => {
+      seriesRead = Date.now() / 1000;
+      return r;
+    }),
   ]);
   if (mine !== seq || get().storyId !== id || get().view !== "story") return;
   if (entryResult.e) {
@@ -56,6 +61,7 @@ export async function loadStory() {
   if (seriesResult.e) throw seriesResult.e;
   if (get().storyRes === res) {
     points = seriesResult.v;
+    readAt = seriesRead;
     chart(seriesResult.v, res);
     const pts = Array.isArray(seriesResult.v.points) ? seriesResult.v.points : [];
     const total = pts.reduce((sum, p) => sum + (Array.isArray(p) ? num(p[1]) : 0), 0);

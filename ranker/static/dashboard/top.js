@@ -1,8 +1,9 @@
 /* The Most viewed table: the top 20 of the chosen window and section, each with a
- * sparkline, updated in place (a row moving up or down flashes). */
+ * sparkline (each on its own scale, or all on one when the editor asks), updated in place
+ * (a row moving up or down flashes). */
 
 import { api, seriesPath, sitePath } from "./api.js";
-import { sparkline } from "./chart.js";
+import { drawSparks, scaleText, sparkline, sparkSeries } from "./chart.js";
 import { $, el, setText, storyHash } from "./dom.js";
 import { fmtViews, num } from "./format.js";
 import { settle } from "./poll.js";
@@ -22,7 +23,7 @@ export const WINDOWS = {
 export const WINDOW_ORDER = ["hot", "1h", "24h", "7d", "30d", "all"];
 
 let seq = 0; // only the newest read is shown
-const cache = new Map(); // "window|section" -> {data, series}: shown at once when chosen again
+const cache = new Map(); // "window|section" -> {data, spark}: shown at once when chosen again
 let prevRanks = null; // {key, ranks: Map(id -> rank)}: what a row moved from
 
 function tbody() {
@@ -47,7 +48,7 @@ export async function loadTop() {
   const win = get().window;
   const data = await api(topPath(), { auth: false });
   if (mine !== seq || get().view === "signin") return;
-  const entry = cache.get(key) || { data: null, series: null };
+  const entry = cache.get(key) || { data: null, spark: null };
   entry.data = data;
   cache.set(key, entry);
   if (key === topKey()) renderTop(entry, true);
@@ -57,7 +58,7 @@ export async function loadTop() {
   const ids = items.map((it) => String(it.id)).slice(0, 100);
   const ser = await api(seriesPath(ids, spec.res, spec.n), {});
   if (mine !== seq || get().view === "signin") return;
-  entry.series = ser && ser.series && typeof ser.series === "object" ? ser.series : {};
+  entry.spark = sparkSeries(ser);
   if (key === topKey()) renderSparks(entry);
 }
 
@@ -118,7 +119,7 @@ function renderTop(entry, fromPoll) {
     setText(cells[2].firstChild, it.section || "");
     cells[2].firstChild.hidden = !it.section;
     setText(cells[3], fmtViews(it.views, win));
-    if (!cells[4].firstChild) cells[4].appendChild(sparkline(entry.series ? entry.series[id] : null, spec.res, 120, 28));
+    if (!cells[4].firstChild) cells[4].appendChild(sparkline(null, spec.res, 120, 28));
     if (fromPoll && prev) {
       const before = prev.get(id);
       const cls = before == null ? "moved-new" : rank < before ? "moved-up" : rank > before ? "moved-down" : "";
@@ -134,18 +135,30 @@ function renderTop(entry, fromPoll) {
     setText(empty, section ? "No views in “" + section + "” for this window yet." : "No views in this window yet.");
   }
   empty.hidden = items.length > 0;
-  if (entry.series) renderSparks(entry);
+  if (entry.spark) renderSparks(entry);
 }
 
 function renderSparks(entry) {
-  const spec = WINDOWS[get().window];
-  for (const tr of Array.from(tbody().rows)) {
-    const id = tr.getAttribute("data-id");
-    const cell = tr.cells[4];
-    const spark = sparkline(entry.series ? entry.series[id] : null, spec.res, 120, 28);
-    if (cell.firstChild) cell.replaceChild(spark, cell.firstChild);
-    else cell.appendChild(spark);
-  }
+  const res = WINDOWS[get().window].res;
+  const rows = Array.from(tbody().rows).map((tr) => [tr.getAttribute("data-id"), tr.cells[4]]);
+  const top = drawSparks(rows, entry.spark, res, 120, 28, get().sameScaleTop);
+  showScale(top > 0 ? scaleText(top, res) : "");
+}
+
+/** The shared scale's words beside its switch ("" when each row has its own). */
+function showScale(text) {
+  const note = $("mv-scale");
+  setText(note, text);
+  note.hidden = !text;
+}
+
+/** Every row's sparkline on one scale (the list's largest value), or each on its own. */
+export function shareTopScale(on) {
+  set({ sameScaleTop: on });
+  remember("sameScaleTop", on ? "1" : null);
+  $("mv-same-scale").checked = on;
+  const entry = cache.get(topKey());
+  if (entry && entry.spark) renderSparks(entry);
 }
 
 function flash(node, cls) {
@@ -182,6 +195,7 @@ export function showCachedTop() {
     tbody().textContent = "";
     prevRanks = null;
     renderHead(get().window);
+    showScale("");
     const empty = $("mv-empty");
     setText(empty, "Loading…");
     empty.hidden = false;
