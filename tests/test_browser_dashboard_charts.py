@@ -1,17 +1,20 @@
 """The dashboard's icon and charts in a real headless Chromium: a tab icon drawn from the
 page itself (no /favicon.ico), sparklines on one labelled scale when the editor asks, the
-unfinished newest bucket drawn as unfinished rather than as a collapse. Screenshots land
-in artifacts/."""
+unfinished newest bucket drawn as unfinished rather than as a collapse, and Rising saying
+when it has too little history to compare. Screenshots land in artifacts/."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from ranker.core.config import Settings
+from ranker.core.trends import BASELINE_MINUTES, SHORT_MINUTES, history_ready_at
 from tests.browser import Live, launched, served_demo, shot, until
 from tests.support import BROWSER, FakeClock
 
@@ -23,7 +26,8 @@ PHONE: dict[str, Any] = {
 }
 DESKTOP: dict[str, Any] = {"viewport": {"width": 1280, "height": 800}}
 SCREENS = {"phone": PHONE, "desktop": DESKTOP}
-# The editor's browser's clock: not the site's (UTC).
+# The site's clock: neither UTC nor the editor's browser's (Los Angeles).
+ZONE = "Asia/Kathmandu"
 EDITOR_ZONE = "America/Los_Angeles"
 
 # A sparkline as drawn: its finished buckets' points, the hollow dot its newest bucket is
@@ -254,5 +258,114 @@ async def test_sparklines_share_a_labelled_scale_and_the_newest_minute_is_drawn_
     await labelled(page, big, "6 so far, drawn dashed")
     drawn = await spark(page, big)
     assert drawn["open"] is not None and drawn["open"][1] > drawn["done"][-1][1] + 5, drawn
+    assert errors == []
+    await page.context.close()
+
+
+def clock_words(t: float, now: float) -> str:
+    """The dashboard's "14:05" (with "on 3 Dec" on another day) on the site's clock."""
+    when, today = (
+        datetime.fromtimestamp(t, ZoneInfo(ZONE)),
+        datetime.fromtimestamp(now, ZoneInfo(ZONE)),
+    )
+    day = "" if when.date() == today.date() else f" on {when.day} {when:%b}"
+    return f"{when:%H:%M}{day}"
+
+
+@pytest.fixture
+async def newsroom(settings: Settings, clock: FakeClock) -> AsyncIterator[Live]:
+    """The demo site on Kathmandu's clock."""
+    async with served_demo(settings, clock, timezone=ZONE) as served:
+        await served.put("breaking", "Bridge closed after barge strike", "world")
+        yield served
+
+
+NOTICE = (
+    "Not enough history yet: Rising compares the last 10 minutes with the 2 hours before. "
+    "Ready at {}. Until then, the stories read most in the last 10 minutes."
+)
+
+
+@pytest.mark.parametrize("screen", SCREENS)
+async def test_rising_says_when_it_will_have_enough_history_and_shows_no_ratios(
+    newsroom: Live, chromium: Any, clock: FakeClock, screen: str
+) -> None:
+    since = clock.now  # the site's first views
+    await newsroom.put("usual", "Ferry timetable for the winter", "local")
+    await newsroom.read({"usual": 20})
+    clock.advance(15 * 60)
+    # The server ranks by a ratio against a baseline it has not counted whole yet: the
+    # breaking story first, though the usual one is read more.
+    await newsroom.read({"breaking": 30, "usual": 40})
+    page, errors = await new_page(chromium, SCREENS[screen])
+    await page.goto(newsroom.url("/dashboard?site=demo"))
+    notice = page.locator("#rising-notice")
+    await notice.wait_for()
+    # On Kathmandu's clock (named UTC until an answer has said which the site's is).
+    expected = NOTICE.format(clock_words(history_ready_at(since), clock.now))
+
+    async def said() -> bool:
+        return await notice.text_content() == expected
+
+    await until(said, "the notice on the site's clock")
+    # The stories, the most read first, without a ratio.
+    await page.wait_for_selector("#rising li[data-id='breaking']")
+    listed = await page.eval_on_selector_all(
+        "#rising li", "els => els.map(e => [e.dataset.id, e.querySelector('.r-rank').textContent])"
+    )
+    assert listed == [["usual", "1"], ["breaking", "2"]], listed
+    assert await page.locator("#rising .ratio:visible").count() == 0
+    assert "×" not in (await page.inner_text(".rising-card"))
+    assert await page.is_hidden("#rising-empty")
+    assert await fits(page, SCREENS[screen]["viewport"]["width"])
+    await page.locator(".rising-card").scroll_into_view_if_needed()
+    await page.screenshot(path=shot(f"dashboard-rising-not-ready-{screen}.png"))
+    assert errors == []
+    await page.context.close()
+
+
+async def test_rising_shows_its_ratios_once_the_baseline_was_counted(
+    newsroom: Live, chromium: Any, clock: FakeClock
+) -> None:
+    await newsroom.put("steady", "Weather for the weekend", "local")
+    await newsroom.read({"steady": 12})
+    page, errors = await new_page(chromium, DESKTOP)
+    await page.goto(newsroom.url("/dashboard?site=demo"))
+    await page.wait_for_selector("#rising-notice:not([hidden])")
+
+    assert await page.locator("#rising .ratio:visible").count() == 0
+
+    # Counted for the short window and the baseline: the next round shows the ratios.
+    clock.advance((SHORT_MINUTES + BASELINE_MINUTES) * 60)
+    await newsroom.read({"breaking": 30})
+    ratio = page.locator("#rising li[data-id='breaking'] .ratio")
+    await ratio.wait_for()
+    assert (await ratio.text_content() or "").startswith("×")
+    assert await page.is_hidden("#rising-notice")
+    assert await page.is_visible("#rising-tools")
+    await page.locator(".rising-card").scroll_into_view_if_needed()
+    await page.screenshot(path=shot("dashboard-rising-ready-desktop.png"))
+    assert errors == []
+    await page.context.close()
+
+
+async def test_rising_from_a_server_that_does_not_tell_its_history_lists_as_before(
+    newsroom: Live, chromium: Any
+) -> None:
+    await newsroom.read({"breaking": 30})
+    page, errors = await new_page(chromium, DESKTOP)
+
+    async def without_history(route: Any) -> None:
+        answer = await route.fetch()
+        doc = await answer.json()
+        doc.pop("history")
+        await route.fulfill(response=answer, body=json.dumps(doc))
+
+    await page.route("**/v1/sites/demo/rising*", without_history)
+    await page.goto(newsroom.url("/dashboard?site=demo"))
+    ratio = page.locator("#rising li[data-id='breaking'] .ratio")
+    await ratio.wait_for()
+    assert (await ratio.text_content() or "").startswith("×")
+    assert await page.is_hidden("#rising-notice")
     assert errors == []
     await page.context.close()

@@ -39,7 +39,8 @@ let cameFromDash = false; // the story view was opened from the dashboard: Back 
 function roundReads() {
   if (get().view === "story") return [loadStory()];
   const reads = [loadTop(), loadRising(), loadHidden(), loadHeld()];
-  if (beaconsDue()) reads.push(loadBeacons());
+  // The tally names the site's time zone, which Rising tells its "Ready at" time by.
+  if (beaconsDue()) reads.push(loadBeacons().then(showCachedRising));
   loadSections(); // not part of the round: its failure is no sign of a broken connection
   return reads;
 }
@@ -58,7 +59,7 @@ function selectSection(section) {
 
 /** Signed in to another site: nothing of the last one stays. */
 function resetSite() {
-  set({ section: "", hidden: new Set() });
+  set({ section: "", zone: "", hidden: new Set() });
   resetTop();
   clearRising();
   clearHidden();

@@ -1,10 +1,23 @@
 /* The Rising list: stories whose views per hour in the last minutes are well above the
- * hours before, each with its ratio and a sparkline. */
+ * hours before, each with its ratio and a sparkline. Until the site has been counted for
+ * those hours, a notice saying when it will have, and the same stories without ratios
+ * (they would compare with time nobody counted), the most read first. */
 
 import { api, seriesPath, sitePath } from "./api.js";
 import { drawSparks, scaleText, sparkline, sparkSeries } from "./chart.js";
 import { $, el, setText, storyHash } from "./dom.js";
-import { fmtAxis, fmtInt, fmtRatio, num } from "./format.js";
+import {
+  fmtAxis,
+  fmtInt,
+  fmtRatio,
+  num,
+  parseDate,
+  sameDate,
+  siteZone,
+  wallClock,
+  wallDayMonth,
+  wallTime,
+} from "./format.js";
 import { get, remember, set } from "./state.js";
 
 const RISING_N = 10;
@@ -30,8 +43,44 @@ export async function loadRising() {
   const ids = items.map((it) => String(it.id)).slice(0, 100);
   const ser = await api(seriesPath(ids, SPARK.res, SPARK.n), {});
   if (stale()) return;
+  if (ser && typeof ser.timezone === "string" && ser.timezone) set({ zone: ser.timezone });
   lastSpark = sparkSeries(ser);
   renderRising(data, lastSpark);
+}
+
+/** Whether the site has been counted long enough for the ratios to mean something (a
+ * server that does not say is taken at its word: it lists what it finds). */
+function historyReady(data) {
+  const h = data && data.history;
+  return !(h && typeof h === "object" && h.ready === false);
+}
+
+/** "10m" as "10 minutes", "2h" as "2 hours". */
+function spanLong(span) {
+  const m = /^(\d+)([mh])$/.exec(span);
+  if (!m) return span;
+  const n = Number(m[1]);
+  return n + (m[2] === "m" ? " minute" : " hour") + (n === 1 ? "" : "s");
+}
+
+/** Why there are no ratios yet, and when there will be, on the site's clock (named when
+ * it is not known yet); and what is listed until then (`listed`: whether anything is). */
+function historyNotice(data, shortW, baseW, listed) {
+  let text =
+    "Not enough history yet: Rising compares the last " + spanLong(shortW) + " with the " + spanLong(baseW) +
+    " before.";
+  const at = parseDate(data.history.ready_at);
+  if (at) {
+    const known = get().zone;
+    const zone = siteZone(known);
+    const w = wallClock(at.getTime() / 1000, zone);
+    const now = parseDate(data.computed_at) || new Date();
+    const day = sameDate(w, wallClock(now.getTime() / 1000, zone)) ? "" : " on " + wallDayMonth(w);
+    text += " Ready at " + wallTime(w) + (known ? "" : " " + zone) + day + ".";
+  } else {
+    text += " Ready that long after the first view is counted.";
+  }
+  return listed ? text + " Until then, the stories read most in the last " + spanLong(shortW) + "." : text;
 }
 
 function buildItem(id) {
@@ -56,10 +105,16 @@ function spanWords(span) {
 function renderRising(data, spark) {
   const list = $("rising");
   const hidden = get().hidden;
+  const ready = historyReady(data);
   const items = data && Array.isArray(data.items) ? data.items.filter((it) => !hidden.has(String(it.id))) : [];
+  // Without history the ratios' order means nothing: the most read first.
+  if (!ready) items.sort((a, b) => num(b.views_short) - num(a.views_short));
   const shortW = (data && data.short_window) || "10m";
   const baseW = (data && data.baseline_window) || "2h";
   setText($("rising-hint"), "last " + spanWords(shortW) + " vs the " + spanWords(baseW) + " before");
+  const notice = $("rising-notice");
+  setText(notice, ready ? "" : historyNotice(data, shortW, baseW, items.length > 0));
+  notice.hidden = ready;
   $("rising-tools").hidden = !items.length;
   const existing = new Map();
   for (const li of Array.from(list.children)) existing.set(li.getAttribute("data-id"), li);
@@ -71,7 +126,7 @@ function renderRising(data, spark) {
     else li = buildItem(id);
     const [rank, main, side] = li.children;
     const [ratio, sparkHost] = side.children;
-    setText(rank, num(it.rank) || idx + 1);
+    setText(rank, ready ? num(it.rank) || idx + 1 : idx + 1);
     const link = main.firstChild;
     setText(link, it.title || id);
     link.setAttribute("title", it.title || id);
@@ -85,12 +140,15 @@ function renderRising(data, spark) {
     );
     views.setAttribute(
       "title",
-      "Now " + fmtInt(it.rate_short) + " views/hour, before " + fmtInt(it.rate_baseline) + " views/hour (" +
-        fmtInt(it.views_baseline) + " views in " + baseW + ")",
+      "Now " + fmtInt(it.rate_short) + " views/hour, " +
+        (ready
+          ? "before " + fmtInt(it.rate_baseline) + " views/hour (" + fmtInt(it.views_baseline) + " views in " + baseW + ")"
+          : "before: not counted long enough to tell"),
     );
-    setText(ratio, fmtRatio(it.ratio));
-    ratio.setAttribute("title", "Views per hour now vs before: " + fmtRatio(it.ratio));
-    ratio.classList.toggle("ratio-hot", num(it.ratio) >= 3);
+    setText(ratio, ready ? fmtRatio(it.ratio) : "");
+    ratio.hidden = !ready;
+    ratio.setAttribute("title", ready ? "Views per hour now vs before: " + fmtRatio(it.ratio) : "");
+    ratio.classList.toggle("ratio-hot", ready && num(it.ratio) >= 3);
     if (!sparkHost.firstChild) sparkHost.appendChild(sparkline(null, SPARK.res, 72, 22));
     frag.appendChild(li);
   });
@@ -100,7 +158,7 @@ function renderRising(data, spark) {
   const empty = $("rising-empty");
   const floor = data && data.min_views ? " (at least " + fmtInt(data.min_views) + " views)" : "";
   setText(empty, "Nothing is taking off right now" + floor + ".");
-  empty.hidden = items.length > 0;
+  empty.hidden = !ready || items.length > 0; // the notice says why there is none
 }
 
 /** The sparklines, once read (until then the previous ones stay), and the shared scale's
@@ -143,6 +201,7 @@ export function clearRising() {
   lastSpark = null;
   $("rising").textContent = "";
   $("rising-empty").hidden = true;
+  $("rising-notice").hidden = true;
   $("rising-tools").hidden = true;
   $("rising-scale").hidden = true;
 }

@@ -9,6 +9,7 @@ let current = Object.freeze({
   view: "none", // signin | dash | story
   window: "hot",
   section: "",
+  zone: "", // the site's time zone, as the last answer naming one said
   storyId: null,
   storyRes: "minute",
   sameScaleTop: false, // Most viewed: every sparkline on the list's largest value

@@ -58,6 +58,7 @@ export async function loadTop() {
   const ids = items.map((it) => String(it.id)).slice(0, 100);
   const ser = await api(seriesPath(ids, spec.res, spec.n), {});
   if (mine !== seq || get().view === "signin") return;
+  if (ser && typeof ser.timezone === "string" && ser.timezone) set({ zone: ser.timezone });
   entry.spark = sparkSeries(ser);
   if (key === topKey()) renderSparks(entry);
 }
