@@ -585,6 +585,67 @@ def test_the_demo_checks_the_sites_of_a_config_it_is_given(tmp_path: Path) -> No
     assert "change-me" not in proc.stderr
 
 
+# -- --dev ---------------------------------------------------------------------------------
+
+
+def _beacon(port: int, item_id: str) -> int:
+    """A beacon as curl sends it: curl's user agent, no browser headers."""
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/v1/hit",
+        data=f'{{"site":"demo","id":"{item_id}"}}'.encode(),
+        headers={"Content-Type": "text/plain", "User-Agent": "curl/8.5.0"},
+    )
+    with urllib.request.urlopen(request, timeout=5) as response:
+        return int(response.status)
+
+
+def test_dev_counts_a_developer_s_curl_beacons_and_says_so(
+    engine: EmbeddedEngine, tmp_path: Path
+) -> None:
+    with Redis.from_url(engine.url) as redis:
+        redis.flushall()
+    story = "council-approves-free-school-meals-after-three-years-of-debate-0007"
+    port = free_port()
+    argv = ("demo", "--port", str(port), "--rate", "0")
+    with ranker_process(tmp_path, port, *argv, REDIS_URL=engine.url):
+        assert _beacon(port, story) == 202  # without --dev, curl is a bot
+    port = free_port()
+    argv = ("demo", "--port", str(port), "--rate", "0", "--dev")
+    with ranker_process(tmp_path, port, *argv, REDIS_URL=engine.url):
+        assert [_beacon(port, story) for _ in range(3)] == [204, 204, 204]  # reloads count
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as r:
+            assert orjson.loads(r.read())["dev"] is True
+    log = (tmp_path / "ranker.log").read_text()
+    assert "DEVELOPMENT MODE (--dev)" in log and "bot filter" in log
+
+
+def test_dev_is_refused_on_an_address_others_can_reach(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "ranker", "serve", "--dev", "--host", "0.0.0.0"],
+        cwd=tmp_path,
+        env={**os.environ, "RANKER_TOKEN": secrets.token_urlsafe(32)},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "--dev serves on a loopback address only" in proc.stderr
+
+
+def test_sign_without_a_configuration_signs_for_the_demo_site(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from ranker import demo
+    from ranker.core.signing import verify
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("RANKER_CONFIG", raising=False)
+    assert main(["sign", "demo", "story-id", "--ttl", "30d"]) == 0
+    token = capsys.readouterr().out.strip()
+    site = demo.settings(Settings(), None).sites["demo"]
+    assert verify(site.signing_key, "demo", "story-id", token, time.time())
+
+
 # -- migrate -------------------------------------------------------------------------------
 
 

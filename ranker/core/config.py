@@ -241,6 +241,9 @@ class Settings:
     )
     data_dir: Path = setting("redis", Path("var/ranker"), _path, env="RANKER_DATA_DIR")
     sites: Mapping[str, Site] = field(default_factory=dict)
+    # `ranker serve --dev`: the filters below relaxed for one machine (`development`);
+    # not a config key, so no file can turn it on by accident.
+    dev: bool = False
     flush_interval: float = setting("collector", 0.25, parse_duration)
     max_body: int = setting("collector", 2048, _positive_int)
     # Distinct (site, item, minute) keys buffered while Redis is away before beacons get 503.
@@ -494,6 +497,43 @@ EXAMPLE_TOKENS = frozenset(
         "wrong",
     }
 )
+
+
+# What `--dev` turns off: everything that tells one person's traffic from a crowd's, so a
+# developer's curl beacons and page reloads on one machine count.
+DEV_RELAXED = (
+    "bot filter (any user agent counts)",
+    "repeat filter (every reload counts)",
+    "per-address limits and rate limit",
+    "Sec-Fetch-* check",
+    "hosting-network check",
+    "concentration hold (one network may send every view)",
+    "rising's crowd rule (one network may make a story rise)",
+)
+
+
+def development(settings: Settings) -> Settings:
+    """`settings` with DEV_RELAXED turned off, for a server on a loopback address only."""
+    try:
+        loopback = ipaddress.ip_address(settings.host.strip("[]")).is_loopback
+    except ValueError:
+        loopback = settings.host == "localhost"
+    if not loopback:
+        raise ConfigError(
+            f"--dev serves on a loopback address only (127.0.0.1 or ::1), not {settings.host!r}"
+        )
+    return replace(
+        settings,
+        dev=True,
+        filter_bots=False,
+        dedupe_window=0.0,
+        rate_limit=0.0,
+        max_views_per_address=0,
+        fetch_metadata="never",
+        deny_hosting=False,
+        max_network_share=1.0,
+        rising_min_networks=1,
+    )
 
 
 def check_tokens(settings: Settings) -> None:

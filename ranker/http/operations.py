@@ -46,6 +46,7 @@ async def health(request: web.Request) -> web.Response:
         "pending_views": flusher.pending_views,
         "flushed_views": flusher.flushed_views,
         "dropped_views": flusher.dropped_views,
+        "dev": request.app[SETTINGS].dev,  # `--dev`: filters relaxed for one machine
     }
     return json_response(doc)
 

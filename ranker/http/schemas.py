@@ -643,6 +643,7 @@ class Health(Struct):
     pending_views: Count
     flushed_views: Count
     dropped_views: Count
+    dev: Annotated[bool, Meta(description="`ranker serve --dev`: filters relaxed for one machine")]
 
 
 class Ready(Struct):

@@ -20,9 +20,11 @@ import aiohttp
 import orjson
 
 from ranker.core.config import (
+    DEV_RELAXED,
     ConfigError,
     Settings,
     check_tokens,
+    development,
     load_settings,
     parse_duration,
 )
@@ -50,12 +52,20 @@ def _serve(settings: Settings, workers: int = 1, plugins: Sequence[Plugin] = ())
             print(f"ranker: {settings.data_dir} is in use by another Ranker", file=sys.stderr)
             return 1
         logs.setup(settings.log_format)
+        if settings.dev:
+            _warn_development()
         print(f"ranker: serving http://{settings.host}:{settings.port}/", flush=True)
         try:
             return run(settings, workers, plugins)
         except EngineError as e:  # a second server that started at the same moment
             print(f"ranker: {e}", file=sys.stderr)
             return 1
+
+
+_DEV_HELP = (
+    "local development, on a loopback address only: the bot, repeat, per-address and "
+    "crowd filters are off, so views from this machine count"
+)
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -70,6 +80,8 @@ def _settings(args: argparse.Namespace) -> Settings:
 def cmd_serve(args: argparse.Namespace) -> int:
     settings = _settings(args)
     check_tokens(settings)
+    if args.dev:
+        settings = development(settings)
     return _serve(settings, args.workers)
 
 
@@ -79,6 +91,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     settings = _settings(args)
     # Sites from a config are real ones; only the demo's own site has a public token.
     check_tokens(settings)
+    if args.dev:
+        settings = development(settings)
     given = bool(args.config or os.environ.get("RANKER_DATA_DIR"))
     return _serve(
         demo.settings(settings, settings.data_dir if given else None),
@@ -86,13 +100,25 @@ def cmd_demo(args: argparse.Namespace) -> int:
     )
 
 
+def _warn_development() -> None:
+    """Said at start, where nobody can miss it, while `--dev` is on."""
+    lines = [
+        "ranker: DEVELOPMENT MODE (--dev): views from this one machine count. Turned off:",
+        *(f"ranker:   - {what}" for what in DEV_RELAXED),
+        'ranker: never run this for readers; /healthz says "dev": true while it is on.',
+    ]
+    print("\n".join(lines), file=sys.stderr, flush=True)
+
+
 def cmd_sign(args: argparse.Namespace) -> int:
     """Print a beacon token for an id that is not in the catalog (see ranker.core.signing)."""
+    from ranker import demo
     from ranker.core.signing import sign
     from ranker.core.validate import ID_RULE, is_item_id
 
     settings = _settings(args)
-    site = settings.sites.get(args.site)
+    # Without a configuration, the demo's site (`ranker demo` accepts its tokens).
+    site = settings.sites.get(args.site) or demo.settings(settings, None).sites.get(args.site)
     if site is None:
         print(f"ranker: no site {args.site!r} in the configuration", file=sys.stderr)
         return 2
@@ -370,12 +396,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=1,
         help="processes sharing the port (SO_REUSEPORT) and one Redis",
     )
+    serve.add_argument("--dev", action="store_true", help=_DEV_HELP)
     serve.set_defaults(func=cmd_serve)
 
     demo = with_config(sub.add_parser("demo", help="serve a demo site with simulated readers"))
     demo.add_argument("--host")
     demo.add_argument("--port", type=int)
     demo.add_argument("--rate", type=float, default=40.0, help="simulated views per second")
+    demo.add_argument("--dev", action="store_true", help=_DEV_HELP)
     demo.set_defaults(func=cmd_demo)
 
     top = client(sub.add_parser("top", help="print a site's most viewed list"))
