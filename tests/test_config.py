@@ -692,3 +692,25 @@ def test_each_declared_key_reaches_its_field() -> None:
             if doc and default not in (None, "", ()):
                 settings = settings_from_mapping(doc, {})
                 assert getattr(settings, attr) == default, (table, key)
+
+
+@pytest.mark.parametrize(
+    ("given", "kept"),
+    [
+        ("https://news.example", "https://news.example"),
+        ("http://a.example/paper/", "http://a.example/paper"),
+    ],
+)
+def test_a_site_s_base_url_is_an_http_address(given: str, kept: str) -> None:
+    site = settings_from_mapping({"sites": {"news": {"token": "x", "base_url": given}}}, {})
+    assert site.sites["news"].base_url == kept
+    assert site.sites["news"].link("/2026/tram") == kept + "/2026/tram"
+    assert site.sites["news"].link("https://other.example/x") == "https://other.example/x"
+
+
+@pytest.mark.parametrize(
+    "given", ["news.example", "ftp://news.example", "https://user@news.example", "https://a/?q", 7]
+)
+def test_a_bad_base_url_is_an_error_naming_it(given: object) -> None:
+    with pytest.raises(ConfigError, match="sites.news.base_url"):
+        settings_from_mapping({"sites": {"news": {"token": "x", "base_url": given}}}, {})

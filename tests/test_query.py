@@ -793,3 +793,40 @@ async def test_author_and_tag_parameters(
         return
     assert response.status == 400
     assert (await response.json())["error"] == code
+
+
+# -- base_url -----------------------------------------------------------------------------
+
+
+async def test_a_site_s_base_url_makes_its_paths_links_to_the_site(
+    engine: Any, redis: Redis, clock: FakeClock
+) -> None:
+    from dataclasses import replace
+
+    from aiohttp.test_utils import TestServer
+
+    from ranker.http.app import create_app
+    from tests.support import BROWSER_HEADERS, make_settings
+
+    await redis.flushall()
+    base = make_settings(engine.url)
+    site = replace(base.sites["news"], base_url="https://news.example/paper")
+    app = create_app(replace(base, sites={**base.sites, "news": site}), clock=clock)
+    async with TestClient(TestServer(app), headers=BROWSER_HEADERS) as client:
+        await put_item(client, "path", url="/2026/tram")
+        await put_item(client, "full", url="https://elsewhere.example/x")
+        await hits(client, "path", 2)
+        await hits(client, "full", 1)
+        await flush(client)
+        doc = await top(client, "window=all")
+        assert [it["url"] for it in doc["items"]] == [
+            "https://news.example/paper/2026/tram",
+            "https://elsewhere.example/x",
+        ]
+        html = await (await client.get("/v1/sites/news/top.html?window=all")).text()
+        assert 'href="https://news.example/paper/2026/tram"' in html
+        await client.patch("/v1/sites/news/items/path", json={"hidden": True}, headers=auth())
+        hidden = await client.get("/v1/sites/news/items?hidden=true", headers=auth())
+        assert (await hidden.json())["items"][0]["url"] == "https://news.example/paper/2026/tram"
+        stored = await (await client.get("/v1/sites/news/items/path", headers=auth())).json()
+        assert stored["url"] == "/2026/tram"  # the catalog keeps what was written

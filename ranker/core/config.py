@@ -61,6 +61,16 @@ class Site:
     # Lists leave out stories published longer ago than this (s; 0: any age), unless a
     # request says otherwise (`max_age=`).
     max_age: float = 0.0
+    # The site's own address ("https://news.example"): a story whose catalog url is a path
+    # ("/2026/tram") is linked as base_url + path wherever Ranker itself shows it (lists,
+    # the dashboard); "" leaves paths as they are (the widget's page resolves them).
+    base_url: str = ""
+
+    def link(self, url: str) -> str:
+        """A story's catalog url as the site's readers reach it."""
+        if self.base_url and url.startswith("/") and not url.startswith("//"):
+            return self.base_url + url
+        return url
 
     @property
     def zone(self) -> ZoneInfo:
@@ -326,6 +336,7 @@ _SITE_KEYS = {
     "shards",
     "timezone",
     "max_age",
+    "base_url",
     "token_env",
     "secret_env",
 }
@@ -357,7 +368,19 @@ def _parse_site(name: str, table: object, unknown: list[str], environ: Mapping[s
         shards=_shards(table.get("shards", 1), f"{where}.shards"),
         max_age=parse_duration(table["max_age"], f"{where}.max_age") if "max_age" in table else 0.0,
         timezone=_timezone(table.get("timezone", "UTC"), f"{where}.timezone"),
+        base_url=_base_url(table.get("base_url", ""), f"{where}.base_url"),
     )
+
+
+def _base_url(v: object, name: str) -> str:
+    """An http(s) origin, maybe with a path prefix (a trailing slash dropped), without a
+    query or fragment: what a story's path is appended to."""
+    if v == "":
+        return ""
+    url = _str(v, name).rstrip("/")
+    if not re.fullmatch(r"https?://[^/?#\s\\@]+(?:/[^?#\s\\]*)?", url, re.IGNORECASE):
+        raise ConfigError(f"{name}: an http(s) address like https://news.example, got {v!r}")
+    return url
 
 
 def _file_or_env(table: dict[str, Any], key: str, where: str, environ: Mapping[str, str]) -> str:

@@ -143,7 +143,7 @@ async def list_items(request: web.Request) -> web.Response:
                     {
                         "id": i,
                         "title": e.get("title", ""),
-                        "url": e.get("url", ""),
+                        "url": request.app[SETTINGS].sites[site].link(e.get("url", "")),
                         "section": e.get("section") or None,
                     }
                     for i, e in hidden

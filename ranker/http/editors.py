@@ -105,6 +105,7 @@ async def rising(request: web.Request) -> web.Response:
         short, baseline = rising_buckets(now)
         candidates = await store.rising_candidates(site, section, short, baseline, min_views)
         ranked = rank_rising(candidates, now, min_views, n, settings.rising_min_networks)
+        link = settings.sites[site].link
         since = await store.since(site)
         ready_at = None if since is None else history_ready_at(since)
         return {
@@ -115,13 +116,16 @@ async def rising(request: web.Request) -> web.Response:
             "baseline_window": f"{len(baseline) // 60}h",
             "min_views": min_views,
             "min_networks": settings.rising_min_networks,
+            "timezone": settings.sites[site].timezone,
             # Ratios mean little until the baseline covers time the site was counted in.
             "history": {
                 "ready": ready_at is not None and ready_at <= now,
                 "since": _iso(since) if since else None,
                 "ready_at": _iso(ready_at) if ready_at and since else None,
             },
-            "items": [{"rank": k, **asdict(r)} for k, r in enumerate(ranked, 1)],
+            "items": [
+                {"rank": k, **asdict(r), "url": link(r.url)} for k, r in enumerate(ranked, 1)
+            ],
         }
 
     # Cached like the top lists (and forgotten with them on a catalog write): every open
@@ -150,7 +154,7 @@ async def authors(request: web.Request) -> web.Response:
             (
                 row.id,
                 row.title,
-                row.url,
+                settings.sites[site].link(row.url),
                 decayed(row.score, landmark or now, now, half_life)
                 if window == "hot"
                 else row.score,
@@ -243,7 +247,7 @@ async def held(request: web.Request) -> web.Response:
             {
                 "id": item_id,
                 "title": entry.get("title", ""),
-                "url": entry.get("url", ""),
+                "url": request.app[SETTINGS].sites[site].link(entry.get("url", "")),
                 "section": entry.get("section", ""),
                 "held": counts[item_id],
                 "flag": _flag(flags.get(item_id), now),

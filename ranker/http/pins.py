@@ -11,9 +11,10 @@ from typing import Any
 import msgspec
 from aiohttp import web
 
+from ranker.core.config import Site
 from ranker.core.validate import SECTION_RULE, InvalidInput, is_section, unix_time
 from ranker.core.windows import WINDOWS
-from ranker.http.appkeys import CLOCK, STORE, TOP_CACHE
+from ranker.http.appkeys import CLOCK, SETTINGS, STORE, TOP_CACHE
 from ranker.http.common import authorize, json_body, json_response, path_item_id
 from ranker.http.errors import ApiError
 from ranker.http.schemas import MAX_PIN_DAYS, PIN_RULE, PinWrite
@@ -24,11 +25,11 @@ def _iso(t: float) -> str:
     return datetime.fromtimestamp(t, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-def _view(item_id: str, pin: Pin, entry: dict[str, str]) -> dict[str, Any]:
+def _view(item_id: str, pin: Pin, entry: dict[str, str], site: Site) -> dict[str, Any]:
     return {
         "id": item_id,
         "title": entry.get("title", ""),
-        "url": entry.get("url", ""),
+        "url": site.link(entry.get("url", "")),
         "position": pin.position,
         "until": _iso(pin.until),
         "section": pin.section,
@@ -76,7 +77,8 @@ async def put_pin(request: web.Request) -> web.Response:
     if not await store.pin(site, item_id, pin):
         raise ApiError(404, "unknown_item", "no catalogued item with this id")
     app[TOP_CACHE].forget(site)
-    return json_response(_view(item_id, pin, await store.get_item(site, item_id) or {}))
+    entry = await store.get_item(site, item_id) or {}
+    return json_response(_view(item_id, pin, entry, app[SETTINGS].sites[site]))
 
 
 async def delete_pin(request: web.Request) -> web.Response:
@@ -97,5 +99,10 @@ async def list_pins(request: web.Request) -> web.Response:
     entries = await store.get_items(site, list(pins))
     shown = sorted(pins.items(), key=lambda ip: (ip[1].section or "", ip[1].position, ip[0]))
     return json_response(
-        {"pins": [_view(item_id, pin, entries.get(item_id, {})) for item_id, pin in shown]}
+        {
+            "pins": [
+                _view(item_id, pin, entries.get(item_id, {}), request.app[SETTINGS].sites[site])
+                for item_id, pin in shown
+            ]
+        }
     )

@@ -332,7 +332,7 @@ async def compute_top(
     found = await store.listing(
         site, section, window, want, now, MAX_SCAN, max_age, key.facets(), pins=True
     )
-    half_life = settings.sites[site].half_life
+    half_life, link = settings.sites[site].half_life, settings.sites[site].link
 
     def views(row: Ranked) -> float:
         if window == "hot":
@@ -341,7 +341,7 @@ async def compute_top(
 
     pinned = {row.id: position for position, row in found.pinned}
     rows = [row for row in found.rows if row.id not in pinned]
-    items = [_item(row, views(row), backfill=False) for row in rows]
+    items = [_item(row, views(row), link, backfill=False) for row in rows]
     if len(rows) + len(pinned) < want:
         # Never an empty box: fewer stories qualify than asked for, so the latest
         # published ones fill it up, marked as such (a request may ask for none).
@@ -349,8 +349,10 @@ async def compute_top(
         cutoff = now - max_age if max_age else 0
         latest = await store.latest(site, section, want, cutoff, MAX_SCAN, key.facets())
         fill = [row for row in latest if row.id not in listed][: want - len(listed)]
-        items += [_item(row, 0, backfill=True) for row in fill]
-    pins = [(p, _item(row, views(row), backfill=False, pinned=True)) for p, row in found.pinned]
+        items += [_item(row, 0, link, backfill=True) for row in fill]
+    pins = [
+        (p, _item(row, views(row), link, backfill=False, pinned=True)) for p, row in found.pinned
+    ]
     return {
         "site": site,
         "window": window,
@@ -366,12 +368,19 @@ async def compute_top(
     }
 
 
-def _item(row: Ranked, views: float, *, backfill: bool, pinned: bool = False) -> dict[str, Any]:
+def _item(
+    row: Ranked,
+    views: float,
+    link: Callable[[str], str],
+    *,
+    backfill: bool,
+    pinned: bool = False,
+) -> dict[str, Any]:
     return {
         "rank": 0,
         "id": row.id,
         "title": row.title,
-        "url": row.url,
+        "url": link(row.url),
         "section": row.section or None,
         "summary": row.summary or None,
         "image": row.image or None,

@@ -512,6 +512,7 @@ class Rising(Struct):
     baseline_window: Annotated[str, Meta(examples=[f"{trends.BASELINE_MINUTES // 60}h"])]
     min_views: Rank
     min_networks: Rank
+    timezone: Annotated[str, Meta(description="the site's IANA time zone", examples=["UTC"])]
     history: RisingHistory
     items: Annotated[list[RisingItem], Meta(max_length=MAX_N)]  # type: ignore[valid-type]
 
