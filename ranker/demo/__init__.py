@@ -165,6 +165,15 @@ async def _demo_ctx(app: web.Application, rate: float) -> AsyncIterator[None]:
         for item_id, _ in entries:
             catalog.note_added(SITE, item_id)
         log.info("demo: catalogued %d sample stories", len(entries))
+    # Where a newcomer goes next. The token is the README's to show (Try it locally): no
+    # log line holds a token, even a public one.
+    log.info(
+        "demo: site %r; the README's examples run against it as written (Try it locally); "
+        "dashboard at http://%s:%d/dashboard",
+        SITE,
+        settings.host,
+        settings.port,
+    )
     task = None
     if rate > 0:
         ids = [s["id"] for s in _stories()]
