@@ -242,8 +242,11 @@ def cmd_top(args: argparse.Namespace) -> int:
     params = {"n": str(args.n), "window": args.window}
     if args.section:
         params["section"] = args.section
-    if args.exclude:
-        params["exclude"] = args.exclude
+    for name in ("exclude", "max_age", "author", "tag"):
+        if getattr(args, name):
+            params[name] = getattr(args, name)
+    if args.no_backfill:
+        params["backfill"] = "false"
     doc = asyncio.run(_get_json(f"{_base_url(args)}/v1/sites/{args.site}/top", params=params))
     print(format_table(doc))
     return 0
@@ -412,6 +415,12 @@ def build_parser() -> argparse.ArgumentParser:
     top.add_argument("--section")
     top.add_argument("-n", type=int, default=10)
     top.add_argument("--exclude", metavar="IDS", help="comma-separated ids to leave out")
+    top.add_argument("--max-age", metavar="AGE", help="only stories published within (48h)")
+    top.add_argument("--author", help="only stories naming this author")
+    top.add_argument("--tag", help="only stories with this tag")
+    top.add_argument(
+        "--no-backfill", action="store_true", help="do not fill a short list with new stories"
+    )
     top.set_defaults(func=cmd_top)
 
     trends = client(sub.add_parser("trends", help="print a site's rising stories"))
