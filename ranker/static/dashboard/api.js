@@ -35,6 +35,10 @@ export function itemPath(id) {
   return sitePath("/items/" + encodeURIComponent(id));
 }
 
+export function pinPath(id) {
+  return sitePath("/pins/" + encodeURIComponent(id));
+}
+
 export function seriesPath(ids, res, n) {
   return sitePath("/series?ids=" + ids.map(encodeURIComponent).join(",") + "&res=" + res + "&n=" + n);
 }
@@ -47,8 +51,8 @@ function cleanStrings(key, value) {
   return cleanText(value);
 }
 
-/** The parsed answer of a request; throws ApiError. opts: method, body (sent as JSON),
- * auth (false for the public reads). */
+/** The parsed answer of a request (null for 204 No Content); throws ApiError. opts:
+ * method, body (sent as JSON), auth (false for the public reads). */
 export async function api(path, opts) {
   const o = opts || {};
   const auth = o.auth !== false;
@@ -99,6 +103,7 @@ export async function api(path, opts) {
     }
     throw new ApiError(res.status, code, message);
   }
+  if (res.status === 204) return null;
   if (data == null || typeof data !== "object") {
     throw new ApiError(res.status, "bad_json", "Unexpected answer from the server.");
   }

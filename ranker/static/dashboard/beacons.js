@@ -6,7 +6,7 @@ import { api, errorText, sitePath } from "./api.js";
 import { weekChart } from "./chart.js";
 import { $, el, setText } from "./dom.js";
 import { capitalize, fmtDay, fmtInt, fmtShare, num, plural } from "./format.js";
-import { get, set } from "./state.js";
+import { get } from "./state.js";
 
 // The tally changes only as fast as the collectors flush, and nobody watches it tick.
 const BEACONS_MS = 30000;
@@ -108,7 +108,6 @@ function renderBeacons(data) {
   // The server's name for the zone, even one this browser's Intl would not know: only
   // the server reckons the days.
   const zone = data && typeof data.timezone === "string" && data.timezone ? data.timezone : "UTC";
-  if (data && data.timezone === zone) set({ zone }); // what Rising tells times by
   const hint = $("beacons-hint");
   setText(hint, today.day ? fmtDay(today.day) + " · " + zone : zone);
   hint.setAttribute("title", zone + " day " + (today.day ? today.day + ", so far" : "so far"));

@@ -118,6 +118,29 @@ export function sameDate(a, b) {
   return a.year === b.year && a.month === b.month && a.day === b.day;
 }
 
+/** How far `zone`'s wall clock is ahead of UTC at `t` (seconds, to the minute). */
+function zoneOffset(t, zone) {
+  const w = wallClock(t, zone);
+  return Date.UTC(w.year, w.month - 1, w.day, w.hour, w.minute) / 1000 - Math.floor(t / 60) * 60;
+}
+
+/** When the day in `zone` that `t` (unix s) falls in ends: its next midnight, unix s. */
+export function dayEnd(t, zone) {
+  const w = wallClock(t, zone);
+  const midnight = Date.UTC(w.year, w.month - 1, w.day + 1) / 1000; // that wall clock, read as UTC
+  const guess = midnight - zoneOffset(t, zone);
+  return midnight - zoneOffset(guess, zone); // the offset at midnight: a clock change that day
+}
+
+/** A time to come on the site's clock, `now` being today: "23:59", "23:59 tomorrow",
+ * "18:00 on 3 Dec". */
+export function fmtLater(t, zone, now) {
+  const w = wallClock(t, zone);
+  if (sameDate(w, wallClock(now, zone))) return wallTime(w);
+  if (sameDate(w, wallClock(dayEnd(now, zone), zone))) return wallTime(w) + " tomorrow";
+  return wallTime(w) + " on " + wallDayMonth(w);
+}
+
 /** "2026-11-26" (a calendar date, such as a site's day) as "26 Nov". */
 export function fmtDay(day) {
   const d = /^\d{4}-\d{2}-\d{2}$/.test(day) ? new Date(day + "T00:00:00Z") : null;

@@ -7,6 +7,7 @@
  *   state.js  where the editor is        api.js    requests, token, the answers' text
  *   poll.js   rounds, live indicator     signin.js the form, the session
  *   top.js, rising.js, hidden.js, held.js, beacons.js, sections.js  the dashboard's panels
+ *   pins.js   the pins in force, pinning and unpinning
  *   story.js  a story's view             chart.js  the SVG charts
  *   dom.js, format.js, rule.js  helpers: building the page, numbers and words, the catalog's rule
  */
@@ -16,6 +17,7 @@ import { beaconsDue, loadBeacons, resetBeacons } from "./beacons.js";
 import { $, setText, storyInHash } from "./dom.js";
 import { loadHeld, release, resetHeld } from "./held.js";
 import { clearHidden, loadHidden, renderHidden, unhide } from "./hidden.js";
+import { loadPins, resetPins, whenPinsChange } from "./pins.js";
 import { isQuiet, markResult, onVisibilityChange, pollWith, refreshNow, showConnecting } from "./poll.js";
 import { clearRising, loadRising, shareRisingScale, showCachedRising } from "./rising.js";
 import { addSectionOption, loadSections, resetSections } from "./sections.js";
@@ -25,6 +27,8 @@ import { clearStory, loadStory, redrawChart, selectRes, STORY_RES, toggleHidden 
 import {
   loadTop,
   markWindowTab,
+  pinButton,
+  redrawTop,
   resetTop,
   selectWindow,
   shareTopScale,
@@ -38,9 +42,13 @@ let cameFromDash = false; // the story view was opened from the dashboard: Back 
 /** What one polling round reads: whatever the current view shows. */
 function roundReads() {
   if (get().view === "story") return [loadStory()];
-  const reads = [loadTop(), loadRising(), loadHidden(), loadHeld()];
-  // The tally names the site's time zone, which Rising tells its "Ready at" time by.
-  if (beaconsDue()) reads.push(loadBeacons().then(showCachedRising));
+  const zone = get().zone;
+  // Rising names the site's time zone: the pins' times are told by it.
+  const rising = loadRising().then(() => {
+    if (get().zone !== zone) redrawTop();
+  });
+  const reads = [loadTop(), rising, loadHidden(), loadHeld(), loadPins()];
+  if (beaconsDue()) reads.push(loadBeacons());
   loadSections(); // not part of the round: its failure is no sign of a broken connection
   return reads;
 }
@@ -59,8 +67,9 @@ function selectSection(section) {
 
 /** Signed in to another site: nothing of the last one stays. */
 function resetSite() {
-  set({ section: "", zone: "", hidden: new Set() });
+  set({ section: "", zone: "", skew: 0, hidden: new Set() });
   resetTop();
+  resetPins();
   clearRising();
   clearHidden();
   resetHeld();
@@ -140,6 +149,12 @@ function wire() {
   });
 
   $("hide-toggle").addEventListener("click", toggleHidden);
+
+  $("most-viewed").addEventListener("click", (ev) => {
+    const b = ev.target.closest("button.pin-btn");
+    if (b) pinButton(b);
+  });
+  whenPinsChange(redrawTop);
 
   $("hidden-list").addEventListener("click", (ev) => {
     const b = ev.target.closest("button.unhide");

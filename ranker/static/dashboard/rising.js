@@ -35,6 +35,10 @@ export async function loadRising() {
   const data = await api(u, {});
   const stale = () => mine !== seq || section !== get().section || get().view === "signin";
   if (stale()) return;
+  // The site's clock, which pins are told by too.
+  if (typeof data.timezone === "string" && data.timezone && data.timezone !== get().zone) {
+    set({ zone: data.timezone });
+  }
   const items = Array.isArray(data.items) ? data.items : [];
   // Reuse the previous sparklines until the new ones arrive.
   last = data;
@@ -43,7 +47,6 @@ export async function loadRising() {
   const ids = items.map((it) => String(it.id)).slice(0, 100);
   const ser = await api(seriesPath(ids, SPARK.res, SPARK.n), {});
   if (stale()) return;
-  if (ser && typeof ser.timezone === "string" && ser.timezone) set({ zone: ser.timezone });
   lastSpark = sparkSeries(ser);
   renderRising(data, lastSpark);
 }
@@ -63,20 +66,21 @@ function spanLong(span) {
   return n + (m[2] === "m" ? " minute" : " hour") + (n === 1 ? "" : "s");
 }
 
-/** Why there are no ratios yet, and when there will be, on the site's clock (named when
- * it is not known yet); and what is listed until then (`listed`: whether anything is). */
+/** Why there are no ratios yet, and when there will be, on the site's clock (the answer
+ * names it; named in the text only if it does not, or this browser cannot read it); and
+ * what is listed until then (`listed`: whether anything is). */
 function historyNotice(data, shortW, baseW, listed) {
   let text =
     "Not enough history yet: Rising compares the last " + spanLong(shortW) + " with the " + spanLong(baseW) +
     " before.";
   const at = parseDate(data.history.ready_at);
   if (at) {
-    const known = get().zone;
-    const zone = siteZone(known);
+    const named = typeof data.timezone === "string" ? data.timezone : "";
+    const zone = siteZone(named);
     const w = wallClock(at.getTime() / 1000, zone);
     const now = parseDate(data.computed_at) || new Date();
     const day = sameDate(w, wallClock(now.getTime() / 1000, zone)) ? "" : " on " + wallDayMonth(w);
-    text += " Ready at " + wallTime(w) + (known ? "" : " " + zone) + day + ".";
+    text += " Ready at " + wallTime(w) + (zone === named ? "" : " " + zone) + day + ".";
   } else {
     text += " Ready that long after the first view is counted.";
   }

@@ -9,7 +9,8 @@ let current = Object.freeze({
   view: "none", // signin | dash | story
   window: "hot",
   section: "",
-  zone: "", // the site's time zone, as the last answer naming one said
+  zone: "", // the site's time zone, as the last Rising answer named it
+  skew: 0, // the server's clock ahead of this browser's (s), as the last list said
   storyId: null,
   storyRes: "minute",
   sameScaleTop: false, // Most viewed: every sparkline on the list's largest value

@@ -1,12 +1,25 @@
 /* The Most viewed table: the top 20 of the chosen window and section, each with a
  * sparkline (each on its own scale, or all on one when the editor asks), updated in place
- * (a row moving up or down flashes). */
+ * (a row moving up or down flashes). Each row pins or unpins its story in one click; a
+ * pinned row says until when. */
 
-import { api, seriesPath, sitePath } from "./api.js";
+import { api, errorText, seriesPath, sitePath } from "./api.js";
 import { drawSparks, scaleText, sparkline, sparkSeries } from "./chart.js";
-import { $, el, setText, storyHash } from "./dom.js";
-import { fmtViews, num } from "./format.js";
-import { settle } from "./poll.js";
+import { $, el, setText, storyHash, svg } from "./dom.js";
+import { fmtViews, num, parseDate } from "./format.js";
+import {
+  pinEnd,
+  pinnedHere,
+  pinOf,
+  pinOffer,
+  pinSentence,
+  pinStory,
+  pinWhere,
+  pinWindows,
+  siteTime,
+  unpinStory,
+} from "./pins.js";
+import { refreshNow, settle } from "./poll.js";
 import { get, remember, set } from "./state.js";
 
 const TOP_N = 20;
@@ -25,6 +38,8 @@ export const WINDOW_ORDER = ["hot", "1h", "24h", "7d", "30d", "all"];
 let seq = 0; // only the newest read is shown
 const cache = new Map(); // "window|section" -> {data, spark}: shown at once when chosen again
 let prevRanks = null; // {key, ranks: Map(id -> rank)}: what a row moved from
+let shown = new Map(); // id -> the item its row shows
+const pinning = new Set(); // ids whose pin or unpin is in flight
 
 function tbody() {
   return $("most-viewed").tBodies[0];
@@ -48,6 +63,8 @@ export async function loadTop() {
   const win = get().window;
   const data = await api(topPath(), { auth: false });
   if (mine !== seq || get().view === "signin") return;
+  const at = parseDate(data.computed_at);
+  if (at) set({ skew: at.getTime() / 1000 - Date.now() / 1000 });
   const entry = cache.get(key) || { data: null, spark: null };
   entry.data = data;
   cache.set(key, entry);
@@ -58,9 +75,18 @@ export async function loadTop() {
   const ids = items.map((it) => String(it.id)).slice(0, 100);
   const ser = await api(seriesPath(ids, spec.res, spec.n), {});
   if (mine !== seq || get().view === "signin") return;
-  if (ser && typeof ser.timezone === "string" && ser.timezone) set({ zone: ser.timezone });
   entry.spark = sparkSeries(ser);
   if (key === topKey()) renderSparks(entry);
+}
+
+/** A pushpin, drawn in the text's colour (filled when the story is pinned, by CSS). */
+export function pinIcon() {
+  const icon = svg("svg", { class: "pin-icon", viewBox: "0 0 16 16", width: 14, height: 14, "aria-hidden": "true" });
+  icon.append(
+    svg("path", { class: "pin-body", d: "M6.25 2.25h3.5v4l2.5 3.25h-8.5l2.5-3.25z" }),
+    svg("path", { class: "pin-line", d: "M5 2.25h6M8 9.5v5" }),
+  );
+  return icon;
 }
 
 function buildRow(id) {
@@ -68,13 +94,54 @@ function buildRow(id) {
   const rank = el("td", { class: "c-rank" });
   const title = el("td", { class: "c-title" });
   const link = el("a", { class: "story-link", href: storyHash(id) });
-  title.appendChild(link);
+  const mark = el("span", { class: "pin-mark", hidden: "" });
+  // "Pinned" said apart: a phone shows the icon instead.
+  mark.append(pinIcon(), el("span", { class: "pin-lead" }, "Pinned "), el("span", { class: "pin-until" }));
+  title.append(link, mark);
   const section = el("td", { class: "c-section" });
   section.appendChild(el("span", { class: "chip" }));
   const views = el("td", { class: "c-views" });
   const trend = el("td", { class: "c-trend" });
-  tr.append(rank, title, section, views, trend);
+  const pin = el("td", { class: "c-pin" });
+  const button = el("button", { type: "button", class: "btn btn-small pin-btn" });
+  button.append(pinIcon(), el("span", { class: "pin-word" }));
+  pin.appendChild(button);
+  tr.append(rank, title, section, views, trend, pin);
   return tr;
+}
+
+/** What a pinned row's marker says after "Pinned": "until 23:59", or where the pin holds
+ * when it is not this list ("in Sport until 23:59", "in Now, 24h until 23:59"). */
+function markWords(pin) {
+  if (!pin) return "";
+  const where = [];
+  if ((pin.section || "") !== get().section) where.push(pinWhere(pin));
+  else if (!pinnedHere(pin)) where.push("in " + pinWindows(pin));
+  const end = pinEnd(pin);
+  if (end) where.push("until " + siteTime(end));
+  return where.join(" ");
+}
+
+/** A row's pin: its marker (until when) and its one button, Pin or Unpin. */
+function renderPin(tr, it, rank) {
+  const id = tr.getAttribute("data-id");
+  const pin = pinOf(id);
+  const pinned = !!pin || it.pinned === true;
+  tr.classList.toggle("is-pinned", pinned);
+  const mark = tr.cells[1].lastChild;
+  mark.hidden = !pinned;
+  setText(mark.lastChild, markWords(pin));
+  mark.setAttribute("title", pin ? pinSentence(pin) : "Pinned");
+  const button = tr.cells[5].firstChild;
+  button.setAttribute("data-action", pinned ? "unpin" : "pin");
+  button.setAttribute("aria-label", pinned ? "Unpin: " + (it.title || id) : pinOffer(rank));
+  button.setAttribute("title", pinned ? (pin ? pinSentence(pin) : "Pinned") + ". Unpin in one click." : pinOffer(rank));
+  setText(button.lastChild, pinned ? "Unpin" : "Pin");
+  button.classList.toggle("is-pinned", pinned);
+  const busy = pinning.has(id);
+  button.disabled = busy;
+  if (busy) button.setAttribute("aria-busy", "true");
+  else button.removeAttribute("aria-busy");
 }
 
 // "Now" ranks by a time-decayed count: in plain words, a trending score.
@@ -104,6 +171,10 @@ function renderTop(entry, fromPoll) {
   const existing = new Map();
   for (const tr of Array.from(body.rows)) existing.set(tr.getAttribute("data-id"), tr);
   const ranks = new Map();
+  shown = new Map();
+  // Rows are moved by taking them out and back in, which would drop the focus (a Pin
+  // button just pressed, say): it is given back.
+  const focused = body.contains(document.activeElement) ? document.activeElement : null;
   const frag = document.createDocumentFragment();
   items.forEach((it, idx) => {
     const id = String(it.id);
@@ -121,6 +192,8 @@ function renderTop(entry, fromPoll) {
     cells[2].firstChild.hidden = !it.section;
     setText(cells[3], fmtViews(it.views, win));
     if (!cells[4].firstChild) cells[4].appendChild(sparkline(null, spec.res, 120, 28));
+    renderPin(tr, it, rank);
+    shown.set(id, it);
     if (fromPoll && prev) {
       const before = prev.get(id);
       const cls = before == null ? "moved-new" : rank < before ? "moved-up" : rank > before ? "moved-down" : "";
@@ -130,6 +203,7 @@ function renderTop(entry, fromPoll) {
   });
   for (const tr of existing.values()) tr.remove();
   body.appendChild(frag); // re-appending in order moves rows without rebuilding them
+  if (focused && focused.isConnected && document.activeElement !== focused) focused.focus({ preventScroll: true });
   prevRanks = { key, ranks };
   const empty = $("mv-empty");
   if (!items.length) {
@@ -168,6 +242,60 @@ function flash(node, cls) {
   node.classList.add(cls);
 }
 
+/** The list shown again as read (the pins changed, or the site's clock became known). */
+export function redrawTop() {
+  const entry = cache.get(topKey());
+  if (entry && entry.data && get().view === "dash") renderTop(entry, false);
+}
+
+function showPinError(text) {
+  const err = $("mv-error");
+  setText(err, text);
+  err.hidden = !text;
+}
+
+/** A row's Pin or Unpin button pressed: one request, its answer shown in the row, a
+ * failure said above the list. */
+export async function pinButton(button) {
+  const tr = button.closest("tr[data-id]");
+  const id = tr ? tr.getAttribute("data-id") : "";
+  const it = shown.get(id);
+  if (!it || pinning.has(id)) return;
+  const unpin = button.getAttribute("data-action") === "unpin";
+  pinning.add(id);
+  button.disabled = true;
+  button.setAttribute("aria-busy", "true");
+  try {
+    if (unpin) {
+      await unpinStory(id);
+      unmarkPinned(id);
+    } else {
+      await pinStory(id, num(it.rank) || Number(tr.cells[0].textContent));
+    }
+    showPinError("");
+    refreshNow();
+  } catch (e) {
+    if (e.code !== "auth") {
+      showPinError("Could not " + (unpin ? "unpin" : "pin") + " “" + (it.title || id) + "”: " + errorText(e));
+    }
+  } finally {
+    pinning.delete(id);
+    redrawTop();
+  }
+}
+
+/** A story just unpinned, as no longer pinned in the lists read. */
+function unmarkPinned(id) {
+  for (const entry of cache.values()) {
+    if (entry.data && Array.isArray(entry.data.items)) {
+      entry.data = {
+        ...entry.data,
+        items: entry.data.items.map((it) => (String(it.id) === id ? { ...it, pinned: false } : it)),
+      };
+    }
+  }
+}
+
 /** The window tabs' state: one selected, and only it in the tab order. */
 export function markWindowTab(win, focus) {
   for (const b of $("windows").querySelectorAll("[data-window]")) {
@@ -189,6 +317,7 @@ export function selectWindow(win, focus) {
 
 /** The last list read for the current window and section, or "Loading…" until one is. */
 export function showCachedTop() {
+  showPinError("");
   const entry = cache.get(topKey());
   if (entry && entry.data) {
     renderTop(entry, false);
@@ -221,5 +350,7 @@ export function dropFromTop(id) {
 export function resetTop() {
   cache.clear();
   prevRanks = null;
+  shown = new Map();
+  showPinError("");
   tbody().textContent = "";
 }
