@@ -1,8 +1,9 @@
 """Pins on the editors' dashboard, in a real headless Chromium: a Most viewed row pins its
 story where it is in one click (the list's section or site-wide, every window, until the
 end of the site's day) and unpins it in one; a pinned row says until when on the site's
-clock; a refused pin is said, not thrown; and it all fits a 390 px phone and a 1280 px
-desktop. Screenshots land in artifacts/."""
+clock; the Pinned panel lists the pins in force, each with Unpin; a refused pin is said,
+not thrown; and it all fits a 390 px phone and a 1280 px desktop. Screenshots land in
+artifacts/."""
 
 from __future__ import annotations
 
@@ -119,6 +120,10 @@ async def pins_in_force(live: Live) -> list[dict[str, Any]]:
 
 def row(item_id: str) -> str:
     return f"#most-viewed tbody tr[data-id='{item_id}']"
+
+
+def panel(item_id: str) -> str:
+    return f"#pins-list li[data-id='{item_id}']"
 
 
 async def says(page: Any, selector: str, attribute: str, words: str) -> None:
@@ -364,6 +369,7 @@ async def test_pin_buttons_fit_and_can_be_tapped(
     await page.wait_for_selector(f"{row('tram')}.is-pinned")
     for item in ("derby", "tram", "storm"):
         await assert_tappable(page, f"{row(item)} button.pin-btn", width, least)
+    await assert_tappable(page, f"{panel('tram')} button.unpin", width, least)
     # The headline keeps its room beside the button: far more than a few letters show.
     shown = await page.eval_on_selector(f"{row('derby')} .story-link", VISIBLE_CHARS)
     assert shown >= 30, shown
@@ -416,3 +422,110 @@ async def test_rising_tells_its_times_by_its_own_answer_s_zone(
         await page.screenshot(path=shot("dashboard-pins-rising-zone.png"))
         assert errors == []
         await context.close()
+
+
+async def test_the_pinned_panel_lists_the_pins_in_force_and_unpins_in_one_click(
+    newsroom: Live, chromium: Any, clock: FakeClock
+) -> None:
+    zone = ZoneInfo(midday_zone(clock.now))
+    page, errors = await open_dashboard(chromium, newsroom, DESKTOP)
+    await says(
+        page,
+        "#pins-empty",
+        "text",
+        "Nothing is pinned. A story's Pin button in Most viewed keeps it where it is until "
+        "the end of the day.",
+    )
+    assert await page.is_hidden("#pins-count")
+
+    # Pins made elsewhere: the site's, every window, for two hours; Sport's, two windows,
+    # until tomorrow.
+    soon, tomorrow = clock.now + 2 * 3600, clock.now + 86400 + 600
+    await newsroom.pin("storm", soon, position=2)
+    await newsroom.pin("derby", tomorrow, position=1, section="sport", windows=["24h", "hot"])
+    await page.wait_for_selector(panel("derby"))
+    listed = await page.eval_on_selector_all(
+        "#pins-list li",
+        "els => els.map(e => [e.dataset.id, e.querySelector('.story-link').textContent,"
+        " e.querySelector('.pn-meta').textContent])",
+    )
+    soon_at = datetime.fromtimestamp(soon, zone)
+    tomorrow_at = datetime.fromtimestamp(tomorrow, zone)
+    assert listed == [
+        [
+            "storm",
+            "Storm closes the coast road",
+            f"#2 site-wide · every window · until {soon_at:%H:%M}",
+        ],
+        ["derby", LONG, f"#1 in Sport · Now, 24h · until {tomorrow_at:%H:%M} tomorrow"],
+    ], listed
+    assert await page.text_content("#pins-count") == "2"
+    assert await page.text_content("#pins-hint") == f"times in {midday_zone(clock.now)}"
+    assert await page.is_hidden("#pins-empty")
+    await page.locator("#pins-card").screenshot(path=shot("dashboard-pins-panel-desktop.png"))
+
+    # A row pinned in one click is listed at once; the panel's Unpin takes it off, and off
+    # its row.
+    await page.click(f"{row('tram')} button.pin-btn")
+    await page.wait_for_selector(panel("tram"))
+    assert await page.text_content(f"{panel('tram')} .pn-meta") == (
+        "#3 site-wide · every window · until 23:59"
+    )
+    await page.click(f"{panel('storm')} button.unpin")
+    await page.wait_for_selector(panel("storm"), state="detached")
+    assert [p["id"] for p in await pins_in_force(newsroom)] == ["tram", "derby"]
+    await says(page, f"{row('storm')} button.pin-btn", "text", "Pin")
+    assert await page.text_content("#pins-count") == "2"
+
+    # Unpinned everywhere: the empty panel says so.
+    for item in ("tram", "derby"):
+        await page.click(f"{panel(item)} button.unpin")
+        await page.wait_for_selector(panel(item), state="detached")
+    assert await pins_in_force(newsroom) == []
+    assert await page.is_visible("#pins-empty")
+    assert await page.is_hidden("#pins-count")
+    assert errors == []
+    await page.context.close()
+
+
+async def test_the_pinned_panel_says_when_the_pins_cannot_be_read_or_unpinned(
+    newsroom: Live, chromium: Any, clock: FakeClock
+) -> None:
+    await newsroom.pin("storm", clock.now + 3600, position=1)
+    page, errors = await open_dashboard(chromium, newsroom, DESKTOP)
+    await page.wait_for_selector(panel("storm"))
+    down = json.dumps({"error": "unavailable", "message": "The store is down."})
+
+    async def fail(route: Any) -> None:
+        await route.fulfill(status=503, content_type="application/json", body=down)
+
+    # Reading fails: said, and the last list stays.
+    await page.route("**/v1/sites/demo/pins", fail)
+    await says(
+        page,
+        "#pins-error",
+        "text",
+        "Could not read the pins: The store is down. The list below may be out of date.",
+    )
+    assert await page.is_visible(panel("storm"))
+    # Unpinning fails: said, the pin stays listed, its button can be pressed again.
+    await page.route("**/v1/sites/demo/pins/*", fail)
+    await page.click(f"{panel('storm')} button.unpin")
+    await says(
+        page,
+        "#pins-error",
+        "text",
+        "Could not unpin “Storm closes the coast road”: The store is down.",
+    )
+    assert await page.is_enabled(f"{panel('storm')} button.unpin")
+    assert [p["id"] for p in await pins_in_force(newsroom)] == ["storm"]
+    await page.locator("#pins-card").screenshot(path=shot("dashboard-pins-panel-error.png"))
+
+    # Back: the message goes at the next read.
+    await page.unroute("**/v1/sites/demo/pins")
+    await page.unroute("**/v1/sites/demo/pins/*")
+    await page.wait_for_selector("#pins-error", state="hidden")
+    await page.click(f"{panel('storm')} button.unpin")
+    await page.wait_for_selector(panel("storm"), state="detached")
+    assert errors == []
+    await page.context.close()

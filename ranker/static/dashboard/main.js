@@ -7,7 +7,7 @@
  *   state.js  where the editor is        api.js    requests, token, the answers' text
  *   poll.js   rounds, live indicator     signin.js the form, the session
  *   top.js, rising.js, hidden.js, held.js, beacons.js, sections.js  the dashboard's panels
- *   pins.js   the pins in force, pinning and unpinning
+ *   pins.js   the pins in force (the Pinned panel), pinning and unpinning
  *   story.js  a story's view             chart.js  the SVG charts
  *   dom.js, format.js, rule.js  helpers: building the page, numbers and words, the catalog's rule
  */
@@ -17,7 +17,7 @@ import { beaconsDue, loadBeacons, resetBeacons } from "./beacons.js";
 import { $, setText, storyInHash } from "./dom.js";
 import { loadHeld, release, resetHeld } from "./held.js";
 import { clearHidden, loadHidden, renderHidden, unhide } from "./hidden.js";
-import { loadPins, resetPins, whenPinsChange } from "./pins.js";
+import { loadPins, resetPins, showPinned, unpinFromPanel, whenPinsChange } from "./pins.js";
 import { isQuiet, markResult, onVisibilityChange, pollWith, refreshNow, showConnecting } from "./poll.js";
 import { clearRising, loadRising, shareRisingScale, showCachedRising } from "./rising.js";
 import { addSectionOption, loadSections, resetSections } from "./sections.js";
@@ -45,7 +45,9 @@ function roundReads() {
   const zone = get().zone;
   // Rising names the site's time zone: the pins' times are told by it.
   const rising = loadRising().then(() => {
-    if (get().zone !== zone) redrawTop();
+    if (get().zone === zone) return;
+    redrawTop();
+    showPinned();
   });
   const reads = [loadTop(), rising, loadHidden(), loadHeld(), loadPins()];
   if (beaconsDue()) reads.push(loadBeacons());
@@ -155,6 +157,10 @@ function wire() {
     if (b) pinButton(b);
   });
   whenPinsChange(redrawTop);
+  $("pins-list").addEventListener("click", (ev) => {
+    const b = ev.target.closest("button.unpin");
+    if (b) unpinFromPanel(b);
+  });
 
   $("hidden-list").addEventListener("click", (ev) => {
     const b = ev.target.closest("button.unhide");

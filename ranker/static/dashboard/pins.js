@@ -1,10 +1,13 @@
 /* Pins: stories an editor placed at a position in the site's or a section's lists, in
  * chosen windows, until a time. One click pins a Most viewed row where it is, in the list's
- * section (or site-wide) and every window, until the end of the site's day; the pins in
- * force are read every round, so a row can say until when. Times are on the site's clock. */
+ * section (or site-wide) and every window, until the end of the site's day. The Pinned
+ * panel lists the pins in force, read every round, each with Unpin. Times are on the
+ * site's clock. */
 
-import { api, pinPath, sitePath } from "./api.js";
+import { api, errorText, pinPath, sitePath } from "./api.js";
+import { $, el, setText, storyHash } from "./dom.js";
 import { capitalize, dayEnd, fmtLater, parseDate, siteZone } from "./format.js";
+import { refreshNow } from "./poll.js";
 import { get } from "./state.js";
 
 // The windows a pin may hold in, in the tabs' order and words.
@@ -15,6 +18,8 @@ const LAST_HOUR = 3600;
 
 let seq = 0; // only the newest read is used
 let pins = new Map(); // id -> the pin in force, as the server answered
+let read = false; // whether the pins have been read since the site was signed in to
+const unpinning = new Set(); // ids whose unpin from the panel is in flight
 let onChange = () => {};
 
 /** Who is told when the pins change (read, made or removed): the lists that mark them. */
@@ -91,6 +96,12 @@ export function pinOf(id) {
   return pins.get(id) || null;
 }
 
+/** Whether the pins in force have been read: until they are, a list's own word on what is
+ * pinned is all there is. */
+export function pinsKnown() {
+  return read;
+}
+
 /** Whether a pin places its story in the list shown (its section and window). */
 export function pinnedHere(pin) {
   const ws = Array.isArray(pin.windows) ? pin.windows : [];
@@ -98,17 +109,117 @@ export function pinnedHere(pin) {
 }
 
 function changed() {
+  showPinned();
   onChange();
 }
 
-/** Reads the pins in force. */
+/** Reads the pins in force. A failure is said in the panel, whose last list stays. */
 export async function loadPins() {
   const mine = ++seq;
-  const data = await api(sitePath("/pins"), {});
+  let data;
+  try {
+    data = await api(sitePath("/pins"), {});
+  } catch (e) {
+    if (mine === seq && e.code !== "auth" && get().view !== "signin") {
+      showError("Could not read the pins: " + errorText(e) + (read ? " The list below may be out of date." : ""));
+      if (!read) $("pins-empty").hidden = true;
+    }
+    throw e;
+  }
   if (mine !== seq || get().view === "signin") return;
   const list = Array.isArray(data.pins) ? data.pins.filter((p) => p && typeof p.id === "string") : [];
   pins = new Map(list.map((p) => [p.id, p]));
+  read = true;
+  showError("");
   changed();
+}
+
+function showError(text) {
+  const err = $("pins-error");
+  setText(err, text);
+  err.hidden = !text;
+}
+
+/** Pins in the order the server lists them: by section (the site's first), then position. */
+function inOrder() {
+  const now = serverNow();
+  return Array.from(pins.values())
+    .filter((p) => !(pinEnd(p) && pinEnd(p) <= now)) // ended since it was read
+    .sort(
+      (a, b) =>
+        (a.section || "").localeCompare(b.section || "") ||
+        a.position - b.position ||
+        (a.id < b.id ? -1 : a.id > b.id ? 1 : 0),
+    );
+}
+
+function buildItem(id) {
+  const li = el("li", { "data-id": id, class: "pin-item" });
+  const main = el("div", { class: "pn-main" });
+  main.append(el("a", { class: "story-link", href: storyHash(id) }), el("p", { class: "pn-meta" }));
+  const button = el("button", { type: "button", class: "btn btn-small unpin" }, "Unpin");
+  li.append(main, button);
+  return li;
+}
+
+/** The Pinned panel, from the pins known (after a read, a pin or an unpin, or once the
+ * site's clock is known). */
+export function showPinned() {
+  const list = $("pins-list");
+  const shown = read ? inOrder() : [];
+  const existing = new Map();
+  for (const li of Array.from(list.children)) existing.set(li.getAttribute("data-id"), li);
+  const frag = document.createDocumentFragment();
+  for (const pin of shown) {
+    let li = existing.get(pin.id);
+    if (li) existing.delete(pin.id);
+    else li = buildItem(pin.id);
+    const title = pin.title || pin.id;
+    const [main, button] = li.children;
+    const [link, meta] = main.children;
+    setText(link, title);
+    link.setAttribute("title", title);
+    const end = pinEnd(pin);
+    const words = ["#" + pin.position + " " + pinWhere(pin), pinWindows(pin)];
+    if (end) words.push("until " + siteTime(end));
+    setText(meta, words.join(" · "));
+    meta.setAttribute("title", pinSentence(pin));
+    button.setAttribute("aria-label", "Unpin: " + title);
+    button.disabled = unpinning.has(pin.id);
+    frag.appendChild(li);
+  }
+  for (const li of existing.values()) li.remove();
+  list.appendChild(frag);
+  const empty = $("pins-empty");
+  setText(
+    empty,
+    read ? "Nothing is pinned. A story's Pin button in Most viewed keeps it where it is until the end of the day." : "Loading…",
+  );
+  empty.hidden = shown.length > 0 || !$("pins-error").hidden;
+  const count = $("pins-count");
+  setText(count, shown.length);
+  count.hidden = shown.length === 0;
+  setText($("pins-hint"), read ? "times in " + zone() : "");
+}
+
+/** The panel's Unpin pressed: one request; a failure said in the panel. */
+export async function unpinFromPanel(button) {
+  const li = button.closest("li[data-id]");
+  const id = li ? li.getAttribute("data-id") : "";
+  if (!id || unpinning.has(id)) return;
+  const pin = pins.get(id);
+  unpinning.add(id);
+  button.disabled = true;
+  try {
+    await unpinStory(id);
+    showError("");
+    refreshNow();
+  } catch (e) {
+    if (e.code !== "auth") showError("Could not unpin “" + ((pin && pin.title) || id) + "”: " + errorText(e));
+  } finally {
+    unpinning.delete(id);
+    showPinned();
+  }
 }
 
 /** Pins a story at `position` in the current list's section (or site-wide), every
@@ -139,4 +250,7 @@ export async function unpinStory(id) {
 export function resetPins() {
   seq++;
   pins = new Map();
+  read = false;
+  showError("");
+  showPinned();
 }

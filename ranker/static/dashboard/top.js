@@ -12,6 +12,7 @@ import {
   pinnedHere,
   pinOf,
   pinOffer,
+  pinsKnown,
   pinSentence,
   pinStory,
   pinWhere,
@@ -126,7 +127,7 @@ function markWords(pin) {
 function renderPin(tr, it, rank) {
   const id = tr.getAttribute("data-id");
   const pin = pinOf(id);
-  const pinned = !!pin || it.pinned === true;
+  const pinned = pin ? true : !pinsKnown() && it.pinned === true;
   tr.classList.toggle("is-pinned", pinned);
   const mark = tr.cells[1].lastChild;
   mark.hidden = !pinned;
@@ -266,12 +267,8 @@ export async function pinButton(button) {
   button.disabled = true;
   button.setAttribute("aria-busy", "true");
   try {
-    if (unpin) {
-      await unpinStory(id);
-      unmarkPinned(id);
-    } else {
-      await pinStory(id, num(it.rank) || Number(tr.cells[0].textContent));
-    }
+    if (unpin) await unpinStory(id);
+    else await pinStory(id, num(it.rank) || Number(tr.cells[0].textContent));
     showPinError("");
     refreshNow();
   } catch (e) {
@@ -281,18 +278,6 @@ export async function pinButton(button) {
   } finally {
     pinning.delete(id);
     redrawTop();
-  }
-}
-
-/** A story just unpinned, as no longer pinned in the lists read. */
-function unmarkPinned(id) {
-  for (const entry of cache.values()) {
-    if (entry.data && Array.isArray(entry.data.items)) {
-      entry.data = {
-        ...entry.data,
-        items: entry.data.items.map((it) => (String(it.id) === id ? { ...it, pinned: false } : it)),
-      };
-    }
   }
 }
 
