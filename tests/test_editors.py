@@ -356,3 +356,49 @@ async def test_authors_refuses_bad_parameters(
     assert (await response.json())["error"] == code
     anonymous = await client.get("/v1/sites/news/authors/top")
     assert anonymous.status == 401
+
+
+async def test_top_rss_is_a_feed_of_the_same_list(client: Client) -> None:
+    import feedparser
+
+    await put_item(
+        client,
+        "x1",
+        title='Trams & "buses" <b>',
+        url="/a?b=1&c=2",
+        section="tech",
+        summary="Line 4\ufffe opens",
+        authors=["Jane Doe"],
+        published_at="2026-11-26T08:00:00Z",
+    )
+    await put_item(client, "x2", title="Second")
+    for item in ("x1", "x1", "x2"):
+        assert await hit(client, item) == 204
+    await flush(client)
+    response = await client.get("/v1/sites/news/top.rss?n=5&window=all")
+    assert response.status == 200
+    assert response.content_type == "application/rss+xml" and response.charset == "utf-8"
+    assert "public, max-age=" in response.headers["Cache-Control"]
+    feed = feedparser.parse(await response.read())
+    assert not feed.bozo, feed.bozo_exception  # well-formed, as a feed reader reads it
+    assert feed.version == "rss20"
+    assert feed.feed.title == "news: most viewed"
+    first, second = feed.entries
+    assert first.title == 'Trams & "buses" <b>'
+    assert first.link == "/a?b=1&c=2"
+    assert first.id == "news:x1"
+    assert first.summary == "Line 4 opens"
+    assert first.author == "Jane Doe"
+    assert first.tags[0].term == "tech"
+    assert first.published == "Thu, 26 Nov 2026 08:00:00 GMT"
+    assert second.title == "Second" and "published" not in second
+    # Excluding a story and conditional requests, as for the JSON.
+    without = await client.get("/v1/sites/news/top.rss?n=5&window=all&exclude=x1")
+    assert [e.id for e in feedparser.parse(await without.read()).entries] == ["news:x2"]
+    etag = response.headers["ETag"]
+    again = await client.get(
+        "/v1/sites/news/top.rss?n=5&window=all", headers={"If-None-Match": etag}
+    )
+    assert again.status == 304
+    unknown = await client.get("/v1/sites/nope/top.rss")
+    assert unknown.status == 404 and (await unknown.json())["error"] == "unknown_site"

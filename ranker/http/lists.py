@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiohttp import web
 
 from ranker.http.appkeys import (
@@ -12,11 +14,14 @@ from ranker.http.appkeys import (
 )
 from ranker.http.query import (
     Entry,
+    Renderer,
     cached_response,
     compute_top,
     parse_backfill,
     parse_exclude,
     parse_top_query,
+    render_fragment,
+    render_rss,
 )
 from ranker.http.schemas import MAX_EXCLUDE
 
@@ -49,7 +54,21 @@ async def top(request: web.Request) -> web.Response:
 async def top_html(request: web.Request) -> web.Response:
     """GET /v1/sites/{site}/top.html?n=&window=&section=&exclude=: the list as an HTML
     fragment."""
+    return await _rendered(request, render_fragment, "text/html; charset=utf-8")
+
+
+async def top_rss(request: web.Request) -> web.Response:
+    """GET /v1/sites/{site}/top.rss?n=&window=&section=&exclude=: the list as RSS 2.0."""
+
+    def render(doc: dict[str, Any]) -> bytes:
+        return render_rss(doc, request.app[SETTINGS].sites[doc["site"]])
+
+    return await _rendered(request, render, "application/rss+xml; charset=utf-8")
+
+
+async def _rendered(request: web.Request, render: Renderer, content_type: str) -> web.Response:
     entry = await _top_entry(request)
     query = request.query
-    body, headers = entry.without(parse_exclude(query), html=True, backfill=parse_backfill(query))
+    doc = entry.filtered(parse_exclude(query), parse_backfill(query))
+    body, headers = entry.rendered(render, content_type, doc)
     return cached_response(request, body, headers)

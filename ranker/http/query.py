@@ -7,8 +7,10 @@ import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from email.utils import format_datetime
 from html import escape
 from typing import Any, NamedTuple
+from xml.sax.saxutils import escape as xml_escape
 
 import orjson
 from aiohttp import web
@@ -60,37 +62,42 @@ _TOP_N = int_param(TopQuery, "n")
 _WINDOWS = frozenset(WINDOWS)
 
 
+# How a list is written out, by format: (render, Content-Type). JSON is the entry's own.
+Renderer = Callable[[dict[str, Any]], bytes]
+
+
 @dataclass(slots=True)
 class Entry:
     body: bytes
     doc: dict[str, Any]
     expires: float
     headers: dict[str, str]  # built once, sent with every answer from this entry
-    html: bytes = b""  # the same list as an HTML fragment, rendered on first ask
-    html_headers: dict[str, str] | None = None
     # The stories ranked next after the list's n, up to MAX_EXCLUDE of them: what takes the
     # places of stories a request excludes, so it still gets n when n qualify.
     spare: list[dict[str, Any]] | None = None
     pins: dict[str, int] = field(default_factory=dict)  # pinned story -> its position
+    # The list in other formats (HTML, RSS), each rendered on its first ask.
+    formats: dict[str, tuple[bytes, dict[str, str]]] = field(default_factory=dict)
 
-    def fragment(self) -> tuple[bytes, dict[str, str]]:
-        if self.html_headers is None:
-            self.html = render_fragment(self.doc)
-            self.html_headers = {
-                **self.headers,
-                "Content-Type": "text/html; charset=utf-8",
-                "ETag": etag(self.html),
-            }
-        return self.html, self.html_headers
-
-    def without(
-        self, exclude: frozenset[str], html: bool = False, backfill: bool = True
+    def rendered(
+        self, render: Renderer, content_type: str, doc: dict[str, Any] | None = None
     ) -> tuple[bytes, dict[str, str]]:
+        """The list (or `doc`, a filtered copy) as `render` writes it, with its headers;
+        the whole list's rendering is kept."""
+        if doc is None and content_type in self.formats:
+            return self.formats[content_type]
+        body = render(self.doc if doc is None else doc)
+        answer = body, {**self.headers, "Content-Type": content_type, "ETag": etag(body)}
+        if doc is None:
+            self.formats[content_type] = answer
+        return answer
+
+    def filtered(self, exclude: frozenset[str], backfill: bool = True) -> dict[str, Any] | None:
         """The list with the `exclude`d stories left out before the cut (the next ones
         move up, ranks follow; pinned stories keep their places), and without the stories
-        filling it up unless `backfill`, as JSON or as the HTML fragment."""
+        filling it up unless `backfill`; None when that is the list itself."""
         if not exclude and (backfill or not any(it["backfill"] for it in self.doc["items"])):
-            return self.fragment() if html else (self.body, self.headers)
+            return None
         pool = [*self.doc["items"], *(self.spare or [])]
         kept = [
             it
@@ -100,14 +107,15 @@ class Entry:
         pins = [
             (self.pins[it["id"]], it) for it in pool if it["pinned"] and it["id"] not in exclude
         ]
-        doc = {**self.doc, "items": place(kept, pins, self.doc["n"])}
-        if html:
-            body = render_fragment(doc)
-            return body, {
-                **self.headers,
-                "Content-Type": "text/html; charset=utf-8",
-                "ETag": etag(body),
-            }
+        return {**self.doc, "items": place(kept, pins, self.doc["n"])}
+
+    def without(
+        self, exclude: frozenset[str], backfill: bool = True
+    ) -> tuple[bytes, dict[str, str]]:
+        """The list as JSON, `filtered`."""
+        doc = self.filtered(exclude, backfill)
+        if doc is None:
+            return self.body, self.headers
         body = orjson.dumps(doc)
         return body, {**self.headers, "ETag": etag(body)}
 
@@ -163,6 +171,51 @@ def render_fragment(doc: dict[str, Any]) -> bytes:
         )
     items = "\n".join(rows)
     return f'<ol class="ranker-list" aria-label="Most viewed"{attrs}>\n{items}\n</ol>\n'.encode()
+
+
+def render_rss(doc: dict[str, Any], site: Site) -> bytes:
+    """The list as an RSS 2.0 feed: the site's address (`base_url`) as the channel's link,
+    each story with its link, summary, section, authors and publish time."""
+    name = site.title or site.name
+    scope = f" in {doc['section']}" if doc["section"] else ""
+    computed = datetime.fromisoformat(doc["computed_at"])
+    channel = [
+        f"<title>{_xml(name)}: most viewed{_xml(scope)}</title>",
+        f"<link>{_xml(site.base_url or '/')}</link>",
+        f"<description>Most viewed stories{_xml(scope)}, window {_xml(doc['window'])}"
+        "</description>",
+        f"<lastBuildDate>{format_datetime(computed, usegmt=True)}</lastBuildDate>",
+        "<generator>Ranker</generator>",
+    ]
+    for it in doc["items"]:
+        parts = [f"<title>{_xml(it['title'])}</title>"]
+        if href := safe_url(it["url"]):
+            parts.append(f"<link>{_xml(href)}</link>")
+        parts.append(f'<guid isPermaLink="false">{_xml(doc["site"])}:{_xml(it["id"])}</guid>')
+        if it["summary"]:
+            parts.append(f"<description>{_xml(it['summary'])}</description>")
+        if it["section"]:
+            parts.append(f"<category>{_xml(it['section'])}</category>")
+        parts += [f"<dc:creator>{_xml(a)}</dc:creator>" for a in it.get("authors", [])]
+        if it["published_at"]:
+            published = datetime.fromisoformat(it["published_at"])
+            parts.append(f"<pubDate>{format_datetime(published, usegmt=True)}</pubDate>")
+        channel.append(f"<item>{''.join(parts)}</item>")
+    body = "\n".join(channel)
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        '<rss version="2.0" xmlns:dc="http://purl.org/dc/elements/1.1/">\n'
+        f"<channel>\n{body}\n</channel>\n</rss>\n"
+    ).encode()
+
+
+_NOT_XML = re.compile("[\ufffe\uffff]")  # the noncharacters XML 1.0 refuses too
+
+
+def _xml(text: str) -> str:
+    """Text as XML character data: escaped, and without the characters XML 1.0 refuses
+    (an entry stored before the catalog's text rule may hold them)."""
+    return xml_escape(_NOT_XML.sub("", clean_text(text)), {'"': "&quot;"})
 
 
 class TopCache:

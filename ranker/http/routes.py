@@ -167,8 +167,8 @@ BEACONS: Final = [
 # -- lists --------------------------------------------------------------------------------
 
 
-def _top(route: str, handler: Handler, operation_id: str, summary: str) -> Route:
-    body: type | dict[str, str] = TopList if route.endswith("/top") else {"type": "string"}
+def _top(route: str, handler: Handler, operation_id: str, summary: str, media: str = JSON) -> Route:
+    body: type | dict[str, str] = TopList if media == JSON else {"type": "string"}
     return Route(
         method="GET",
         path=SITE + route,
@@ -182,7 +182,7 @@ def _top(route: str, handler: Handler, operation_id: str, summary: str) -> Route
             200: Reply(
                 "the list, cached in process for about a second",
                 body,
-                JSON if body is TopList else "text/html",
+                media,
                 CACHED,
             ),
             304: NOT_MODIFIED,
@@ -211,6 +211,14 @@ LISTS: Final = [
         lists.top_html,
         "topHtml",
         "The same list as an escaped HTML fragment, for server-side includes",
+        "text/html",
+    ),
+    _top(
+        "/top.rss",
+        lists.top_rss,
+        "topRss",
+        "The same list as an RSS 2.0 feed (the site's `base_url` is the channel's link)",
+        "application/rss+xml",
     ),
     Route(
         method="GET",
