@@ -402,3 +402,33 @@ async def test_top_rss_is_a_feed_of_the_same_list(client: Client) -> None:
     assert again.status == 304
     unknown = await client.get("/v1/sites/nope/top.rss")
     assert unknown.status == 404 and (await unknown.json())["error"] == "unknown_site"
+
+
+async def test_public_lists_carry_surrogate_keys_for_cdn_purges(client: Client) -> None:
+    for story, views in (("a", 2), ("b", 1)):
+        await put_item(client, story, section="tech")
+        for _ in range(views):
+            assert await hit(client, story) == 204
+    await flush(client)
+    for path in ("top", "top.html", "top.rss"):
+        response = await client.get(f"/v1/sites/news/{path}?n=1&window=24h&section=tech")
+        keys = response.headers["Surrogate-Key"].split(" ")
+        # The site, the list, its story, and the one ranked next (what an exclude shows).
+        assert keys == ["ranker:news", "ranker:news:top:24h:tech", "ranker:news:a", "ranker:news:b"]
+        assert response.headers["Cache-Tag"] == ",".join(keys)
+        again = await client.get(
+            f"/v1/sites/news/{path}?n=1&window=24h&section=tech",
+            headers={"If-None-Match": response.headers["ETag"]},
+        )
+        assert again.status == 304 and again.headers["Surrogate-Key"] == " ".join(keys)
+    rising = await client.get("/v1/sites/news/rising", headers=auth())
+    assert "Surrogate-Key" not in rising.headers  # private answers are not for CDNs
+
+
+def test_s_maxage_is_sent_only_when_set() -> None:
+    from ranker.http.query import cache_control
+
+    assert "s-maxage" not in cache_control(Settings())
+    assert cache_control(Settings(s_maxage=300)) == (
+        "public, max-age=5, s-maxage=300, stale-while-revalidate=30"
+    )

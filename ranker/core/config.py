@@ -286,6 +286,9 @@ class Settings:
     cache_ttl: float = setting("query", 1.0, parse_duration)  # in-process query cache
     max_age: int = setting("query", 5, _positive_int)  # Cache-Control max-age, public reads
     stale_while_revalidate: int = setting("query", 30, _positive_int)
+    # How long a shared cache (a CDN) may keep a public list, given as s-maxage: with purge
+    # hooks (`[[sites.NAME.purge]]`) it can be long, since a takedown purges at once.
+    s_maxage: int = setting("query", 0, _off_or_count)  # 0: not sent
     # How long a window's bucket union is kept in Redis.
     window_cache: float = setting("query", 5.0, parse_duration)
     minute_retention: float = setting("retention", 3 * 3600.0, parse_duration, key="minute")

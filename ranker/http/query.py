@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import format_datetime
@@ -258,7 +258,13 @@ class TopCache:
                 spare = doc["items"][key[3] :]
                 doc = {**doc, "items": doc["items"][: key[3]]}
             body = orjson.dumps(doc)
-            headers = {**self._public_headers, "ETag": etag(body)}
+            tags = surrogate_keys(key, [it["id"] for it in [*doc["items"], *(spare or [])]])
+            headers = {
+                **self._public_headers,
+                "ETag": etag(body),
+                "Surrogate-Key": " ".join(tags),  # Fastly, Varnish (xkey), Akamai
+                "Cache-Tag": ",".join(tags),  # Cloudflare
+            }
             entry = Entry(body, doc, now + self._ttl, headers, spare=spare, pins=pins)
             if len(self._entries) >= _MAX_ENTRIES:
                 self._entries = {k: e for k, e in self._entries.items() if e.expires > now}
@@ -446,10 +452,20 @@ def _item(
 
 
 def cache_control(settings: Settings) -> str:
+    shared = f", s-maxage={settings.s_maxage}" if settings.s_maxage else ""
     return (
-        f"public, max-age={settings.max_age}, "
+        f"public, max-age={settings.max_age}{shared}, "
         f"stale-while-revalidate={settings.stale_while_revalidate}"
     )
+
+
+def surrogate_keys(key: TopKey, ids: Iterable[str]) -> list[str]:
+    """What a CDN tags a public list with, so a purge drops exactly what changed: the
+    site's every list, this list, and each story in it (or ranked just after it, which an
+    `exclude` brings in)."""
+    site = f"ranker:{key.site}"
+    scope = key.section or "all"
+    return [site, f"{site}:top:{key.window}:{scope}", *(f"{site}:{i}" for i in ids)]
 
 
 def cached_response(request: web.Request, body: bytes, headers: dict[str, str]) -> web.Response:

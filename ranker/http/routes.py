@@ -58,7 +58,14 @@ CORS: Final = {"Access-Control-Allow-Origin": Header("`*`: readable from any pag
 CACHED: Final = {
     **CORS,
     "ETag": Header("the representation's tag, for `If-None-Match`"),
-    "Cache-Control": Header("`public, max-age=…, stale-while-revalidate=…` from `[query]`"),
+    "Cache-Control": Header(
+        "`public, max-age=…, stale-while-revalidate=…` from `[query]` (and `s-maxage`)"
+    ),
+    "Surrogate-Key": Header(
+        "space-separated `ranker:SITE`, `ranker:SITE:top:WINDOW:SECTION` and `ranker:SITE:ID` "
+        "of each story: what a CDN purge names"
+    ),
+    "Cache-Tag": Header("the same, comma-separated"),
 }
 RETRY_AFTER: Final = {"Retry-After": Header("seconds to wait", pattern="^[0-9]+$")}
 NOT_MODIFIED: Final = Reply("the client's copy is current", headers=CACHED)
