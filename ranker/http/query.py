@@ -258,7 +258,9 @@ class TopCache:
                 spare = doc["items"][key[3] :]
                 doc = {**doc, "items": doc["items"][: key[3]]}
             body = orjson.dumps(doc)
-            tags = surrogate_keys(key, [it["id"] for it in [*doc["items"], *(spare or [])]])
+            # (An editor's answer kept here, such as the authors', has no story ids.)
+            stories = [it["id"] for it in [*doc["items"], *(spare or [])] if "id" in it]
+            tags = surrogate_keys(key, stories)
             headers = {
                 **self._public_headers,
                 "ETag": etag(body),
