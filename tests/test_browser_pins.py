@@ -1,9 +1,10 @@
 """Pins on the editors' dashboard, in a real headless Chromium: a Most viewed row pins its
 story where it is in one click (the list's section or site-wide, every window, until the
 end of the site's day) and unpins it in one; a pinned row says until when on the site's
-clock; the Pinned panel lists the pins in force, each with Unpin; a refused pin is said,
-not thrown; and it all fits a 390 px phone and a 1280 px desktop. Screenshots land in
-artifacts/."""
+clock; the Pinned panel lists the pins in force, each with Unpin; Authors ranks the
+authors of the window's stories, and one of them opens Most viewed with their stories
+only; a refused request is said, not thrown; and it all fits a 390 px phone and a 1280 px
+desktop. Screenshots land in artifacts/."""
 
 from __future__ import annotations
 
@@ -527,5 +528,170 @@ async def test_the_pinned_panel_says_when_the_pins_cannot_be_read_or_unpinned(
     await page.wait_for_selector("#pins-error", state="hidden")
     await page.click(f"{panel('storm')} button.unpin")
     await page.wait_for_selector(panel("storm"), state="detached")
+    assert errors == []
+    await page.context.close()
+
+
+@pytest.fixture
+async def bylines(settings: Settings, clock: FakeClock) -> AsyncIterator[Live]:
+    """Stories with bylines, one of them by two authors."""
+    async with served_demo(settings, clock, timezone=midday_zone(clock.now)) as served:
+        await served.put("derby", LONG, "sport", authors=["Ines Moreau"])
+        await served.put("cup", "Cup draw pairs the two leaders", "sport", authors=["Ines Moreau"])
+        await served.put("tram", "Council approves new tram line", "local", authors=["Tom Baker"])
+        await served.put(
+            "storm", "Storm closes the coast road", "world", authors=["Ana Lima", "Tom Baker"]
+        )
+        await served.read({"derby": 30, "tram": 20, "storm": 10, "cup": 5})
+        yield served
+
+
+AUTHOR_ROW = """els => els.map(e => [
+    e.querySelector('.a-rank').textContent,
+    e.querySelector('.author-link').textContent,
+    e.querySelector('.a-meta').textContent,
+    e.querySelector('.a-views').textContent + ' ' + e.querySelector('.a-unit').textContent,
+])"""
+
+
+async def listed_ids(page: Any) -> list[str]:
+    ids: list[str] = await page.eval_on_selector_all(
+        "#most-viewed tbody tr", "els => els.map(e => e.dataset.id)"
+    )
+    return ids
+
+
+async def lists(page: Any, ids: list[str]) -> None:
+    async def check() -> bool:
+        return await listed_ids(page) == ids
+
+    await until(check, f"Most viewed listing {ids}")
+
+
+async def test_authors_are_ranked_and_one_opens_their_stories_with_a_way_back(
+    bylines: Live, chromium: Any
+) -> None:
+    page, errors = await open_dashboard(chromium, bylines, DESKTOP)
+    await page.click("#windows [data-window='24h']")
+    await page.click("#lists [data-list='authors']")
+    await page.wait_for_selector("#authors li[data-author='ana-lima']")
+    assert await page.evaluate("location.hash") == "#authors"
+    assert await page.get_attribute("#lists [data-list='authors']", "aria-selected") == "true"
+    assert await page.is_hidden("#stories-view")
+    ranked = await page.eval_on_selector_all("#authors li", AUTHOR_ROW)
+    assert ranked == [
+        ["1", "Ines Moreau", f"2 stories read · Top: {LONG}", "35 views"],
+        ["2", "Tom Baker", "2 stories read · Top: Council approves new tram line", "30 views"],
+        ["3", "Ana Lima", "1 story read · Top: Storm closes the coast road", "10 views"],
+    ], ranked
+    assert await page.text_content("#authors-note") == (
+        "Views of each author's stories in the last 24 hours; a story by two authors counts "
+        "for both."
+    )
+    await page.screenshot(path=shot("dashboard-authors-desktop.png"))
+
+    # An author's name: Most viewed, their stories only, said above the list.
+    await page.click("#authors li[data-author='tom-baker'] .author-link")
+    await lists(page, ["tram", "storm"])
+    assert await page.evaluate("location.hash") == "#author=tom-baker"
+    assert await page.text_content("#author-bar .author-of") == "Stories by Tom Baker"
+    assert await page.get_attribute("#lists [data-list='stories']", "aria-selected") == "true"
+    assert await page.is_hidden("#authors-view")
+    # Lists by author show no pins: none is offered.
+    assert await page.locator("#most-viewed button.pin-btn:visible").count() == 0
+    await page.screenshot(path=shot("dashboard-authors-stories-desktop.png"))
+
+    # The way back: to Authors as they were.
+    await page.click("#author-back")
+    await page.wait_for_selector("#authors-view:not([hidden])")
+    assert await page.evaluate("location.hash") == "#authors"
+    assert len(await page.eval_on_selector_all("#authors li", AUTHOR_ROW)) == 3
+    # Or to all the stories.
+    await page.click("#authors li[data-author='ines-moreau'] .author-link")
+    await lists(page, ["derby", "cup"])
+    await page.click("#author-clear")
+    await lists(page, ["derby", "tram", "storm", "cup"])
+    assert await page.is_hidden("#author-bar")
+
+    # A section: its authors only; the live window's score.
+    await page.click("#lists [data-list='authors']")
+    await page.select_option("#section", "sport")
+    await page.wait_for_function("() => document.querySelectorAll('#authors li').length === 1")
+    ranked = await page.eval_on_selector_all("#authors li", AUTHOR_ROW)
+    assert ranked == [["1", "Ines Moreau", f"2 stories read · Top: {LONG}", "35 views"]], ranked
+    await page.click("#windows [data-window='hot']")
+    await says(page, "#authors li .a-unit", "text", "trending score")
+
+    # A top story opens its own view; back comes back here.
+    await page.click("#authors li[data-author='ines-moreau'] .a-meta .story-link")
+    await page.wait_for_selector("#story:not([hidden])")
+    await says(page, "#story-id", "text", "derby")
+    await page.click("#story-back")
+    await page.wait_for_selector("#authors-view:not([hidden])")
+    assert await page.evaluate("location.hash") == "#authors"
+    assert errors == []
+    await page.context.close()
+
+
+async def test_an_author_s_stories_open_from_their_address(bylines: Live, chromium: Any) -> None:
+    context = await chromium.new_context(user_agent=BROWSER, locale="en-US", **DESKTOP)
+    page = await context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    await page.goto(bylines.url("/dashboard?site=demo#author=ana-lima"))
+    await lists(page, ["storm"])
+    assert await page.text_content("#author-bar .author-of") == "Stories by Ana Lima"
+    # Back from there is Authors.
+    await page.click("#author-back")
+    await page.wait_for_selector("#authors li[data-author='ana-lima']")
+    assert await page.evaluate("location.hash") == "#authors"
+    assert errors == []
+    await context.close()
+
+
+async def test_authors_that_cannot_be_read_are_said(bylines: Live, chromium: Any) -> None:
+    page, errors = await open_dashboard(chromium, bylines, DESKTOP)
+    down = json.dumps({"error": "unavailable", "message": "The store is down."})
+
+    async def fail(route: Any) -> None:
+        await route.fulfill(status=503, content_type="application/json", body=down)
+
+    await page.route("**/v1/sites/demo/authors/top*", fail)
+    await page.click("#lists [data-list='authors']")
+    await says(page, "#authors-error", "text", "Could not read the authors: The store is down.")
+    assert await page.is_hidden("#authors-empty")
+    await page.unroute("**/v1/sites/demo/authors/top*")
+    await page.wait_for_selector("#authors li[data-author='ines-moreau']")
+    assert await page.is_hidden("#authors-error")
+    assert errors == []
+    await page.context.close()
+
+
+@pytest.mark.parametrize("screen", SCREENS)
+async def test_authors_fit_and_can_be_tapped(bylines: Live, chromium: Any, screen: str) -> None:
+    spec = SCREENS[screen]
+    width = spec["viewport"]["width"]
+    least = 44 if spec is PHONE else 32
+    page, errors = await open_dashboard(chromium, bylines, spec)
+    await assert_tappable(page, "#lists [data-list='authors']", width, least)
+    await page.click("#lists [data-list='authors']")
+    await page.wait_for_selector("#authors li[data-author='ana-lima']")
+    for win in WINDOWS:
+        await page.click(f"#windows [data-window='{win}']")
+        await page.wait_for_selector(f"#windows [data-window='{win}'][aria-selected='true']")
+        await page.wait_for_selector("#authors li[data-author='ana-lima']")
+        await assert_fits(page, width, win)
+    for slug in ("ines-moreau", "tom-baker", "ana-lima"):
+        await assert_tappable(page, f"#authors li[data-author='{slug}'] .author-link", width, least)
+    await page.evaluate("() => window.scrollTo(0, 0)")
+    await page.screenshot(path=shot(f"dashboard-authors-{screen}.png"), full_page=True)
+
+    await page.click("#authors li[data-author='ines-moreau'] .author-link")
+    await lists(page, ["derby", "cup"])
+    await assert_fits(page, width, "an author's stories")
+    for control in ("#author-back", "#author-clear", "#lists [data-list='stories']"):
+        await assert_tappable(page, control, width, least)
+    await page.evaluate("() => window.scrollTo(0, 0)")
+    await page.screenshot(path=shot(f"dashboard-authors-stories-{screen}.png"), full_page=True)
     assert errors == []
     await page.context.close()

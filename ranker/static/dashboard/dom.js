@@ -49,3 +49,25 @@ export function storyInHash() {
     return null;
   }
 }
+
+/** Where an author's stories are listed: the page's hash. */
+export function authorHash(slug) {
+  return "#author=" + encodeURIComponent(slug);
+}
+
+/** What the dashboard lists by the page's hash: {list: "authors"} for #authors, the
+ * stories of one author for #author=<slug>, else all stories. */
+export function listInHash() {
+  const h = location.hash || "";
+  if (h === "#authors") return { list: "authors", author: "" };
+  const m = /^#author=(.+)$/.exec(h);
+  let author = "";
+  if (m) {
+    try {
+      author = decodeURIComponent(m[1]);
+    } catch {
+      author = "";
+    }
+  }
+  return { list: "stories", author };
+}

@@ -1,6 +1,7 @@
 /* Ranker editors' dashboard: the entry module (dashboard.html loads it; the others are
  * imported from here, no build step). It wires the page, routes between the sign-in form,
- * the dashboard and a story's view (#story=<id>), and says what each polling round reads:
+ * the dashboard (its stories, #author=<slug> for one author's, or #authors) and a story's
+ * view (#story=<id>), and says what each polling round reads:
  * the JSON APIs under /v1/sites/{site}/, every 5 s while the tab is visible (the beacon
  * tally every 30 s).
  *
@@ -8,17 +9,19 @@
  *   poll.js   rounds, live indicator     signin.js the form, the session
  *   top.js, rising.js, hidden.js, held.js, beacons.js, sections.js  the dashboard's panels
  *   pins.js   the pins in force (the Pinned panel), pinning and unpinning
+ *   authors.js  the authors ranked by their stories' views
  *   story.js  a story's view             chart.js  the SVG charts
  *   dom.js, format.js, rule.js  helpers: building the page, numbers and words, the catalog's rule
  */
 
 import { whenRefused } from "./api.js";
+import { loadAuthors, resetAuthors, showCachedAuthors } from "./authors.js";
 import { beaconsDue, loadBeacons, resetBeacons } from "./beacons.js";
-import { $, setText, storyInHash } from "./dom.js";
+import { $, listInHash, setText, storyInHash } from "./dom.js";
 import { loadHeld, release, resetHeld } from "./held.js";
 import { clearHidden, loadHidden, renderHidden, unhide } from "./hidden.js";
 import { loadPins, resetPins, showPinned, unpinFromPanel, whenPinsChange } from "./pins.js";
-import { isQuiet, markResult, onVisibilityChange, pollWith, refreshNow, showConnecting } from "./poll.js";
+import { isQuiet, markResult, onVisibilityChange, pollWith, refreshNow, settle, showConnecting } from "./poll.js";
 import { clearRising, loadRising, shareRisingScale, showCachedRising } from "./rising.js";
 import { addSectionOption, loadSections, resetSections } from "./sections.js";
 import { restoreSession, showSignin, tokenRefused, wireSignin } from "./signin.js";
@@ -38,6 +41,20 @@ import {
 } from "./top.js";
 
 let cameFromDash = false; // the story view was opened from the dashboard: Back goes back
+let cameFromAuthors = false; // an author's stories were opened from Authors: Back goes back
+
+const LISTS = ["stories", "authors"];
+
+/** Reads the list the dashboard shows: the stories (maybe one author's) or the authors. */
+function readList() {
+  return get().list === "authors" ? loadAuthors() : loadTop();
+}
+
+/** Shows the list last read for what is chosen, at once, until it is read again. */
+function showList() {
+  if (get().list === "authors") showCachedAuthors();
+  else showCachedTop();
+}
 
 /** What one polling round reads: whatever the current view shows. */
 function roundReads() {
@@ -49,10 +66,35 @@ function roundReads() {
     redrawTop();
     showPinned();
   });
-  const reads = [loadTop(), rising, loadHidden(), loadHeld(), loadPins()];
+  const reads = [readList(), rising, loadHidden(), loadHeld(), loadPins()];
   if (beaconsDue()) reads.push(loadBeacons());
   loadSections(); // not part of the round: its failure is no sign of a broken connection
   return reads;
+}
+
+function chooseWindow(win, focus) {
+  if (!WINDOWS[win]) return;
+  selectWindow(win, focus);
+  showList();
+  settle(readList()); // which drops any answer for the previous window
+}
+
+/** The list tabs' state: Stories or Authors selected, and only it in the tab order. */
+function markListTab(list, focus) {
+  for (const b of $("lists").querySelectorAll("[data-list]")) {
+    const on = b.getAttribute("data-list") === list;
+    b.setAttribute("aria-selected", on ? "true" : "false");
+    b.tabIndex = on ? 0 : -1;
+    if (on && focus) b.focus();
+  }
+  $("stories-view").hidden = list !== "stories";
+  $("authors-view").hidden = list !== "authors";
+}
+
+/** Stories (all of them) or Authors chosen: where the page's hash says. */
+function chooseList(list) {
+  const hash = list === "authors" ? "#authors" : "";
+  if (location.hash !== hash) location.hash = hash;
 }
 
 function selectSection(section) {
@@ -60,9 +102,9 @@ function selectSection(section) {
   remember("section", section);
   clearRising();
   if (get().view !== "dash") return;
-  showCachedTop();
+  showList();
   Promise.all([
-    loadTop().then(() => true, (e) => isQuiet(e)),
+    readList().then(() => true, (e) => isQuiet(e)),
     loadRising().then(() => true, (e) => isQuiet(e)),
   ]).then((r) => markResult(r.every(Boolean)));
 }
@@ -72,6 +114,7 @@ function resetSite() {
   set({ section: "", zone: "", skew: 0, hidden: new Set() });
   resetTop();
   resetPins();
+  resetAuthors();
   clearRising();
   clearHidden();
   resetHeld();
@@ -101,14 +144,17 @@ function route() {
       window.scrollTo(0, 0);
     }
   } else {
-    set({ view: "dash", storyId: null });
+    const { list, author } = listInHash();
+    const listChanged = list !== get().list || author !== get().author;
+    if (listChanged && wasView === "dash") cameFromAuthors = get().list === "authors" && !!author;
+    set({ view: "dash", storyId: null, list, author });
     $("story").hidden = true;
     $("dash").hidden = false;
-    document.title = (get().site ? get().site + " · " : "") + "Most viewed · Ranker";
-    if (wasView !== "dash") {
-      showCachedTop();
-      showCachedRising();
-    }
+    markListTab(list, false);
+    const what = list === "authors" ? "Authors" : "Most viewed";
+    document.title = (get().site ? get().site + " · " : "") + what + " · Ranker";
+    if (wasView !== "dash" || listChanged) showList();
+    if (wasView !== "dash") showCachedRising();
   }
   refreshNow();
 }
@@ -127,10 +173,30 @@ function wire() {
   });
   whenRefused(tokenRefused);
 
+  const lists = $("lists");
+  lists.addEventListener("click", (ev) => {
+    const b = ev.target.closest("[data-list]");
+    if (b) chooseList(b.getAttribute("data-list"));
+  });
+  lists.addEventListener("keydown", (ev) => {
+    if (ev.key !== "ArrowRight" && ev.key !== "ArrowLeft" && ev.key !== "Home" && ev.key !== "End") return;
+    ev.preventDefault();
+    const i = LISTS.indexOf(get().list);
+    const n = LISTS.length;
+    const next = ev.key === "Home" ? 0 : ev.key === "End" ? n - 1 : (i + (ev.key === "ArrowRight" ? 1 : -1) + n) % n;
+    chooseList(LISTS[next]);
+    markListTab(LISTS[next], true);
+  });
+  $("author-back").addEventListener("click", (ev) => {
+    ev.preventDefault();
+    if (cameFromAuthors && history.length > 1) history.back();
+    else location.hash = "#authors";
+  });
+
   const tabs = $("windows");
   tabs.addEventListener("click", (ev) => {
     const b = ev.target.closest("[data-window]");
-    if (b && b.getAttribute("data-window") !== get().window) selectWindow(b.getAttribute("data-window"), false);
+    if (b && b.getAttribute("data-window") !== get().window) chooseWindow(b.getAttribute("data-window"), false);
   });
   tabs.addEventListener("keydown", (ev) => {
     if (ev.key !== "ArrowRight" && ev.key !== "ArrowLeft" && ev.key !== "Home" && ev.key !== "End") return;
@@ -138,7 +204,7 @@ function wire() {
     const i = WINDOW_ORDER.indexOf(get().window);
     const n = WINDOW_ORDER.length;
     const next = ev.key === "Home" ? 0 : ev.key === "End" ? n - 1 : (i + (ev.key === "ArrowRight" ? 1 : -1) + n) % n;
-    selectWindow(WINDOW_ORDER[next], true);
+    chooseWindow(WINDOW_ORDER[next], true);
   });
 
   $("section").addEventListener("change", (ev) => selectSection(ev.target.value));
@@ -180,7 +246,7 @@ function wire() {
 
   $("brand").addEventListener("click", (ev) => {
     ev.preventDefault();
-    if (get().view === "story") location.hash = "";
+    if (get().view === "story" || get().list !== "stories" || get().author) location.hash = "";
   });
 
   window.addEventListener("hashchange", () => {

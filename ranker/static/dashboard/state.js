@@ -7,6 +7,8 @@ let current = Object.freeze({
   token: "",
   tokenFromPage: false, // demo mode: the server put the demo site's token in the page
   view: "none", // signin | dash | story
+  list: "stories", // what the dashboard lists: stories | authors (#authors)
+  author: "", // the stories listed are this author's only (their slug; #author=<slug>)
   window: "hot",
   section: "",
   zone: "", // the site's time zone, as the last Rising answer named it

@@ -1,9 +1,10 @@
-/* The Most viewed table: the top 20 of the chosen window and section, each with a
- * sparkline (each on its own scale, or all on one when the editor asks), updated in place
- * (a row moving up or down flashes). Each row pins or unpins its story in one click; a
- * pinned row says until when. */
+/* The Most viewed table: the top 20 of the chosen window and section (and author, when
+ * one is chosen), each with a sparkline (each on its own scale, or all on one when the
+ * editor asks), updated in place (a row moving up or down flashes). Each row pins or unpins
+ * its story in one click; a pinned row says until when. */
 
 import { api, errorText, seriesPath, sitePath } from "./api.js";
+import { authorName } from "./authors.js";
 import { drawSparks, scaleText, sparkline, sparkSeries } from "./chart.js";
 import { $, el, setText, storyHash, svg } from "./dom.js";
 import { fmtViews, num, parseDate } from "./format.js";
@@ -20,7 +21,7 @@ import {
   siteTime,
   unpinStory,
 } from "./pins.js";
-import { refreshNow, settle } from "./poll.js";
+import { refreshNow } from "./poll.js";
 import { get, remember, set } from "./state.js";
 
 const TOP_N = 20;
@@ -37,7 +38,7 @@ export const WINDOWS = {
 export const WINDOW_ORDER = ["hot", "1h", "24h", "7d", "30d", "all"];
 
 let seq = 0; // only the newest read is shown
-const cache = new Map(); // "window|section" -> {data, spark}: shown at once when chosen again
+const cache = new Map(); // "window|section|author" -> {data, spark}: shown at once when chosen again
 let prevRanks = null; // {key, ranks: Map(id -> rank)}: what a row moved from
 let shown = new Map(); // id -> the item its row shows
 const pinning = new Set(); // ids whose pin or unpin is in flight
@@ -47,14 +48,15 @@ function tbody() {
 }
 
 function topKey() {
-  return get().window + "|" + get().section;
+  return get().window + "|" + get().section + "|" + get().author;
 }
 
 function topPath() {
-  const { window: win, section } = get();
+  const { window: win, section, author } = get();
   // Editors see what is read: no stories filling a short list up.
   let u = sitePath("/top?n=" + TOP_N + "&backfill=false&window=" + encodeURIComponent(win));
   if (section) u += "&section=" + encodeURIComponent(section);
+  if (author) u += "&author=" + encodeURIComponent(author);
   return u;
 }
 
@@ -163,9 +165,11 @@ function renderHead(win) {
 function renderTop(entry, fromPoll) {
   const data = entry.data;
   const body = tbody();
-  const { window: win, section, hidden } = get();
+  const { window: win, section, hidden, author } = get();
   const spec = WINDOWS[win];
   renderHead(win);
+  const name = author ? authorName(author, data && Array.isArray(data.items) ? data.items : []) : "";
+  showAuthor(name);
   const items = data && Array.isArray(data.items) ? data.items.filter((it) => !hidden.has(String(it.id))) : [];
   const key = topKey();
   const prev = prevRanks && prevRanks.key === key ? prevRanks.ranks : null;
@@ -208,10 +212,19 @@ function renderTop(entry, fromPoll) {
   prevRanks = { key, ranks };
   const empty = $("mv-empty");
   if (!items.length) {
-    setText(empty, section ? "No views in “" + section + "” for this window yet." : "No views in this window yet.");
+    const of = (author ? " of stories by " + name : "") + (section ? " in “" + section + "”" : "");
+    setText(empty, of ? "No views" + of + " for this window yet." : "No views in this window yet.");
   }
   empty.hidden = items.length > 0;
   if (entry.spark) renderSparks(entry);
+}
+
+/** Whose stories are listed, if one author's; a list by author shows no pins, so it has
+ * no Pin column. */
+function showAuthor(name) {
+  setText($("author-name"), name);
+  $("author-bar").hidden = !name;
+  $("most-viewed").classList.toggle("by-author", !!name);
 }
 
 function renderSparks(entry) {
@@ -291,13 +304,11 @@ export function markWindowTab(win, focus) {
   }
 }
 
+/** The window chosen: the caller shows and reads the list it is for. */
 export function selectWindow(win, focus) {
-  if (!WINDOWS[win]) return;
   set({ window: win });
   remember("window", win);
   markWindowTab(win, focus);
-  showCachedTop();
-  settle(loadTop()); // which drops any answer for the previous window
 }
 
 /** The last list read for the current window and section, or "Loading…" until one is. */
@@ -310,6 +321,7 @@ export function showCachedTop() {
     tbody().textContent = "";
     prevRanks = null;
     renderHead(get().window);
+    showAuthor(get().author ? authorName(get().author, []) : "");
     showScale("");
     const empty = $("mv-empty");
     setText(empty, "Loading…");
