@@ -45,6 +45,24 @@ def parse_duration(value: object, name: str) -> float:
 
 
 @dataclass(frozen=True, slots=True)
+class PurgeHook:
+    """Where a site's CDN purges go (`[[sites.NAME.purge]]`)."""
+
+    kind: str  # "fastly", "cloudflare" or "webhook"
+    url: str  # the API's base (Fastly, Cloudflare), or the webhook's address
+    target: str = ""  # Fastly's service id, Cloudflare's zone id
+    token: str = field(default="", repr=False)  # the API token; never logged
+
+
+PURGE_KINDS = {
+    # kind: (default base URL, the key naming its target)
+    "fastly": ("https://api.fastly.com", "service_id"),
+    "cloudflare": ("https://api.cloudflare.com/client/v4", "zone_id"),
+    "webhook": ("", ""),
+}
+
+
+@dataclass(frozen=True, slots=True)
 class Site:
     name: str
     half_life: float  # seconds
@@ -65,6 +83,8 @@ class Site:
     # ("/2026/tram") is linked as base_url + path wherever Ranker itself shows it (lists,
     # the dashboard); "" leaves paths as they are (the widget's page resolves them).
     base_url: str = ""
+    # CDN purge hooks, called when a write changes what public lists show.
+    purge: tuple[PurgeHook, ...] = ()
 
     def link(self, url: str) -> str:
         """A story's catalog url as the site's readers reach it."""
@@ -340,6 +360,7 @@ _SITE_KEYS = {
     "timezone",
     "max_age",
     "base_url",
+    "purge",
     "token_env",
     "secret_env",
 }
@@ -372,7 +393,37 @@ def _parse_site(name: str, table: object, unknown: list[str], environ: Mapping[s
         max_age=parse_duration(table["max_age"], f"{where}.max_age") if "max_age" in table else 0.0,
         timezone=_timezone(table.get("timezone", "UTC"), f"{where}.timezone"),
         base_url=_base_url(table.get("base_url", ""), f"{where}.base_url"),
+        purge=_purge_hooks(table.get("purge", []), f"{where}.purge", environ),
     )
+
+
+def _purge_hooks(v: object, where: str, environ: Mapping[str, str]) -> tuple[PurgeHook, ...]:
+    if not isinstance(v, list) or not all(isinstance(t, dict) for t in v):
+        raise ConfigError(f"{where}: expected [[{where}]] tables")
+    hooks = []
+    for k, table in enumerate(v):
+        at = f"{where}[{k}]"
+        kind = table.get("kind")
+        if kind not in PURGE_KINDS:
+            raise ConfigError(f"{at}.kind: one of {', '.join(PURGE_KINDS)}, got {kind!r}")
+        base, target_key = PURGE_KINDS[kind]
+        known = {"kind", "url", "token", "token_env", *([target_key] if target_key else [])}
+        if unknown := sorted(set(table) - known):
+            raise ConfigError(f"{at}: unknown key(s) {', '.join(unknown)} for kind {kind!r}")
+        url = _base_url(table.get("url", base), f"{at}.url")
+        if not url:
+            raise ConfigError(f"{at}.url: the webhook's http(s) address")
+        target = ""
+        if target_key:
+            target = _str(table.get(target_key, ""), f"{at}.{target_key}")
+            if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", target):
+                raise ConfigError(f"{at}.{target_key}: 1-64 of A-Z, a-z, 0-9, '_' and '-'")
+        has_token = "token" in table or "token_env" in table
+        token = _file_or_env(table, "token", at, environ) if has_token else ""
+        if target_key and not token:
+            raise ConfigError(f"{at}.token: the {kind} API token (or token_env)")
+        hooks.append(PurgeHook(kind, url, target, token))
+    return tuple(hooks)
 
 
 def _base_url(v: object, name: str) -> str:
@@ -515,6 +566,7 @@ EXAMPLE_TOKENS = frozenset(
         "other-token",
         "fuzz-token",
         "bench-token",
+        "cdn-api-token-that-must-stay-secret",
         "one-token",
         "many-token",
         "t0k3n",

@@ -9,6 +9,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 from redis import exceptions as redis_errors
 from redis.asyncio import Redis
@@ -29,6 +30,7 @@ from ranker.http.appkeys import (
     CLOCK,
     FLUSHER,
     METRICS,
+    PURGER,
     REDIS_URL,
     SETTINGS,
     STORE,
@@ -37,6 +39,7 @@ from ranker.http.appkeys import (
 )
 from ranker.http.connections import guard, unmatched
 from ranker.http.metrics import Metrics
+from ranker.http.purge import Purger
 from ranker.http.query import TopCache, cache_control
 from ranker.store.catalog import CatalogIndex
 from ranker.store.engine import EmbeddedEngine
@@ -48,6 +51,7 @@ log = logging.getLogger("ranker")
 
 DRAIN_TIMEOUT = 10.0
 STORE_RETRIES = 3
+PURGE_DRAIN = 5.0  # seconds waiting purges get at shutdown
 SALT_CHECK = 60.0  # seconds between looks at the clock for a new day's salt
 
 
@@ -183,9 +187,23 @@ async def maintenance_ctx(app: web.Application) -> AsyncIterator[None]:
     await stop(task)
 
 
+async def purger_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The sites' CDN purges, sent in the background; at shutdown, those waiting get a few
+    seconds to go out."""
+    purger = app[PURGER]
+    async with aiohttp.ClientSession() as session:
+        task = asyncio.create_task(purger.run(session))
+        yield
+        await purger.settle(PURGE_DRAIN)
+        await stop(task)
+        await purger.cancel()
+
+
 async def metrics_ctx(app: web.Application) -> AsyncIterator[None]:
     """Move the collector's counters into the Prometheus metrics every second."""
-    metrics = app[METRICS] = Metrics(app[AGGREGATOR], app[FLUSHER], app[STORE], app[TOP_CACHE])
+    metrics = app[METRICS] = Metrics(
+        app[AGGREGATOR], app[FLUSHER], app[STORE], app[TOP_CACHE], app[PURGER]
+    )
     task = asyncio.create_task(metrics.run())
     yield
     await stop(task)
@@ -208,6 +226,7 @@ def create_app(
         app[ADDRESS_LIMIT] = address_limit
     app[CLOCK] = clock
     app[TOP_CACHE] = TopCache(settings.cache_ttl, clock, cache_control(settings))
+    app[PURGER] = Purger(settings.sites)
     app.cleanup_ctx.extend(
         [
             engine_ctx,
@@ -216,6 +235,7 @@ def create_app(
             admission_ctx,
             flusher_ctx,
             maintenance_ctx,
+            purger_ctx,
             metrics_ctx,
         ]
     )

@@ -11,6 +11,7 @@ from ranker.core.config import Settings
 from ranker.core.limits import AddressLimit
 from ranker.http.admission import Admission
 from ranker.http.metrics import Metrics
+from ranker.http.purge import Purger
 from ranker.http.query import TopCache
 from ranker.store.catalog import CatalogIndex
 from ranker.store.flusher import Flusher
@@ -30,6 +31,7 @@ ADMISSION = web.AppKey("ADMISSION", Admission)
 # The per-address view limit, when the workers of one server share it (ranker.runtime.serve).
 ADDRESS_LIMIT = web.AppKey("ADDRESS_LIMIT", AddressLimit)
 METRICS = web.AppKey("METRICS", Metrics)
+PURGER = web.AppKey("PURGER", Purger)
 # The site whose token the dashboard page comes signed in with (only the demo's, whose
 # token is public).
 SIGNED_IN = web.AppKey("SIGNED_IN", str)

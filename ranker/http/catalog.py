@@ -22,6 +22,7 @@ from ranker.core.validate import (
 from ranker.http.appkeys import (
     CATALOG,
     CLOCK,
+    PURGER,
     SETTINGS,
     STORE,
     TOP_CACHE,
@@ -33,6 +34,7 @@ from ranker.http.common import (
     path_item_id,
 )
 from ranker.http.errors import ApiError
+from ranker.http.purge import changed
 from ranker.http.query import item_ranks
 from ranker.http.schemas import MAX_IMPORT_ERRORS, PageQuery, int_param
 
@@ -66,6 +68,8 @@ async def put_item(request: web.Request) -> web.Response:
     created = await request.app[STORE].put_items(site, [(item_id, fields)])
     request.app[CATALOG].note_added(site, item_id)
     request.app[TOP_CACHE].forget(site)
+    if not created:  # lists showing it show the old entry
+        changed(request.app[PURGER], site, [item_id], reason="catalog")
     return json_response(public_entry(item_id, fields), 201 if created else 200)
 
 
@@ -97,6 +101,7 @@ async def patch_item(request: web.Request) -> web.Response:
     if stored is None:
         raise ApiError(404, "unknown_item", "no catalogued item with this id")
     request.app[TOP_CACHE].forget(site)
+    changed(request.app[PURGER], site, [item_id], reason="catalog")
     return json_response(public_entry(item_id, stored))
 
 
@@ -126,6 +131,7 @@ async def delete_item(request: web.Request) -> web.Response:
         raise ApiError(404, "unknown_item", "no catalogued item with this id")
     request.app[CATALOG].note_deleted(site, item_id)
     request.app[TOP_CACHE].forget(site)
+    changed(request.app[PURGER], site, [item_id], reason="delete")
     return web.Response(status=204)
 
 
@@ -181,6 +187,8 @@ async def import_items(request: web.Request) -> web.Response:
         await batch.write()
     finally:
         request.app[TOP_CACHE].forget(site)
+        if batch.imported:  # one purge of the site's lists, not one per story
+            changed(request.app[PURGER], site, lists=True, reason="import")
     return json_response(
         {"imported": batch.imported, "created": batch.created, "errors": batch.errors}
     )

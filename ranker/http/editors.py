@@ -25,9 +25,10 @@ from ranker.core.windows import (
     day_starts,
     local_date,
 )
-from ranker.http.appkeys import CLOCK, SETTINGS, SIGNED_IN, STORE, TOP_CACHE
+from ranker.http.appkeys import CLOCK, PURGER, SETTINGS, SIGNED_IN, STORE, TOP_CACHE
 from ranker.http.common import authorize, json_body, json_response, path_item_id, path_site
 from ranker.http.errors import ApiError
+from ranker.http.purge import changed
 from ranker.http.query import TopKey, parse_section
 from ranker.http.schemas import (
     MAX_SERIES_IDS,
@@ -187,6 +188,23 @@ async def authors(request: web.Request) -> web.Response:
     return web.Response(body=entry.body, content_type="application/json")
 
 
+async def purges(request: web.Request) -> web.Response:
+    """GET /v1/sites/{site}/purges: how the site's CDN purge hooks are doing."""
+    site = authorize(request)
+    hooks = request.app[PURGER].status.get(site, {})
+    return json_response(
+        {
+            "hooks": [
+                {
+                    **status.public(),
+                    "last_error_at": _iso(status.last_error_at) if status.last_error_at else None,
+                }
+                for status in hooks.values()
+            ]
+        }
+    )
+
+
 async def beacons(request: web.Request) -> web.Response:
     """GET /v1/sites/{site}/beacons?days=7: per day of the site (its time zone), views
     counted and beacons not counted by reason, newest day first."""
@@ -282,6 +300,8 @@ async def release(request: web.Request) -> web.Response:
     app = request.app
     released = await app[STORE].release(site, item_id, reasons, app[CLOCK]())
     app[TOP_CACHE].forget(site)
+    if released:
+        changed(app[PURGER], site, lists=True, reason="release")
     return json_response({"id": item_id, "released": released, "views": sum(released.values())})
 
 

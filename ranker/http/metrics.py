@@ -24,6 +24,7 @@ from prometheus_client import (
 )
 
 from ranker.core.aggregate import Aggregator
+from ranker.http.purge import Purger
 from ranker.http.query import TopCache
 from ranker.store.flusher import Flusher
 from ranker.store.redis import Store
@@ -59,6 +60,11 @@ VIEWS_DROPPED = Counter("ranker_views_dropped", "Views of stories deleted before
 REDIS_ROUND_TRIPS = Counter(
     "ranker_redis_round_trips", "Round trips to Redis, by what they were for", ["purpose"]
 )
+PURGES = Counter(
+    "ranker_purges",
+    "CDN purges by site, hook and outcome: sent, failed (after every retry) or retried",
+    ["site", "hook", "outcome"],
+)
 QUERY_CACHE = Counter(
     "ranker_query_cache", "Lists asked for, by whether the in-process cache had them", ["result"]
 )
@@ -68,9 +74,15 @@ class Metrics:
     """Moves what the collector, flusher, store and cache counted into the metrics."""
 
     def __init__(
-        self, aggregator: Aggregator, flusher: Flusher, store: Store, cache: TopCache
+        self,
+        aggregator: Aggregator,
+        flusher: Flusher,
+        store: Store,
+        cache: TopCache,
+        purger: Purger | None = None,
     ) -> None:
         self._aggregator = aggregator
+        self._purger = purger
         self._flusher = flusher
         self._store = store
         self._cache = cache
@@ -93,6 +105,12 @@ class Metrics:
         self._add(QUERY_CACHE, ("cache", "hit"), self._cache.hits)
         self._add(QUERY_CACHE, ("cache", "miss"), self._cache.misses)
         self._add(FLUSH_FAILURES, ("failures",), flusher.failed_flushes)
+        if self._purger is not None:
+            for site, hooks in self._purger.status.items():
+                for hook, status in hooks.items():
+                    for outcome in ("sent", "failed", "retried"):
+                        key = ("purges", site, hook, outcome)
+                        self._add(PURGES, key, getattr(status, outcome))
         self._add(VIEWS_WRITTEN, ("written",), flusher.flushed_views)
         self._add(VIEWS_DROPPED, ("dropped",), flusher.dropped_views)
         durations, flusher.flush_seconds = flusher.flush_seconds, []

@@ -14,9 +14,10 @@ from aiohttp import web
 from ranker.core.config import Site
 from ranker.core.validate import SECTION_RULE, InvalidInput, is_section, unix_time
 from ranker.core.windows import WINDOWS
-from ranker.http.appkeys import CLOCK, SETTINGS, STORE, TOP_CACHE
+from ranker.http.appkeys import CLOCK, PURGER, SETTINGS, STORE, TOP_CACHE
 from ranker.http.common import authorize, json_body, json_response, path_item_id
 from ranker.http.errors import ApiError
+from ranker.http.purge import changed
 from ranker.http.schemas import MAX_PIN_DAYS, PIN_RULE, PinWrite
 from ranker.store.redis import Pin
 
@@ -77,6 +78,7 @@ async def put_pin(request: web.Request) -> web.Response:
     if not await store.pin(site, item_id, pin):
         raise ApiError(404, "unknown_item", "no catalogued item with this id")
     app[TOP_CACHE].forget(site)
+    changed(app[PURGER], site, lists=True, reason="pin")
     entry = await store.get_item(site, item_id) or {}
     return json_response(_view(item_id, pin, entry, app[SETTINGS].sites[site]))
 
@@ -88,6 +90,7 @@ async def delete_pin(request: web.Request) -> web.Response:
     if not await request.app[STORE].unpin(site, item_id):
         raise ApiError(404, "unknown_pin", "this story is not pinned")
     request.app[TOP_CACHE].forget(site)
+    changed(request.app[PURGER], site, lists=True, reason="unpin")
     return web.Response(status=204)
 
 

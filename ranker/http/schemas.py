@@ -550,6 +550,19 @@ class Authors(Struct):
     items: Annotated[list[AuthorRank], Meta(max_length=MAX_N)]
 
 
+class PurgeHookStatus(Struct):
+    hook: Annotated[str, Meta(description="its kind and target, e.g. `fastly:SERVICE_ID`")]
+    sent: Count
+    failed: Annotated[Count, Meta(description="purges given up after every retry")]
+    retried: Annotated[Count, Meta(description="attempts that failed and were tried again")]
+    last_error: str | None
+    last_error_at: Timestamp | None
+
+
+class Purges(Struct):
+    hooks: list[PurgeHookStatus]
+
+
 class Flag(Struct):
     network: str
     share: float

@@ -1,0 +1,204 @@
+"""CDN purges: when a write changes what public lists show (a story hidden, deleted or
+changed; a pin), the process that took it asks each of the site's purge hooks
+(`[[sites.NAME.purge]]`) to drop the cached copies that carry the changed surrogate keys
+(query.surrogate_keys), in the background, with retries.
+
+Each purge has one idempotency key, sent with every attempt (`Idempotency-Key`), so a
+receiver that got an attempt whose answer was lost does the work once. Outcomes are
+counted per hook for /metrics, and the last failure is kept for editors
+(`GET /v1/sites/{site}/purges`). No hook's token is ever logged or shown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+import orjson
+from yarl import URL
+
+from ranker.core.config import PurgeHook, Site
+
+log = logging.getLogger("ranker.purge")
+
+ATTEMPTS = 5  # per purge and hook: the first try and four retries
+BACKOFF = 0.5  # seconds before the first retry; doubled for each next one, with jitter
+TIMEOUT = 5.0  # seconds one attempt may take
+QUEUE_MAX = 10_000  # purges waiting; past that the oldest is given up (and counted failed)
+CONCURRENCY = 8  # attempts in flight at once
+# Keys one request may carry: Cloudflare takes 30 tags a call, Fastly 256 keys.
+BATCH = {"fastly": 256, "cloudflare": 30, "webhook": 1000}
+
+
+class PurgeError(Exception):
+    """An attempt failed; `retry` says whether another may succeed."""
+
+    def __init__(self, message: str, retry: bool) -> None:
+        super().__init__(message)
+        self.retry = retry
+
+
+@dataclass
+class HookStatus:
+    """What editors and /metrics are told about one hook."""
+
+    hook: str  # its name: kind and target, never its token
+    sent: int = 0  # purges it confirmed
+    failed: int = 0  # purges given up after every attempt
+    retried: int = 0  # attempts that failed and were tried again
+    last_error: str = ""
+    last_error_at: float = 0.0
+
+    def public(self) -> dict[str, Any]:
+        return {
+            "hook": self.hook,
+            "sent": self.sent,
+            "failed": self.failed,
+            "retried": self.retried,
+            "last_error": self.last_error or None,
+            "last_error_at": self.last_error_at or None,
+        }
+
+
+@dataclass
+class _Purge:
+    site: str
+    keys: list[str]
+    reason: str
+    id: str = field(default_factory=lambda: str(uuid.uuid4()))
+
+
+def hook_name(hook: PurgeHook) -> str:
+    """How a hook is named in logs, metrics and the dashboard: no credential in it."""
+    return f"{hook.kind}:{hook.target or URL(hook.url).host}"
+
+
+def _request(hook: PurgeHook, purge: _Purge, keys: list[str]) -> tuple[str, dict[str, str], bytes]:
+    """The URL, headers and body of one attempt."""
+    headers = {"Content-Type": "application/json", "Idempotency-Key": purge.id}
+    body: dict[str, Any]
+    if hook.kind == "fastly":
+        headers["Fastly-Key"] = hook.token
+        body = {"surrogate_keys": keys}
+        url = f"{hook.url}/service/{hook.target}/purge"
+    elif hook.kind == "cloudflare":
+        headers["Authorization"] = f"Bearer {hook.token}"
+        body = {"tags": keys}
+        url = f"{hook.url}/zones/{hook.target}/purge_cache"
+    else:
+        if hook.token:
+            headers["Authorization"] = f"Bearer {hook.token}"
+        body = {"site": purge.site, "keys": keys, "reason": purge.reason, "id": purge.id}
+        url = hook.url
+    return url, headers, orjson.dumps(body)
+
+
+def changed(
+    purger: Purger, site: str, ids: Iterable[str] = (), *, lists: bool = False, reason: str
+) -> None:
+    """Purge what a write changed: the stories `ids`, or with `lists` every list of the
+    site (a pin moves stories in lists that do not show them yet)."""
+    keys = [f"ranker:{site}"] if lists else [f"ranker:{site}:{i}" for i in ids]
+    if keys:
+        purger.purge(site, keys, reason)
+
+
+class Purger:
+    """Takes purges from the request handlers (`purge`, never blocking) and sends them
+    from its own task (`run`)."""
+
+    def __init__(
+        self,
+        sites: Mapping[str, Site],
+        backoff: float = BACKOFF,
+        sleep: Callable[[float], Any] = asyncio.sleep,
+    ) -> None:
+        self._hooks = {name: site.purge for name, site in sites.items() if site.purge}
+        self._backoff = backoff
+        self._sleep = sleep
+        self._queue: asyncio.Queue[_Purge] = asyncio.Queue()
+        self._slots = asyncio.Semaphore(CONCURRENCY)
+        self._inflight: set[asyncio.Task[None]] = set()
+        self.status: dict[str, dict[str, HookStatus]] = {
+            name: {hook_name(h): HookStatus(hook_name(h)) for h in hooks}
+            for name, hooks in self._hooks.items()
+        }
+
+    def purge(self, site: str, keys: Iterable[str], reason: str) -> None:
+        """Drop what carries `keys` from the site's CDNs, soon; nothing without hooks."""
+        if site not in self._hooks:
+            return
+        if self._queue.qsize() >= QUEUE_MAX:
+            dropped = self._queue.get_nowait()
+            for status in self.status[dropped.site].values():
+                status.failed += 1
+                status.last_error, status.last_error_at = "too many purges waiting", time.time()
+        self._queue.put_nowait(_Purge(site, list(dict.fromkeys(keys)), reason))
+
+    async def run(self, session: aiohttp.ClientSession) -> None:
+        while True:
+            purge = await self._queue.get()
+            for hook in self._hooks[purge.site]:
+                task = asyncio.create_task(self._send(session, hook, purge))
+                self._inflight.add(task)
+                task.add_done_callback(self._inflight.discard)
+
+    async def cancel(self) -> None:
+        """Stop the attempts still in flight."""
+        for task in list(self._inflight):
+            task.cancel()
+        await asyncio.gather(*self._inflight, return_exceptions=True)
+
+    async def settle(self, timeout: float) -> None:
+        """Give what is queued and in flight up to `timeout` seconds to finish."""
+        deadline = time.monotonic() + timeout
+        while (self._queue.qsize() or self._inflight) and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+
+    async def _send(self, session: aiohttp.ClientSession, hook: PurgeHook, purge: _Purge) -> None:
+        status = self.status[purge.site][hook_name(hook)]
+        size = BATCH[hook.kind]
+        for start in range(0, len(purge.keys), size):
+            keys = purge.keys[start : start + size]
+            for attempt in range(ATTEMPTS):
+                try:
+                    async with self._slots:
+                        await self._attempt(session, hook, purge, keys)
+                    break
+                except PurgeError as e:
+                    status.last_error, status.last_error_at = str(e), time.time()
+                    if not e.retry or attempt == ATTEMPTS - 1:
+                        status.failed += 1
+                        log.warning("purge %s of %s failed: %s", purge.id, status.hook, e)
+                        return
+                    status.retried += 1
+                    delay = self._backoff * 2**attempt
+                    await self._sleep(delay * random.uniform(0.5, 1.0))
+        status.sent += 1
+
+    async def _attempt(
+        self, session: aiohttp.ClientSession, hook: PurgeHook, purge: _Purge, keys: list[str]
+    ) -> None:
+        url, headers, body = _request(hook, purge, keys)
+        try:
+            async with session.post(
+                url,
+                data=body,
+                headers=headers,
+                timeout=aiohttp.ClientTimeout(total=TIMEOUT),
+                allow_redirects=False,
+            ) as response:
+                await response.read()
+        except (aiohttp.ClientError, TimeoutError) as e:
+            raise PurgeError(f"no answer ({type(e).__name__})", retry=True) from None
+        if response.status < 300:
+            return
+        retry = response.status >= 500 or response.status in (408, 429)
+        raise PurgeError(f"answered {response.status}", retry=retry)
