@@ -432,3 +432,49 @@ def test_s_maxage_is_sent_only_when_set() -> None:
     assert cache_control(Settings(s_maxage=300)) == (
         "public, max-age=5, s-maxage=300, stale-while-revalidate=30"
     )
+
+
+async def test_amp_list_reads_from_the_site_s_origins_only(
+    engine: Any, redis: Any, clock: FakeClock
+) -> None:
+    from tests.support import BROWSER_HEADERS, make_settings
+
+    await redis.flushall()
+    base = make_settings(engine.url)
+    site = replace(base.sites["news"], origins=frozenset({"https://news.example"}))
+    app = create_app(replace(base, sites={**base.sites, "news": site}), clock=clock)
+    async with TestClient(TestServer(app), headers=BROWSER_HEADERS) as client:
+        await put_item(client, "a")
+        assert await hit(client, "a") == 204
+        await flush(client)
+        ours = await client.get(
+            "/v1/sites/news/top?n=3&__amp_source_origin=https%3A%2F%2Fnews.example",
+            headers={"Origin": "https://news-example.cdn.ampproject.org"},
+        )
+        assert ours.status == 200
+        assert ours.headers["AMP-Access-Control-Allow-Source-Origin"] == "https://news.example"
+        assert (
+            "AMP-Access-Control-Allow-Source-Origin"
+            in ours.headers["Access-Control-Expose-Headers"]
+        )
+        assert ours.headers["Access-Control-Allow-Origin"] == "*"
+        assert [it["id"] for it in (await ours.json())["items"]] == ["a"]  # amp-list's items
+        theirs = await client.get(
+            "/v1/sites/news/top?__amp_source_origin=https%3A%2F%2Fevil.example"
+        )
+        assert theirs.status == 403
+        doc = await theirs.json()
+        assert doc["error"] == "amp_origin_not_allowed" and "evil" not in doc["message"]
+        plain = await client.get("/v1/sites/news/top?n=3")
+        assert "AMP-Access-Control-Allow-Source-Origin" not in plain.headers
+
+
+def test_a_site_s_origins_are_origins() -> None:
+    from ranker.core.config import ConfigError, settings_from_mapping
+
+    site = {"token": "x", "origins": ["https://news.example", "http://localhost:8000"]}
+    parsed = settings_from_mapping({"sites": {"news": site}}, {}).sites["news"]
+    assert parsed.origins == {"https://news.example", "http://localhost:8000"}
+    for bad in (["https://news.example/"], ["news.example"], ["https://News.example"], "x"):
+        with pytest.raises(ConfigError, match="sites.news.origins"):
+            settings_from_mapping({"sites": {"news": {"token": "x", "origins": bad}}}, {})

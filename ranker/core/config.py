@@ -85,6 +85,9 @@ class Site:
     base_url: str = ""
     # CDN purge hooks, called when a write changes what public lists show.
     purge: tuple[PurgeHook, ...] = ()
+    # The publisher's origins ("https://news.example"): AMP pages served from them may read
+    # the lists with amp-list (`__amp_source_origin`).
+    origins: frozenset[str] = frozenset()
 
     def link(self, url: str) -> str:
         """A story's catalog url as the site's readers reach it."""
@@ -361,6 +364,7 @@ _SITE_KEYS = {
     "max_age",
     "base_url",
     "purge",
+    "origins",
     "token_env",
     "secret_env",
 }
@@ -394,7 +398,25 @@ def _parse_site(name: str, table: object, unknown: list[str], environ: Mapping[s
         timezone=_timezone(table.get("timezone", "UTC"), f"{where}.timezone"),
         base_url=_base_url(table.get("base_url", ""), f"{where}.base_url"),
         purge=_purge_hooks(table.get("purge", []), f"{where}.purge", environ),
+        origins=_origins(table.get("origins", []), f"{where}.origins"),
     )
+
+
+def _origins(v: object, name: str) -> frozenset[str]:
+    """Web origins, as browsers write them: scheme, host and port if not the default."""
+    if not isinstance(v, list):
+        raise ConfigError(f'{name}: expected a list of origins like "https://news.example"')
+    out = set()
+    for origin in v:
+        if not isinstance(origin, str) or not re.fullmatch(
+            r"https?://[a-z0-9.-]+(?::[0-9]{1,5})?", origin
+        ):
+            raise ConfigError(
+                f'{name}: {origin!r} is not an origin like "https://news.example" '
+                "(lower case, no path or trailing slash)"
+            )
+        out.add(origin)
+    return frozenset(out)
 
 
 def _purge_hooks(v: object, where: str, environ: Mapping[str, str]) -> tuple[PurgeHook, ...]:

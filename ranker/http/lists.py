@@ -12,6 +12,7 @@ from ranker.http.appkeys import (
     STORE,
     TOP_CACHE,
 )
+from ranker.http.errors import ApiError
 from ranker.http.query import (
     Entry,
     Renderer,
@@ -48,7 +49,28 @@ async def top(request: web.Request) -> web.Response:
         entry = await _top_entry(request)
     query = request.query
     body, headers = entry.without(parse_exclude(query), backfill=parse_backfill(query))
+    if AMP_SOURCE in query:
+        headers = amp_headers(request, headers)
     return cached_response(request, body, headers)
+
+
+AMP_SOURCE = "__amp_source_origin"  # what amp-list adds: the page's own origin
+
+
+def amp_headers(request: web.Request, headers: dict[str, str]) -> dict[str, str]:
+    """An amp-list read (AMP's CORS protocol): the page's origin must be one of the site's
+    `origins`, and is named back so the AMP runtime uses the answer; else ApiError 403."""
+    site = request.app[SETTINGS].sites[request.match_info["site"]]
+    source = request.query[AMP_SOURCE]
+    if source not in site.origins:
+        raise ApiError(
+            403, "amp_origin_not_allowed", f"{AMP_SOURCE}: not one of the site's origins"
+        )
+    return {
+        **headers,
+        "AMP-Access-Control-Allow-Source-Origin": source,
+        "Access-Control-Expose-Headers": "AMP-Access-Control-Allow-Source-Origin",
+    }
 
 
 async def top_html(request: web.Request) -> web.Response:

@@ -207,9 +207,17 @@ def _top(route: str, handler: Handler, operation_id: str, summary: str, media: s
                     "bad_backfill",
                 ),
             ),
+            **(
+                {403: Refusal("an amp-list read from an origin not the site's", (AMP_DENIED,))}
+                if media == JSON
+                else {}
+            ),
             404: UNKNOWN_SITE,
         },
     )
+
+
+AMP_DENIED: Final = "amp_origin_not_allowed"
 
 
 LISTS: Final = [

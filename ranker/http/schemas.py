@@ -184,7 +184,7 @@ class Conditional(Struct, rename={"if_none_match": "If-None-Match"}):
     ) = UNSET
 
 
-class TopQuery(Struct):
+class TopQuery(Struct, rename={"amp_source_origin": "__amp_source_origin"}):
     n: Annotated[int, Meta(ge=1, le=MAX_N, description="how many stories")] = 10
     window: Annotated[
         Window, Meta(description="`hot`: time-decayed; `1h` … `30d`: exact counts; `all`: all-time")
@@ -245,6 +245,19 @@ class TopQuery(Struct):
             )
         ),
     ] = True
+    amp_source_origin: (
+        Annotated[
+            str,
+            Meta(
+                description=(
+                    "added by amp-list: the AMP page's origin, one of the site's `origins` "
+                    "(`/top` only); named back in `AMP-Access-Control-Allow-Source-Origin`"
+                ),
+                examples=["https://news.example"],
+            ),
+        ]
+        | UnsetType
+    ) = UNSET
 
 
 class AuthorsQuery(Struct):
