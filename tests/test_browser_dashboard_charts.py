@@ -301,7 +301,7 @@ async def test_rising_says_when_it_will_have_enough_history_and_shows_no_ratios(
     await page.goto(newsroom.url("/dashboard?site=demo"))
     notice = page.locator("#rising-notice")
     await notice.wait_for()
-    # On Kathmandu's clock (named UTC until an answer has said which the site's is).
+    # On Kathmandu's clock, which the rising answer itself names (`timezone`): not said.
     expected = NOTICE.format(clock_words(history_ready_at(since), clock.now))
 
     async def said() -> bool:

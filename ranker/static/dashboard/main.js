@@ -28,11 +28,14 @@ import { restoreSession, showSignin, tokenRefused, wireSignin } from "./signin.j
 import { get, recall, remember, set } from "./state.js";
 import { clearStory, loadStory, redrawChart, selectRes, STORY_RES, toggleHidden } from "./story.js";
 import {
+  isMaxAge,
   loadTop,
+  markMaxAge,
   markWindowTab,
   pinButton,
   redrawTop,
   resetTop,
+  selectMaxAge,
   selectWindow,
   shareTopScale,
   showCachedTop,
@@ -77,6 +80,15 @@ function chooseWindow(win, focus) {
   selectWindow(win, focus);
   showList();
   settle(readList()); // which drops any answer for the previous window
+}
+
+/** Only stories published within `maxAge` listed (a MAX_AGES key; "0": any age). */
+function chooseMaxAge(maxAge) {
+  if (!isMaxAge(maxAge)) return;
+  selectMaxAge(maxAge);
+  if (get().view !== "dash" || get().list !== "stories") return;
+  showList();
+  settle(readList());
 }
 
 /** The list tabs' state: Stories or Authors selected, and only it in the tab order. */
@@ -208,6 +220,7 @@ function wire() {
   });
 
   $("section").addEventListener("change", (ev) => selectSection(ev.target.value));
+  $("mv-max-age").addEventListener("change", (ev) => chooseMaxAge(ev.target.value));
   $("mv-same-scale").addEventListener("change", (ev) => shareTopScale(ev.target.checked));
   $("rising-same-scale").addEventListener("change", (ev) => shareRisingScale(ev.target.checked));
 
@@ -267,14 +280,17 @@ function init() {
   restoreSession();
   const win = recall("window");
   const res = recall("storyRes");
+  const maxAge = recall("maxAge");
   set({
     window: win && WINDOWS[win] ? win : get().window,
     section: recall("section") || "",
+    maxAge: isMaxAge(maxAge) ? maxAge : get().maxAge,
     storyRes: res && STORY_RES[res] ? res : get().storyRes,
     sameScaleTop: recall("sameScaleTop") === "1",
     sameScaleRising: recall("sameScaleRising") === "1",
   });
   markWindowTab(get().window, false);
+  markMaxAge(get().maxAge);
   $("mv-same-scale").checked = get().sameScaleTop;
   $("rising-same-scale").checked = get().sameScaleRising;
   if (get().section) addSectionOption(get().section);

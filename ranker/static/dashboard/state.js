@@ -11,6 +11,7 @@ let current = Object.freeze({
   author: "", // the stories listed are this author's only (their slug; #author=<slug>)
   window: "hot",
   section: "",
+  maxAge: "0", // Most viewed lists stories published within this long (a max_age): "0", any age
   zone: "", // the site's time zone, as the last Rising answer named it
   skew: 0, // the server's clock ahead of this browser's (s), as the last list said
   storyId: null,

@@ -1,5 +1,5 @@
 /* The Most viewed table: the top 20 of the chosen window and section (and author, when
- * one is chosen), each with a sparkline (each on its own scale, or all on one when the
+ * one is chosen) among the stories published within the chosen age, each with a sparkline (each on its own scale, or all on one when the
  * editor asks), updated in place (a row moving up or down flashes). Each row pins or unpins
  * its story in one click; a pinned row says until when. */
 
@@ -36,9 +36,19 @@ export const WINDOWS = {
   all: { label: "All time", res: "day", n: 30, span: "Last 30 days" },
 };
 export const WINDOW_ORDER = ["hot", "1h", "24h", "7d", "30d", "all"];
+// How recently a listed story was published: each choice's `max_age`, in words after
+// "published within". "0" is any age, and lifts a site's default `max_age` too: editors see
+// every story read unless they narrow the list.
+export const MAX_AGES = { "0": "any age", "6h": "6 hours", "24h": "24 hours", "48h": "48 hours", "7d": "7 days" };
+
+/** Whether `value` is one of the published-within choices (a value remembered by an
+ * earlier release may not be). */
+export function isMaxAge(value) {
+  return typeof value === "string" && Object.prototype.hasOwnProperty.call(MAX_AGES, value);
+}
 
 let seq = 0; // only the newest read is shown
-const cache = new Map(); // "window|section|author" -> {data, spark}: shown at once when chosen again
+const cache = new Map(); // "window|section|author|maxAge" -> {data, spark}: shown at once when chosen again
 let prevRanks = null; // {key, ranks: Map(id -> rank)}: what a row moved from
 let shown = new Map(); // id -> the item its row shows
 const pinning = new Set(); // ids whose pin or unpin is in flight
@@ -48,13 +58,14 @@ function tbody() {
 }
 
 function topKey() {
-  return get().window + "|" + get().section + "|" + get().author;
+  return get().window + "|" + get().section + "|" + get().author + "|" + get().maxAge;
 }
 
 function topPath() {
-  const { window: win, section, author } = get();
+  const { window: win, section, author, maxAge } = get();
   // Editors see what is read: no stories filling a short list up.
   let u = sitePath("/top?n=" + TOP_N + "&backfill=false&window=" + encodeURIComponent(win));
+  u += "&max_age=" + encodeURIComponent(maxAge);
   if (section) u += "&section=" + encodeURIComponent(section);
   if (author) u += "&author=" + encodeURIComponent(author);
   return u;
@@ -165,7 +176,7 @@ function renderHead(win) {
 function renderTop(entry, fromPoll) {
   const data = entry.data;
   const body = tbody();
-  const { window: win, section, hidden, author } = get();
+  const { window: win, section, hidden, author, maxAge } = get();
   const spec = WINDOWS[win];
   renderHead(win);
   const name = author ? authorName(author, data && Array.isArray(data.items) ? data.items : []) : "";
@@ -212,7 +223,10 @@ function renderTop(entry, fromPoll) {
   prevRanks = { key, ranks };
   const empty = $("mv-empty");
   if (!items.length) {
-    const of = (author ? " of stories by " + name : "") + (section ? " in “" + section + "”" : "");
+    const within = maxAge !== "0" ? " published within " + MAX_AGES[maxAge] : "";
+    const of =
+      (author ? " of stories by " + name + within : within ? " of stories" + within : "") +
+      (section ? " in “" + section + "”" : "");
     setText(empty, of ? "No views" + of + " for this window yet." : "No views in this window yet.");
   }
   empty.hidden = items.length > 0;
@@ -309,6 +323,22 @@ export function selectWindow(win, focus) {
   set({ window: win });
   remember("window", win);
   markWindowTab(win, focus);
+}
+
+/** The published-within choice's state: the one chosen shown, marked when it narrows the
+ * list. */
+export function markMaxAge(maxAge) {
+  const select = $("mv-max-age");
+  select.value = maxAge;
+  select.classList.toggle("is-narrowed", maxAge !== "0");
+}
+
+/** How recently published the listed stories must be: the caller shows and reads the list
+ * it is for. */
+export function selectMaxAge(maxAge) {
+  set({ maxAge });
+  remember("maxAge", maxAge === "0" ? null : maxAge);
+  markMaxAge(maxAge);
 }
 
 /** The last list read for the current window and section, or "Loading…" until one is. */
