@@ -141,6 +141,16 @@ export function fmtLater(t, zone, now) {
   return wallTime(w) + " on " + wallDayMonth(w);
 }
 
+/** A time gone by on the site's clock, `now` being today: "14:05", "14:05 yesterday",
+ * "14:05 on 24 Nov". */
+export function fmtEarlier(t, zone, now) {
+  const w = wallClock(t, zone);
+  const today = wallClock(now, zone);
+  if (sameDate(w, today)) return wallTime(w);
+  if (sameDate(wallClock(dayEnd(t, zone), zone), today)) return wallTime(w) + " yesterday";
+  return wallTime(w) + " on " + wallDayMonth(w);
+}
+
 /** "2026-11-26" (a calendar date, such as a site's day) as "26 Nov". */
 export function fmtDay(day) {
   const d = /^\d{4}-\d{2}-\d{2}$/.test(day) ? new Date(day + "T00:00:00Z") : null;

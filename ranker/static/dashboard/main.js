@@ -3,12 +3,13 @@
  * the dashboard (its stories, #author=<slug> for one author's, or #authors) and a story's
  * view (#story=<id>), and says what each polling round reads:
  * the JSON APIs under /v1/sites/{site}/, every 5 s while the tab is visible (the beacon
- * tally every 30 s).
+ * tally every 30 s, a site's CDN purges every minute while it has no purge hooks).
  *
  *   state.js  where the editor is        api.js    requests, token, the answers' text
  *   poll.js   rounds, live indicator     signin.js the form, the session
  *   top.js, rising.js, hidden.js, held.js, beacons.js, sections.js  the dashboard's panels
  *   pins.js   the pins in force (the Pinned panel), pinning and unpinning
+ *   purges.js how the site's CDN purge hooks are doing (a panel only when it has hooks)
  *   authors.js  the authors ranked by their stories' views
  *   story.js  a story's view             chart.js  the SVG charts
  *   dom.js, format.js, rule.js  helpers: building the page, numbers and words, the catalog's rule
@@ -22,6 +23,7 @@ import { loadHeld, release, resetHeld } from "./held.js";
 import { clearHidden, loadHidden, renderHidden, unhide } from "./hidden.js";
 import { loadPins, resetPins, showPinned, unpinFromPanel, whenPinsChange } from "./pins.js";
 import { isQuiet, markResult, onVisibilityChange, pollWith, refreshNow, settle, showConnecting } from "./poll.js";
+import { loadPurges, purgesDue, resetPurges, showPurges } from "./purges.js";
 import { clearRising, loadRising, shareRisingScale, showCachedRising } from "./rising.js";
 import { addSectionOption, loadSections, resetSections } from "./sections.js";
 import { restoreSession, showSignin, tokenRefused, wireSignin } from "./signin.js";
@@ -63,14 +65,16 @@ function showList() {
 function roundReads() {
   if (get().view === "story") return [loadStory()];
   const zone = get().zone;
-  // Rising names the site's time zone: the pins' times are told by it.
+  // Rising names the site's time zone: the pins' and the purges' times are told by it.
   const rising = loadRising().then(() => {
     if (get().zone === zone) return;
     redrawTop();
     showPinned();
+    showPurges();
   });
   const reads = [readList(), rising, loadHidden(), loadHeld(), loadPins()];
   if (beaconsDue()) reads.push(loadBeacons());
+  if (purgesDue()) reads.push(loadPurges()); // which says its failures, never throws
   loadSections(); // not part of the round: its failure is no sign of a broken connection
   return reads;
 }
@@ -131,6 +135,7 @@ function resetSite() {
   clearHidden();
   resetHeld();
   resetBeacons();
+  resetPurges();
   resetSections();
 }
 
