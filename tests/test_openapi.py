@@ -175,7 +175,10 @@ def live_server(
         )
     base = f"http://127.0.0.1:{port}"
     try:
-        _wait_until(lambda: http.get(f"{base}/healthz").status_code == 200, "the server listens")
+        # Its own answer (its pid): another process that took the port would answer too.
+        _wait_until(
+            lambda: _answers(http, f"{base}/healthz").get("pid") == proc.pid, "the server listens"
+        )
         _seed(base, http)
         yield base
     finally:
@@ -187,6 +190,11 @@ def live_server(
             proc.wait()
     output = log_path.read_text(errors="replace")
     assert "Traceback" not in output, output  # an error the answers did not show
+
+
+def _answers(http: requests.Session, url: str) -> dict[str, Any]:
+    response = http.get(url)
+    return response.json() if response.status_code == 200 else {}
 
 
 def test_the_served_description_is_the_document(live_server: str, http: requests.Session) -> None:
