@@ -525,6 +525,15 @@ def _status(url: str, token: str) -> int:
         return 0
 
 
+def _pid(url: str) -> int | None:
+    """The pid a /healthz answers with; None while nothing answers."""
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return int(orjson.loads(response.read())["pid"])
+    except (OSError, ValueError, KeyError):
+        return None
+
+
 @contextlib.contextmanager
 def ranker_process(
     tmp_path: Path, port: int, *argv: str, **environ: str
@@ -544,7 +553,8 @@ def ranker_process(
         )
     try:
         deadline = time.monotonic() + 20
-        while _status(f"http://127.0.0.1:{port}/healthz", "") != 200:
+        # Its own answer (its pid): another process that took the port would answer too.
+        while _pid(f"http://127.0.0.1:{port}/healthz") != proc.pid:
             if proc.poll() is not None or time.monotonic() > deadline:
                 pytest.fail(f"ranker {' '.join(argv)} did not start:\n{log_path.read_text()}")
             time.sleep(0.05)
