@@ -12,6 +12,7 @@ from ranker.core.config import Settings
 from ranker.core.outcomes import RELEASED_BY_DEFAULT
 from ranker.core.validate import ItemImport, ItemPatch, ItemWrite
 from ranker.http import beacons, catalog, editors, lists, operations, pins
+from ranker.http.common import MAX_JSON_BODY
 from ranker.http.connections import guard
 from ranker.http.errors import Handler
 from ranker.http.openapi import JSON, MAX_AGE, Body, Header, Refusal, Reply, Route, build
@@ -76,6 +77,9 @@ UNKNOWN_ITEM: Final = Refusal(
 )
 TOO_LARGE: Final = Refusal(
     f"the body is larger than {catalog.MAX_IMPORT_BYTES // 2**20} MiB", ("payload_too_large",)
+)
+JSON_TOO_LARGE: Final = Refusal(
+    f"the body is larger than {MAX_JSON_BODY // 1024} KiB", ("payload_too_large",)
 )
 NOT_JSON: Final = Refusal("not application/json", ("unsupported_media_type",))
 UNAUTHORIZED: Final = Refusal(
@@ -368,7 +372,7 @@ TRENDS: Final = [
             200: Reply("the views released, by reason", Released),
             400: Refusal("a bad id or body", ("bad_id", "bad_json")),
             **_TOKEN,
-            413: TOO_LARGE,
+            413: JSON_TOO_LARGE,
             415: NOT_JSON,
             422: Refusal("not a list of held reasons", ("bad_release",)),
         },
@@ -444,7 +448,7 @@ CATALOG: Final = [
             201: Reply("created; the stored entry", Item),
             400: BAD_BODY,
             **_TOKEN,
-            413: TOO_LARGE,
+            413: JSON_TOO_LARGE,
             415: NOT_JSON,
             422: INVALID_ITEM,
         },
@@ -463,7 +467,7 @@ CATALOG: Final = [
             400: BAD_BODY,
             **AUTH,
             404: UNKNOWN_ITEM,
-            413: TOO_LARGE,
+            413: JSON_TOO_LARGE,
             415: NOT_JSON,
             422: INVALID_ITEM,
         },
@@ -601,6 +605,7 @@ PINS: Final = [
             400: BAD_BODY,
             **_TOKEN,
             404: UNKNOWN_ITEM,
+            413: JSON_TOO_LARGE,
             415: NOT_JSON,
             422: INVALID_PIN,
         },
