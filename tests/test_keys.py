@@ -164,6 +164,7 @@ async def test_the_prelude_names_keys_as_python_does(redis: Redis) -> None:
         "reason": "address_limit",
         "batch_id": "0123abcd",
         "day": 1_699_920_000,
+        "hour": 1_699_999_200,
     }
     for name, shape in SCHEMA.items():
         if not shape.pattern.startswith(PREFIX):
@@ -311,6 +312,7 @@ async def _workload(store: Store, cached: Store, site: str, now: int) -> None:
     for item in ("s4", "s5"):
         batch.networks[item] = {"0123456789ab": minute, "ba9876543210": minute}
     batch.filtered = {"bot": 2, "duplicate": 1}
+    batch.recirc = {(minute // 3600 * 3600, "sidebar|impression"): 3}
     await store.flush(batch, "batch-1")
     await store.flush(batch, "batch-1")  # a retry: the marker says it is applied
     for window in WINDOWS:
@@ -332,6 +334,7 @@ async def _workload(store: Store, cached: Store, site: str, now: int) -> None:
     await store.held(site, ["s2", "s3"], HELD)
     await store.most_held(site, HELD, 5)
     await store.flags(site)
+    await store.recirculation(site, [minute // 3600 * 3600])
     await store.sections(site)
     await store.hidden_items(site)
     await store.get_items(site, ["s0", "nope"])

@@ -20,6 +20,14 @@ CROWD_WINDOW = SHORT_MINUTES * 60  # seconds: the rising list's short window
 MAX_SPAN = 256.0
 
 
+def recirc_field(placement: str, event: str, position: int = 0, item: str = "") -> str:
+    """How an impression or a click of a box is counted in its hour's hash:
+    "placement|impression", or "placement|click|position|id" ("|" is in none of them)."""
+    if event == "impression":
+        return f"{placement}|impression"
+    return f"{placement}|click|{position}|{item}"
+
+
 class Row(NamedTuple):
     """Everything a batch holds for one item: the flush script's input for it."""
 
@@ -53,6 +61,8 @@ class Batch:
     # id -> {network hash: minute}: the first networks its counted views came from.
     networks: dict[str, dict[str, int]] = field(default_factory=dict)
     flags: dict[str, tuple[str, float]] = field(default_factory=dict)  # id -> (network, share)
+    # (hour, event) -> count: the Most viewed box's impressions and clicks (recirc_field).
+    recirc: dict[tuple[int, str], int] = field(default_factory=dict)
 
     def add(self, item: str, t: float, count: int = 1) -> bool:
         """Count `count` views of `item` at `t`; True if it made a new (item, minute) pair."""
@@ -144,6 +154,7 @@ class Aggregator:
         # (site, reason) -> beacons not counted since start; site "" when it was not known.
         self.filtered: dict[tuple[str, str], int] = {}
         self.counted: dict[str, int] = dict.fromkeys(half_lives, 0)  # site -> views since start
+        self.recirculated = 0  # impressions and clicks counted since start
 
     @property
     def accepted(self) -> int:
@@ -211,6 +222,13 @@ class Aggregator:
         if site in self._half_lives:
             batch = self._batch(site, t)
             batch.filtered[reason] = batch.filtered.get(reason, 0) + 1
+
+    def recirc(self, site: str, event: str, t: float) -> None:
+        """One impression or click of a box (`event` as recirc_field makes it), counted."""
+        batch = self._batch(site, t)
+        key = (int(t // 3600) * 3600, event)
+        batch.recirc[key] = batch.recirc.get(key, 0) + 1
+        self.recirculated += 1
 
     def sites(self) -> list[str]:
         return list(self._open)

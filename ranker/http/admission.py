@@ -156,6 +156,16 @@ class Admission:
                 return Verdict(Held.CONCENTRATED, signed, network, label, share)
         return Verdict(None, signed, network, label)
 
+    def check_event(self, request: web.Request, site: str, key: str, now: float) -> Verdict:
+        """Whether an impression or a click of a box counts: the views' filters, with `key`
+        (what the event is of) in the place of the story: a visitor's repeat of the same
+        event is a repeat, and one address's events of one kind are bounded alike."""
+        address, via_proxy = self.client(request)
+        if self._limiter is not None and not self._limiter.allow(address, now):
+            return Verdict(Denied.RATE_LIMITED)
+        held = self._held(request, site, key, address, describe(address), via_proxy, now)
+        return Verdict(held)
+
     def _held(
         self,
         request: web.Request,

@@ -105,6 +105,15 @@ def _count(request: web.Request, site: object, item_id: object, token: object) -
     return outcome
 
 
+async def read_beacon_body(request: web.Request) -> bytes:
+    """A beacon's body, as JSON or text/plain (sendBeacon), up to `collector.max_body`
+    bytes, or ApiError 415/413."""
+    raw_type = request.headers.get("Content-Type", "")
+    if raw_type not in _COMMON_TYPES and request.content_type not in _ACCEPTED_TYPES:
+        raise ApiError(415, "unsupported_media_type", "send application/json or text/plain")
+    return await _read_capped(request, request.app[SETTINGS].max_body)
+
+
 async def _read_capped(request: web.Request, cap: int) -> bytes:
     length = request.content_length
     if length is not None:

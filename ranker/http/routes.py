@@ -11,7 +11,7 @@ from aiohttp import web
 from ranker.core.config import Settings
 from ranker.core.outcomes import RELEASED_BY_DEFAULT
 from ranker.core.validate import ItemImport, ItemPatch, ItemWrite
-from ranker.http import beacons, catalog, editors, lists, operations, pins
+from ranker.http import beacons, catalog, editors, lists, operations, pins, recirc
 from ranker.http.common import MAX_JSON_BODY
 from ranker.http.connections import guard
 from ranker.http.errors import Handler
@@ -41,6 +41,9 @@ from ranker.http.schemas import (
     PinWrite,
     Purges,
     Ready,
+    RecircEvent,
+    RecircQuery,
+    Recirculation,
     Release,
     Released,
     Rising,
@@ -138,6 +141,29 @@ BEACONS: Final = [
             **REFUSED,
             413: Refusal("longer than `collector.max_body` bytes", ("payload_too_large",)),
             415: Refusal("neither JSON nor text/plain", ("unsupported_media_type",)),
+        },
+    ),
+    Route(
+        method="POST",
+        path="/v1/recirc",
+        handler=recirc.collect,
+        operation_id="recirc",
+        summary="Count an impression or a click of a Most viewed box",
+        tag="beacons",
+        description=(
+            "What `widget.js` sends with `navigator.sendBeacon`. Through the views' filters, "
+            "with the event in the place of the story: a visitor's repeat of one event on one "
+            "page is not counted again."
+        ),
+        body=Body(RecircEvent, (JSON, "text/plain")),
+        responses={
+            202: Reply(NOT_COUNTED, NotCounted, headers=CORS),
+            204: Reply("counted", headers=CORS),
+            400: Refusal("not an event", ("bad_json", "bad_event")),
+            404: Refusal("no such site, or story", ("unknown_site", "unknown_item")),
+            413: Refusal("longer than `collector.max_body` bytes", ("payload_too_large",)),
+            415: Refusal("neither JSON nor text/plain", ("unsupported_media_type",)),
+            429: REFUSED[429],
         },
     ),
     Route(
@@ -281,6 +307,21 @@ TRENDS: Final = [
         responses={
             200: Reply("the authors, most viewed first (ties by slug)", Authors),
             400: Refusal("a bad parameter", ("bad_n", "bad_window", "bad_section")),
+            **_TOKEN,
+        },
+    ),
+    Route(
+        method="GET",
+        path=SITE + "/recirculation",
+        handler=recirc.recirculation,
+        operation_id="recirculation",
+        summary="Does the box work: per placement, impressions, clicks and click-through rate",
+        tag="trends",
+        security=SITE_TOKEN,
+        query=RecircQuery,
+        responses={
+            200: Reply("by placement, with clicks by position and by story", Recirculation),
+            400: Refusal("a bad parameter", ("bad_window", "bad_placement")),
             **_TOKEN,
         },
     ),

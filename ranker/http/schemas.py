@@ -115,6 +115,35 @@ class Beacon(Struct):
 
 BEACON: Final = msgspec.json.Decoder(Beacon)
 
+
+class RecircEvent(Struct):
+    """An impression or a click of a Most viewed box: `POST /v1/recirc`'s body."""
+
+    site: SiteName
+    event: Annotated[
+        str,
+        Meta(
+            description="`impression`: half the box seen for a second; `click`: a story in it",
+            extra_json_schema={"enum": ["impression", "click"]},
+        ),
+    ]
+    placement: Annotated[
+        str,
+        Meta(
+            description="where the box is, e.g. `article-sidebar`",
+            extra_json_schema={"pattern": "^[a-z0-9][a-z0-9_-]{0,31}$"},
+        ),
+    ] = "default"
+    page: Annotated[
+        str, Meta(description="the page's own story", extra_json_schema={"pattern": pattern(ID_RE)})
+    ] = ""
+    id: Annotated[
+        str,
+        Meta(description="for a click: the story", extra_json_schema={"pattern": pattern(ID_RE)}),
+    ] = ""
+    position: Annotated[int, Meta(ge=1, le=MAX_N, description="for a click: its place")] = 1
+
+
 RELEASE_RULE: Final = "reasons: a non-empty list of " + ", ".join(HELD)
 
 
@@ -264,6 +293,14 @@ class AuthorsQuery(Struct):
     n: Annotated[int, Meta(ge=1, le=MAX_N, description="how many authors")] = 10
     window: Annotated[Window, Meta(description="as the top list's")] = "24h"
     section: Section | UnsetType = UNSET
+
+
+class RecircQuery(Struct):
+    window: Annotated[str, Meta(extra_json_schema={"enum": ["1h", "24h", "7d", "30d"]})] = "24h"
+    placement: (
+        Annotated[str, Meta(extra_json_schema={"pattern": "^[a-z0-9][a-z0-9_-]{0,31}$"})]
+        | UnsetType
+    ) = UNSET
 
 
 class RisingQuery(Struct):
@@ -574,6 +611,34 @@ class PurgeHookStatus(Struct):
 
 class Purges(Struct):
     hooks: list[PurgeHookStatus]
+
+
+class RecircPosition(Struct):
+    position: Rank
+    clicks: Count
+    ctr: Annotated[float | None, Meta(description="clicks per impression of the box")]
+
+
+class RecircStory(Struct):
+    id: str
+    title: str
+    url: str
+    clicks: Count
+
+
+class RecircPlacement(Struct):
+    placement: str
+    impressions: Count
+    clicks: Count
+    ctr: Annotated[float | None, Meta(description="clicks per impression; null without any")]
+    positions: list[RecircPosition]
+    stories: Annotated[list[RecircStory], Meta(description="most clicked first, at most 20")]
+
+
+class Recirculation(Struct):
+    site: str
+    window: Window
+    placements: list[RecircPlacement]
 
 
 class Flag(Struct):

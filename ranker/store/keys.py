@@ -73,6 +73,7 @@ SCHEMA: Final[dict[str, Shape]] = {
     "maintenance_lock": Shape("string", "rk:{site}:lock:maintenance"),
     "flushed": Shape("hash", "rk:{site}:flushed:{batch_id}"),
     "beacons": Shape("hash", "rk:{site}:beacons:{day}"),
+    "recirc": Shape("hash", "rk:{site}:recirc:{hour}"),
     "salt": Shape("string", "rk:salt:{day}"),  # shared by all sites: no tag, no script
 }
 
@@ -317,6 +318,13 @@ def beacons(site: str, day: int) -> str:
     counted (bot, prefetch, duplicate, unsigned, rate_limited, malformed, overloaded), and
     `released` held views. Expires with the day buckets."""
     return _NAMES["beacons"](site, day)
+
+
+def recirc(site: str, hour: int) -> str:
+    """HASH "placement|impression" or "placement|click|position|id" -> count: the Most viewed
+    box's impressions and clicks in that UTC hour (on the site's first shard). Expires
+    `retention.day` after the hour."""
+    return _NAMES["recirc"](site, hour)
 
 
 def salt(day: str) -> str:

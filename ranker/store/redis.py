@@ -140,6 +140,15 @@ def _tied(score: float) -> float:
     return float(f"{score:.12e}")
 
 
+def _tallies(batch: Batch) -> list[str | int]:
+    """What the first chunk of a batch carries besides its rows: the beacons not counted
+    by reason, then the boxes' impressions and clicks by hour (flush.lua)."""
+    flat = _reasons(batch) + [len(batch.recirc)]
+    for (hour, event), count in batch.recirc.items():
+        flat += (hour, event, count)
+    return flat
+
+
 def _reasons(batch: Batch) -> list[str | int]:
     flat: list[str | int] = [len(batch.filtered)]
     for reason, count in batch.filtered.items():
@@ -351,7 +360,7 @@ class Store:
                         CROWD_TTL,
                         versions[k],
                         *days,
-                        *(_reasons(batch) if k == 0 and n == 0 else [0]),
+                        *(_tallies(batch) if k == 0 and n == 0 else [0, 0]),
                         *_flat_rows(chunk),
                     ],
                 )
@@ -561,6 +570,20 @@ class Store:
         merged.sort(key=lambda sr: (-sr[0], sr[1].id))
         pinned.sort(key=lambda pr: (pr[0], pr[1].id))
         return Listing(common, [row for _, row in merged[:n]], pinned)
+
+    @_round_trip("query")
+    async def recirculation(self, site: str, hours: list[int]) -> dict[str, int]:
+        """The boxes' impressions and clicks in those hours, summed by event."""
+        tag = self.tags(site)[0]
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for hour in hours:
+                pipe.hgetall(keys.recirc(tag, hour))
+            replies = await pipe.execute()
+        out: dict[str, int] = {}
+        for reply in replies:
+            for event, count in cast(dict[str, str], reply).items():
+                out[event] = out.get(event, 0) + int(count)
+        return out
 
     @_round_trip("query")
     async def since(self, site: str) -> float | None:

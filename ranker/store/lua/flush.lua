@@ -13,6 +13,8 @@
 -- ARGV[14] d, then d day starts (lib_days.lua) from the day of the batch's earliest minute
 -- then r, then r pairs of reason, beacons not counted; with the views counted they are
 --   added to the tally of the site's day holding ARGV[1]
+-- then e, then e triples of hour, event ("placement|impression" or
+--   "placement|click|position|id"), count: the boxes' impressions and clicks
 -- then the rows, flat: id, weight relative to ref, signed (1/0), k, then k pairs of
 -- minute, views counted; then the item's networks, "" or "minute:hashes;minute:hashes"
 -- (12 hex digits a network, concatenated); then 0, or h and h triples of reason, minute,
@@ -56,8 +58,14 @@ for j = first_reason + 1, first_reason + 2 * reasons, 2 do
   redis.call('HINCRBY', tally, ARGV[j], ARGV[j + 1])
 end
 local tally_expires = string.format('%d', day_ends + retention[3])
-local first_row = first_reason + 1 + 2 * reasons
-if first_row > #ARGV then  -- no views, only refusals
+local first_event = first_reason + 1 + 2 * reasons
+for j = first_event + 1, first_event + 3 * tonumber(ARGV[first_event]), 3 do
+  local events = key_recirc(p, ARGV[j])
+  redis.call('HINCRBY', events, ARGV[j + 1], ARGV[j + 2])
+  redis.call('EXPIREAT', events, tonumber(ARGV[j]) + hour_size + retention[3])
+end
+local first_row = first_event + 1 + 3 * tonumber(ARGV[first_event])
+if first_row > #ARGV then  -- no views, only refusals and the boxes' events
   if reasons > 0 then redis.call('EXPIREAT', tally, tally_expires) end
   return {1, 0}
 end
