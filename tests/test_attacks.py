@@ -1,6 +1,7 @@
 """One outsider with a script against a real `ranker serve` (one worker and two), on
 loopback, bounded in count and time: rotating user agents, the pixel, a replayed token,
-forged X-Forwarded-For, evasive user agents, HEAD, and pushing a story onto Rising. Each
+forged X-Forwarded-For, evasive user agents, HEAD, pushing a story onto Rising, and
+inflating the box's impressions and clicks. Each
 attack asserts the bound the README promises (I7)."""
 
 from __future__ import annotations
@@ -192,6 +193,44 @@ async def test_one_address_rotating_user_agents(server: Server) -> None:
     doc = await written(server, "rotate", 150)
     assert doc["views_total"] == LIMIT
     assert doc["held"] == {"address_limit": 150 - LIMIT}
+
+
+async def test_one_address_cannot_inflate_the_box_s_clicks(server: Server) -> None:
+    """Rotating user agents and pages from one address: at most LIMIT impressions of a
+    placement and LIMIT clicks of one story from it are counted, however many are sent."""
+    rng = random.Random(7)
+    counted = Counter[str]()
+    async with session() as http:
+        for k in range(120):
+            event = ("impression", "click")[k % 2]
+            body: dict[str, Any] = {"site": SITE, "placement": "side", "event": event}
+            body["page"] = "rotate"  # one page: rotating it is a new reader's page view
+            if event == "click":
+                body.update(id="rotate", position=1)
+            async with http.post(
+                server.base + "/v1/recirc",
+                data=orjson.dumps(body),
+                headers={"Content-Type": "text/plain;charset=UTF-8", **agent(rng)},
+            ) as r:
+                await r.read()
+                counted[event] += r.status == 204
+    assert counted == {"impression": LIMIT, "click": LIMIT}
+    deadline = time.monotonic() + 10
+    async with session() as http:
+        while True:
+            async with http.get(
+                f"{server.base}/v1/sites/{SITE}/recirculation",
+                headers={"Authorization": f"Bearer {TOKEN}"},
+            ) as r:
+                doc = await r.json()
+            placements = {p["placement"]: p for p in doc["placements"]}
+            if "side" in placements and placements["side"]["clicks"] == LIMIT:
+                break
+            if time.monotonic() > deadline:
+                pytest.fail(f"the counted events were not written: {doc}")
+            await asyncio.sleep(0.1)
+    assert placements["side"]["impressions"] == LIMIT
+    assert placements["side"]["stories"][0]["clicks"] == LIMIT
 
 
 async def test_the_pixel_shares_the_address_budget(server: Server) -> None:
