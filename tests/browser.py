@@ -136,7 +136,13 @@ async def served_demo(
     """The demo site on `settings` (its token the demo's, its days `timezone`'s), on a
     loopback port; and `more_sites` alike, with nothing catalogued (new sites)."""
     sites = {
-        name: Site(name, half_life=600.0, token=TOKEN, timezone=timezone)
+        name: Site(
+            name,
+            half_life=600.0,
+            token=TOKEN,
+            timezone=timezone,
+            placements=frozenset(demo.PLACEMENTS),
+        )
         for name in ("demo", *more_sites)
     }
     app = create_app(replace(settings, sites=sites), clock=clock, plugins=[demo.plugin(rate=0)])

@@ -68,7 +68,12 @@ class FakeClock:
 
 def make_settings(redis_url: str, **overrides: Any) -> Settings:
     sites = {
-        "news": Site("news", half_life=3600.0, token=TOKEN),
+        "news": Site(
+            "news",
+            half_life=3600.0,
+            token=TOKEN,
+            placements=frozenset({"default", "sidebar", "footer"}),
+        ),
         "other": Site("other", half_life=600.0, token="other-token"),
     }
     base = Settings(

@@ -71,7 +71,9 @@ class Server:
 
     def __init__(self, tmp_path: Path, redis_url: str, workers: int, collector: str) -> None:
         self.config = tmp_path / "ranker.toml"
-        self.config.write_text(f'[collector]\n{collector}\n[sites.{SITE}]\ntoken = "{TOKEN}"\n')
+        self.config.write_text(
+            f'[collector]\n{collector}\n[sites.{SITE}]\ntoken = "{TOKEN}"\nplacements = ["side"]\n'
+        )
         self.log_path = tmp_path / "serve.log"
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"

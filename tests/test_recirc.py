@@ -119,15 +119,15 @@ async def test_events_pass_the_views_filters(engine: Any, redis: Redis, clock: F
         assert response.status == 202
         assert await response.json() == {"counted": False, "reason": "bot"}
         # One impression per placement and page per reader: a repeat is a repeat.
-        assert await send(client, placement="side", event="impression", page="a") == 204
-        assert await send(client, placement="side", event="impression", page="a") == 202
-        assert await send(client, placement="side", event="impression", page="b1") == 204
-        assert await send(client, placement="foot", event="impression", page="a") == 204
+        assert await send(client, placement="sidebar", event="impression", page="a") == 204
+        assert await send(client, placement="sidebar", event="impression", page="a") == 202
+        assert await send(client, placement="sidebar", event="impression", page="b1") == 204
+        assert await send(client, placement="footer", event="impression", page="a") == 204
         await flush(client)
         doc = await (await client.get("/v1/sites/news/recirculation", headers=auth())).json()
         assert {p["placement"]: p["impressions"] for p in doc["placements"]} == {
-            "foot": 1,
-            "side": 2,
+            "footer": 1,
+            "sidebar": 2,
         }
 
 
@@ -136,6 +136,7 @@ async def test_events_pass_the_views_filters(engine: Any, redis: Redis, clock: F
     [
         ({"event": "view"}, 400, "bad_event"),
         ({"event": "impression", "placement": "Side Bar"}, 400, "bad_event"),
+        ({"event": "impression", "placement": "made-up"}, 404, "unknown_placement"),
         ({"event": "impression", "page": "a b"}, 400, "bad_event"),
         ({"event": "click", "id": "a"}, 400, "bad_event"),
         ({"event": "click", "id": "a", "position": 0}, 400, "bad_event"),

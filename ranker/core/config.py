@@ -88,6 +88,9 @@ class Site:
     # The publisher's origins ("https://news.example"): AMP pages served from them may read
     # the lists with amp-list (`__amp_source_origin`).
     origins: frozenset[str] = frozenset()
+    # Where the site's Most viewed boxes are (widget.js' data-placement): the placements
+    # whose impressions and clicks are counted, so no outsider can store made-up ones.
+    placements: frozenset[str] = frozenset({"default"})
 
     def link(self, url: str) -> str:
         """A story's catalog url as the site's readers reach it."""
@@ -365,6 +368,7 @@ _SITE_KEYS = {
     "base_url",
     "purge",
     "origins",
+    "placements",
     "token_env",
     "secret_env",
 }
@@ -399,7 +403,22 @@ def _parse_site(name: str, table: object, unknown: list[str], environ: Mapping[s
         base_url=_base_url(table.get("base_url", ""), f"{where}.base_url"),
         purge=_purge_hooks(table.get("purge", []), f"{where}.purge", environ),
         origins=_origins(table.get("origins", []), f"{where}.origins"),
+        placements=_placements(table.get("placements", []), f"{where}.placements"),
     )
+
+
+PLACEMENT_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
+
+
+def _placements(v: object, name: str) -> frozenset[str]:
+    """The boxes' placements, "default" (a box without data-placement) always among them."""
+    if not isinstance(v, list) or not all(
+        isinstance(p, str) and PLACEMENT_RE.fullmatch(p) for p in v
+    ):
+        raise ConfigError(f"{name}: a list of names of 1-32 of a-z, 0-9, '_' and '-'")
+    if len(v) > 50:
+        raise ConfigError(f"{name}: at most 50")
+    return frozenset({"default", *v})
 
 
 def _origins(v: object, name: str) -> frozenset[str]:

@@ -46,6 +46,8 @@ _BODY = (
 )
 
 
+# Where the demo's pages put Most viewed boxes (data-placement).
+PLACEMENTS = ("default", "article-sidebar", "article-footer", "home")
 # The invented paper's reporters.
 REPORTERS = (
     "Ines Moreau",
@@ -222,7 +224,16 @@ def settings(base: Settings, data_dir: Path | None) -> Settings:
     simulated readers trusted to name themselves in X-Forwarded-For as if behind a proxy
     on this machine, and log lines for a person at a terminal."""
     sites = dict(base.sites)
-    sites.setdefault(SITE, Site(SITE, half_life=600.0, token=TOKEN, title="The Ranker Gazette"))
+    sites.setdefault(
+        SITE,
+        Site(
+            SITE,
+            half_life=600.0,
+            token=TOKEN,
+            title="The Ranker Gazette",
+            placements=frozenset(PLACEMENTS),
+        ),
+    )
     return replace(
         base,
         sites=sites,

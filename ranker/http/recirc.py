@@ -10,13 +10,13 @@ atomic, applied-once step as its views (flush.lua).
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import orjson
 from aiohttp import web
 
 from ranker.core.aggregate import recirc_field
+from ranker.core.config import PLACEMENT_RE
 from ranker.core.outcomes import Held
 from ranker.core.validate import ID_RULE, is_item_id
 from ranker.core.windows import WINDOWS, bucket_start, window_span
@@ -26,7 +26,6 @@ from ranker.http.common import authorize, json_response
 from ranker.http.errors import ApiError
 from ranker.http.schemas import MAX_N
 
-PLACEMENT_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
 PLACEMENT_RULE = "placement: 1-32 of a-z, 0-9, '_' and '-'"
 EVENTS = ("impression", "click")
 _CORS = {"Access-Control-Allow-Origin": "*"}
@@ -46,6 +45,8 @@ def _event(doc: Any, sites: Any) -> tuple[str, str, str | None, str]:
     placement = doc.get("placement", "default")
     if not isinstance(placement, str) or not PLACEMENT_RE.fullmatch(placement):
         raise ApiError(400, "bad_event", PLACEMENT_RULE)
+    if placement not in sites[site].placements:
+        raise ApiError(404, "unknown_placement", "placement: not one of the site's placements")
     event = doc.get("event")
     if event not in EVENTS:
         raise ApiError(400, "bad_event", 'event: "impression" or "click"')

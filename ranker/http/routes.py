@@ -160,7 +160,10 @@ BEACONS: Final = [
             202: Reply(NOT_COUNTED, NotCounted, headers=CORS),
             204: Reply("counted", headers=CORS),
             400: Refusal("not an event", ("bad_json", "bad_event")),
-            404: Refusal("no such site, or story", ("unknown_site", "unknown_item")),
+            404: Refusal(
+                "no such site, story or placement",
+                ("unknown_site", "unknown_item", "unknown_placement"),
+            ),
             413: Refusal("longer than `collector.max_body` bytes", ("payload_too_large",)),
             415: Refusal("neither JSON nor text/plain", ("unsupported_media_type",)),
             429: REFUSED[429],
