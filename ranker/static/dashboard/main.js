@@ -3,7 +3,8 @@
  * the dashboard (its stories, #author=<slug> for one author's, or #authors) and a story's
  * view (#story=<id>), and says what each polling round reads:
  * the JSON APIs under /v1/sites/{site}/, every 5 s while the tab is visible (the beacon
- * tally every 30 s, a site's CDN purges every minute while it has no purge hooks).
+ * tally and the box's performance every 30 s, a site's CDN purges every minute while it
+ * has no purge hooks).
  *
  *   state.js  where the editor is        api.js    requests, token, the answers' text
  *   poll.js   rounds, live indicator     signin.js the form, the session
@@ -11,6 +12,7 @@
  *   pins.js   the pins in force (the Pinned panel), pinning and unpinning
  *   purges.js how the site's CDN purge hooks are doing (a panel only when it has hooks)
  *   authors.js  the authors ranked by their stories' views
+ *   box.js    Box performance: the Most viewed box's impressions and clicks per placement
  *   story.js  a story's view             chart.js  the SVG charts
  *   dom.js, format.js, rule.js  helpers: building the page, numbers and words, the catalog's rule
  */
@@ -18,6 +20,7 @@
 import { whenRefused } from "./api.js";
 import { loadAuthors, resetAuthors, showCachedAuthors } from "./authors.js";
 import { beaconsDue, loadBeacons, resetBeacons } from "./beacons.js";
+import { boxDue, loadBox, resetBox, restoreBoxWindow, selectBoxWindow } from "./box.js";
 import { $, listInHash, setText, storyInHash } from "./dom.js";
 import { loadHeld, release, resetHeld } from "./held.js";
 import { clearHidden, loadHidden, renderHidden, unhide } from "./hidden.js";
@@ -75,6 +78,7 @@ function roundReads() {
   const reads = [readList(), rising, loadHidden(), loadHeld(), loadPins()];
   if (beaconsDue()) reads.push(loadBeacons());
   if (purgesDue()) reads.push(loadPurges()); // which says its failures, never throws
+  if (boxDue()) reads.push(loadBox()); // likewise
   loadSections(); // not part of the round: its failure is no sign of a broken connection
   return reads;
 }
@@ -136,6 +140,7 @@ function resetSite() {
   resetHeld();
   resetBeacons();
   resetPurges();
+  resetBox();
   resetSections();
 }
 
@@ -224,6 +229,11 @@ function wire() {
     chooseWindow(WINDOW_ORDER[next], true);
   });
 
+  $("box-windows").addEventListener("click", (ev) => {
+    const b = ev.target.closest("[data-box-window]");
+    if (b && selectBoxWindow(b.getAttribute("data-box-window")) && get().view === "dash") loadBox();
+  });
+
   $("section").addEventListener("change", (ev) => selectSection(ev.target.value));
   $("mv-max-age").addEventListener("change", (ev) => chooseMaxAge(ev.target.value));
   $("mv-same-scale").addEventListener("change", (ev) => shareTopScale(ev.target.checked));
@@ -295,6 +305,7 @@ function init() {
     sameScaleRising: recall("sameScaleRising") === "1",
   });
   markWindowTab(get().window, false);
+  restoreBoxWindow();
   markMaxAge(get().maxAge);
   $("mv-same-scale").checked = get().sameScaleTop;
   $("rising-same-scale").checked = get().sameScaleRising;
