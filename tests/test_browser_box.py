@@ -234,7 +234,14 @@ async def test_with_nothing_counted_the_card_says_what_counts(
     await page.wait_for_selector("#box-empty .bx-how")
     said = " ".join((await page.text_content("#box-empty") or "").split())
     assert said.startswith("No impressions or clicks of the box in the last 24 hours.")
-    for words in ("widget.js", "half", "in view for a second", "data-placement", "default"):
+    for words in (
+        "widget.js",
+        "half",
+        "in view for a second",
+        "data-placement",
+        "default",
+        "configuration",
+    ):
         assert words in said, (words, said)
     assert await page.locator("#box-list > li").count() == 0
     await page.locator("#box-card").screenshot(path=shot("box-phone-empty.png"))

@@ -155,7 +155,9 @@ function renderEmpty(empty) {
     el("code", null, 'data-placement="article-sidebar"'),
     "), a box without one as ",
     el("code", null, "default"),
-    ".",
+    ". Only the placements named in the site's configuration (",
+    el("code", null, "placements"),
+    ") are counted.",
   );
   empty.appendChild(how);
 }
