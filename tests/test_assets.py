@@ -23,7 +23,7 @@ ESBUILD = ROOT / "node_modules" / ".bin" / "esbuild"
 BUILT = ["beacon.js", "widget.js"]
 # Bytes as served, and gzipped. The README promises beacon.js under 2 KB; the rest are
 # budgets with room to spare, so that growth is a decision rather than an accident.
-BUDGETS = {"beacon.js": (2048, 1024), "widget.js": (6144, 3072)}
+BUDGETS = {"beacon.js": (2048, 1024), "widget.js": (6912, 3072)}
 # `import ... from "./x.js"` and `export ... from "./x.js"`, the only imports the dashboard uses.
 IMPORT_RE = re.compile(r'^(?:import|export)\s[^;]*?\sfrom\s+"([^"]+)";', re.MULTILINE | re.DOTALL)
 

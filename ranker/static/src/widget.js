@@ -30,6 +30,24 @@
  * window.ranker.renderWidgets() picks up containers added or changed later. Titles and
  * every other field come from the catalog, so they are untrusted: the DOM is built with
  * textContent and setAttribute only, never innerHTML. Never throws into the page.
+ *
+ * Each box reports how it is seen and used, with navigator.sendBeacon (a text/plain
+ * string: no CORS preflight, and a click never waits for it) to POST ENDPOINT/v1/recirc,
+ * ENDPOINT being where the box fetches its list from:
+ *   {"site": SITE, "placement": P, "event": "impression", "page": PAGE}
+ *       once per box per page view, when at least half of its list has been in view for
+ *       one continuous second in a visible tab, once a list shows (state ready); never
+ *       again for that box, whatever refreshes or scrolling follow. The list is what is
+ *       watched, not the container, which may have no box of its own (display: contents).
+ *   {"site": SITE, "placement": P, "event": "click", "id": ID, "position": N, "page": PAGE}
+ *       for each click (or middle click) on a story's link: its id and its 1-based place
+ *       in the list shown.
+ * P is the container's data-placement ("article-sidebar": 1-32 of a-z 0-9 _ -, the first
+ * a letter or digit), else "default"; Ranker counts only the placements its configuration
+ * names for the site. PAGE is the page's own story (the one the list leaves out, whether
+ * or not it does), left out when none is known. data-track="false" on a container reports
+ * nothing; nothing is reported where sendBeacon or IntersectionObserver is missing, so
+ * that no click is counted without the impressions beside it.
  */
 import { cleanText, safeUrl } from "../dashboard/rule.js";
 
@@ -41,6 +59,8 @@ const MAX_EXCLUDE = 20; // what GET /top accepts in `exclude`
 // A story id as the API takes it (ranker/core/validate.py ID_RE): any other can name no
 // listed story, and would only make the server refuse the whole request.
 const ID_RE = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/;
+// A placement as POST /v1/recirc takes it: any other is reported as "default".
+const PLACEMENT_RE = /^[a-z0-9][a-z0-9_-]{0,31}$/;
 
 function attr(el, name) {
   return el && el.getAttribute ? el.getAttribute("data-" + name) : null;
@@ -238,6 +258,7 @@ function render(box, state, data) {
     state.list = element("ol", "ranker-list");
     state.rows = {};
     box.appendChild(state.list);
+    if (state.observer) state.observer.observe(state.list);
   }
   state.url = cfg.url;
   if (cfg.title) {
@@ -309,6 +330,69 @@ function load(box, state, timed) {
     .catch(() => {});
 }
 
+/** Sends one event of the box to Ranker, fire and forget. */
+function report(box, state, event, id, position) {
+  try {
+    const placement = attr(box, "placement");
+    const page = currentId(box);
+    if (off(box, "track")) return;
+    navigator.sendBeacon(
+      state.cfg.base + "/v1/recirc",
+      JSON.stringify({
+        site: attr(box, "site"),
+        placement: (PLACEMENT_RE.test(placement) && placement) || "default",
+        event,
+        id, // clicks only: undefined leaves it out
+        position,
+        page: (ID_RE.test(page) && page) || undefined,
+      }),
+    );
+  } catch {
+    // an event lost (an endpoint that is no URL) rather than an error in the page
+  }
+}
+
+/** Watches the box for its one impression and listens for clicks on its stories. */
+function track(box, state) {
+  if (!window.IntersectionObserver || !navigator.sendBeacon) return;
+  let inView = false;
+  let timer = 0;
+  // (Re)starts the second that makes the impression, or stops it: the list must stay at
+  // least half in view, in a visible tab, all along.
+  const arm = () => {
+    clearTimeout(timer);
+    if (!inView || document.hidden) return;
+    timer = setTimeout(() => {
+      if (!shown(box, state)) return;
+      state.observer.disconnect();
+      state.observer = inView = null; // once per page view
+      report(box, state, "impression");
+    }, 1000);
+  };
+  // The last entry is the latest list's: render() observes each new one after the last.
+  state.observer = new IntersectionObserver(
+    (entries) => {
+      inView = entries[entries.length - 1].intersectionRatio >= 0.5;
+      arm();
+    },
+    { threshold: 0.5 },
+  );
+  document.addEventListener("visibilitychange", arm);
+  const clicked = (event) => {
+    try {
+      const link = event.button < 2 && event.target.closest("a");
+      const row = link && link.parentNode;
+      const list = state.list;
+      if (!row || row.parentNode !== list) return;
+      report(box, state, "click", row.dataset.id, [...list.children].indexOf(row) + 1);
+    } catch {
+      // never throw into the page
+    }
+  };
+  box.addEventListener("click", clicked);
+  box.addEventListener("auxclick", clicked); // a middle click opens the story too
+}
+
 function renderWidgets() {
   try {
     for (const box of document.querySelectorAll("[data-ranker-top]")) {
@@ -321,6 +405,7 @@ function renderWidgets() {
         if (!state) {
           state = { cfg, seq: 0, timer: 0, list: null, heading: null, rows: {}, fallback: [] };
           states.set(box, state);
+          track(box, state);
           setAttr(box, "data-ranker-state", "loading");
         }
         state.cfg = cfg;
