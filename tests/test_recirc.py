@@ -180,3 +180,14 @@ async def test_a_batch_s_events_are_written_once_however_often_it_is_retried(
         "side|impression": "3",
         "side|click|1|a": "1",
     }
+
+
+async def test_a_click_on_a_story_another_collector_just_catalogued_counts(
+    client: Client, redis: Redis, engine: Any
+) -> None:
+    from ranker.core.validate import catalog_entry
+
+    store = Store(redis, make_settings(engine.url))  # as another collector writes it
+    await store.put_items("news", [("elsewhere", catalog_entry({"title": "T", "url": "/t"}))])
+    assert await send(client, placement="sidebar", event="click", id="elsewhere", position=3) == 204
+    assert await send(client, placement="sidebar", event="click", id="never", position=3) == 404

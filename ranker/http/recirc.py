@@ -80,7 +80,9 @@ async def collect(request: web.Request) -> web.Response:
             raise ApiError(400, "bad_json", "the body is not valid JSON") from None
         site, field, item, page = _event(doc, app[SETTINGS].sites)
         if item is not None and not app[CATALOG].has(site, item):  # a box lists only these
-            raise ApiError(404, "unknown_item", "no catalogued item with this id")
+            # Catalogued through another collector a moment ago? As for a view, ask first.
+            if not await app[CATALOG].look_up(site, item):
+                raise ApiError(404, "unknown_item", "no catalogued item with this id")
         now = app[CLOCK]()
         # A repeat is the same event on the same page by the same visitor.
         verdict = app[ADMISSION].check_event(request, site, f"recirc|{field}|{page}", now)
