@@ -20,7 +20,7 @@ from ranker import demo
 from ranker.core.config import Settings, Site
 from ranker.http.app import create_app
 from ranker.http.appkeys import AGGREGATOR, FLUSHER, STORE
-from tests.support import BROWSER_HEADERS, FakeClock
+from tests.support import BROWSER, BROWSER_HEADERS, FakeClock
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -152,6 +152,40 @@ async def served_demo(
         yield Live(server)
     finally:
         await server.close()
+
+
+# How many characters of an element's text are drawn inside its box (a clamped headline's
+# hidden lines and cut-off letters are not).
+VISIBLE_CHARS = """e => {
+    const box = e.getBoundingClientRect();
+    const walker = document.createTreeWalker(e, NodeFilter.SHOW_TEXT);
+    const range = document.createRange();
+    let n = 0;
+    for (let t = walker.nextNode(); t; t = walker.nextNode()) {
+        for (let i = 0; i < t.length; i++) {
+            range.setStart(t, i);
+            range.setEnd(t, i + 1);
+            const r = range.getBoundingClientRect();
+            if (r.width > 0 && r.left >= box.left - 0.5 && r.right <= box.right + 0.5
+                && r.top >= box.top - 0.5 && r.bottom <= box.bottom + 0.5) n++;
+        }
+    }
+    return n;
+}"""
+
+
+async def dashboard_tab(
+    chromium: Any, live: Live, screen: dict[str, Any], **context: Any
+) -> tuple[Any, list[str]]:
+    """A new tab on the demo dashboard (signed in with the token the demo page carries),
+    opened at `screen` (and any other context options), and the errors its scripts throw."""
+    tab = await chromium.new_context(user_agent=BROWSER, locale="en-US", **screen, **context)
+    page = await tab.new_page()
+    page.set_default_timeout(10_000)
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    await page.goto(live.url("/dashboard?site=demo"))
+    return page, errors
 
 
 @contextlib.asynccontextmanager

@@ -16,8 +16,8 @@ import pytest
 
 from ranker.core.config import Settings
 from ranker.http.appkeys import FLUSHER
-from tests.browser import Live, launched, served_demo, shot, until
-from tests.support import BROWSER, BROWSER_HEADERS, FakeClock
+from tests.browser import Live, dashboard_tab, launched, served_demo, shot, until
+from tests.support import BROWSER_HEADERS, FakeClock
 
 PHONE: dict[str, Any] = {
     "viewport": {"width": 390, "height": 844},
@@ -88,12 +88,7 @@ async def open_dashboard(
     chromium: Any, live: Live, screen: dict[str, Any]
 ) -> tuple[Any, list[str]]:
     """A new tab on the demo dashboard, and the errors its scripts throw."""
-    context = await chromium.new_context(user_agent=BROWSER, locale="en-US", **screen)
-    page = await context.new_page()
-    page.set_default_timeout(10_000)
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    await page.goto(live.url("/dashboard?site=demo"))
+    page, errors = await dashboard_tab(chromium, live, screen)
     await page.wait_for_selector("#most-viewed tbody tr[data-id='storm']")
     return page, errors
 

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from ranker.core.config import Settings
-from tests.browser import Live, launched, served_demo, shot, until
-from tests.support import BROWSER, FakeClock
+from tests.browser import VISIBLE_CHARS, Live, dashboard_tab, launched, served_demo, shot, until
+from tests.support import FakeClock
 
 PHONE: dict[str, Any] = {
     "viewport": {"width": 390, "height": 844},
@@ -33,25 +33,6 @@ UNBROKEN_ID = "5f2b8c1e9a7d4e3f8b6c0a1d2e3f4a5b6c7d8e9f0a1b2c3d4e5f6a7b8c9d0e1f"
 HIDDEN = "Ferry timetable changes for the winter season explained in full"
 WIDE_SECTION = "entertainment-and-lifestyle-wknd"  # the longest a section may be: 32
 WINDOWS = ["hot", "1h", "24h", "7d", "30d", "all"]
-
-# How many characters of an element's text are drawn inside its box (a clamped headline's
-# hidden lines and cut-off letters are not).
-VISIBLE_CHARS = """e => {
-    const box = e.getBoundingClientRect();
-    const walker = document.createTreeWalker(e, NodeFilter.SHOW_TEXT);
-    const range = document.createRange();
-    let n = 0;
-    for (let t = walker.nextNode(); t; t = walker.nextNode()) {
-        for (let i = 0; i < t.length; i++) {
-            range.setStart(t, i);
-            range.setEnd(t, i + 1);
-            const r = range.getBoundingClientRect();
-            if (r.width > 0 && r.left >= box.left - 0.5 && r.right <= box.right + 0.5
-                && r.top >= box.top - 0.5 && r.bottom <= box.bottom + 0.5) n++;
-        }
-    }
-    return n;
-}"""
 
 
 @pytest.fixture
@@ -79,12 +60,7 @@ async def open_dashboard(
 ) -> tuple[Any, list[str]]:
     """A new tab on the demo dashboard (signed in with the token the demo page carries),
     and the errors its scripts throw."""
-    context = await chromium.new_context(user_agent=BROWSER, locale="en-US", **screen)
-    page = await context.new_page()
-    page.set_default_timeout(10_000)
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    await page.goto(live.url("/dashboard?site=demo"))
+    page, errors = await dashboard_tab(chromium, live, screen)
     await page.wait_for_selector("#most-viewed tbody tr[data-id='long']")
     await page.wait_for_selector("#hidden-list li[data-id='gone']")
     return page, errors

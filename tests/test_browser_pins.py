@@ -18,7 +18,16 @@ import aiohttp
 import pytest
 
 from ranker.core.config import Settings
-from tests.browser import TOKEN, Live, launched, served_demo, shot, until
+from tests.browser import (
+    TOKEN,
+    VISIBLE_CHARS,
+    Live,
+    dashboard_tab,
+    launched,
+    served_demo,
+    shot,
+    until,
+)
 from tests.support import BROWSER, FakeClock
 
 PHONE: dict[str, Any] = {
@@ -36,25 +45,6 @@ LONG = (
     "Late winner sends Kingsfield Albion into the cup semi-finals at the expense of "
     "Northgate Athletic"
 )
-
-# How many characters of an element's text are drawn inside its box (a clamped headline's
-# hidden lines and cut-off letters are not).
-VISIBLE_CHARS = """e => {
-    const box = e.getBoundingClientRect();
-    const walker = document.createTreeWalker(e, NodeFilter.SHOW_TEXT);
-    const range = document.createRange();
-    let n = 0;
-    for (let t = walker.nextNode(); t; t = walker.nextNode()) {
-        for (let i = 0; i < t.length; i++) {
-            range.setStart(t, i);
-            range.setEnd(t, i + 1);
-            const r = range.getBoundingClientRect();
-            if (r.width > 0 && r.left >= box.left - 0.5 && r.right <= box.right + 0.5
-                && r.top >= box.top - 0.5 && r.bottom <= box.bottom + 0.5) n++;
-        }
-    }
-    return n;
-}"""
 
 
 def midday_zone(now: float) -> str:
@@ -92,14 +82,7 @@ async def open_dashboard(
     chromium: Any, live: Live, screen: dict[str, Any]
 ) -> tuple[Any, list[str]]:
     """A new tab on the demo dashboard, and the errors its scripts throw."""
-    context = await chromium.new_context(
-        user_agent=BROWSER, locale="en-US", timezone_id=EDITOR_ZONE, **screen
-    )
-    page = await context.new_page()
-    page.set_default_timeout(10_000)
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    await page.goto(live.url("/dashboard?site=demo"))
+    page, errors = await dashboard_tab(chromium, live, screen, timezone_id=EDITOR_ZONE)
     await page.wait_for_selector("#most-viewed tbody tr[data-id='storm']")
     return page, errors
 
