@@ -223,6 +223,7 @@ class Collector:
         collector: str = "",  # more [collector] settings, as TOML lines
         server: str = "",  # [server] settings, as TOML lines
         behind_proxy: bool = True,  # loopback is a trusted proxy
+        extra: str = "",  # more tables, as TOML lines after the site's
     ) -> None:
         trusted = '"127.0.0.1/32"' if behind_proxy else ""
         self._config = tmp_path / "ranker.toml"
@@ -230,7 +231,7 @@ class Collector:
             f"[server]\n{server}"
             f'[collector]\nflush_interval = "{flush_interval}"\n'
             f"trusted_proxies = [{trusted}]\n{collector}"
-            f'[sites.{SITE}]\nhalf_life = "1h"\ntoken = "{TOKEN}"\n'
+            f'[sites.{SITE}]\nhalf_life = "1h"\ntoken = "{TOKEN}"\n{extra}'
         )
         self._log_path = tmp_path / "serve.log"
         self._redis_url = redis_url

@@ -22,6 +22,7 @@ from ranker.core.outcomes import HELD
 from ranker.core.validate import ID_RE, SECTION_RE
 from ranker.core.windows import BUCKET_SECONDS, WINDOWS, bucket_start
 from ranker.store import keys
+from ranker.store.alerts import AlertBox, Record
 from ranker.store.keys import PREFIX, SCHEMA
 from ranker.store.redis import Pin, Store
 from tests.support import FakeClock
@@ -335,6 +336,17 @@ async def _workload(store: Store, cached: Store, site: str, now: int) -> None:
     await store.most_held(site, HELD, 5)
     await store.flags(site)
     await store.recirculation(site, [minute // 3600 * 3600])
+    await store.traffic(site, [minute // 3600 * 3600, minute // 3600 * 3600 - 3600])
+    box = AlertBox(store)
+    assert await box.lock(site, "me", 60)
+    record = Record("hook", "digest", "digest:2026-12-02", "Most viewed", now, {"text": "x"})
+    assert await box.add(site, "me", [record], now) == 1
+    [due] = await box.due(site, now, 10)
+    await box.done(site, "me", due, None)
+    await box.log(site)
+    await box.pending(site)
+    await box.prune(site, now)
+    await box.unlock(site, "me")
     await store.sections(site)
     await store.hidden_items(site)
     await store.get_items(site, ["s0", "nope"])

@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Generic, TypeVar
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ranker.core.windows import window_span
@@ -54,6 +55,32 @@ class PurgeHook:
     token: str = field(default="", repr=False)  # the API token; never logged
 
 
+ALERT_KINDS = ("rising", "held", "dropping", "digest")
+ALERT_FORMATS = ("slack", "json")
+
+
+@dataclass(frozen=True, slots=True)
+class AlertHook:
+    """Where a site's alerts go (`[[sites.NAME.alerts]]`), and which."""
+
+    name: str  # how logs, metrics and the dashboard name it: never its address
+    url: str = field(repr=False)  # an incoming webhook's address often is its credential
+    format: str = "slack"  # "slack": Slack-compatible {"text"}; "json": the alert's fields
+    kinds: frozenset[str] = frozenset(ALERT_KINDS)
+    token: str = field(default="", repr=False)  # sent as Authorization: Bearer, if set
+    # The daily digest: at this local time (hour, minute) of the site, the window's top n.
+    digest_at: tuple[int, int] = (8, 0)
+    digest_window: str = "24h"
+    digest_n: int = 10
+    # A story rising this many times faster than its baseline (after the site's usual
+    # growth at this hour is taken out) is told about, once a day.
+    rising_ratio: float = 3.0
+    # Beacons dropping: an hour with fewer views than this share of the same hour's median
+    # on the previous days, when that median is at least drop_min_views.
+    drop_share: float = 0.25
+    drop_min_views: int = 100
+
+
 PURGE_KINDS = {
     # kind: (default base URL, the key naming its target)
     "fastly": ("https://api.fastly.com", "service_id"),
@@ -91,6 +118,8 @@ class Site:
     # Where the site's Most viewed boxes are (widget.js' data-placement): the placements
     # whose impressions and clicks are counted, so no outsider can store made-up ones.
     placements: frozenset[str] = frozenset({"default"})
+    # Webhooks told when a story rises, a surge is held, beacons drop, and each day's digest.
+    alerts: tuple[AlertHook, ...] = ()
 
     def link(self, url: str) -> str:
         """A story's catalog url as the site's readers reach it."""
@@ -324,6 +353,8 @@ class Settings:
     rebase_after: float = setting("decay", 24.0, _number)
     # How often one collector does each site's upkeep.
     maintenance_interval: float = setting("maintenance", 60.0, parse_duration, key="interval")
+    # How often the collector holding a site's alerts looks for new ones and sends them.
+    alert_interval: float = setting("alerts", 30.0, parse_duration, key="interval")
     # Members a hot ranking keeps; the long tail beyond is trimmed.
     hot_max: int = setting("maintenance", 200_000, _positive_int)
     # Short-window views a story needs before it can "rise".
@@ -369,6 +400,7 @@ _SITE_KEYS = {
     "purge",
     "origins",
     "placements",
+    "alerts",
     "token_env",
     "secret_env",
 }
@@ -404,6 +436,7 @@ def _parse_site(name: str, table: object, unknown: list[str], environ: Mapping[s
         purge=_purge_hooks(table.get("purge", []), f"{where}.purge", environ),
         origins=_origins(table.get("origins", []), f"{where}.origins"),
         placements=_placements(table.get("placements", []), f"{where}.placements"),
+        alerts=_alert_hooks(table.get("alerts", []), f"{where}.alerts", environ),
     )
 
 
@@ -465,6 +498,89 @@ def _purge_hooks(v: object, where: str, environ: Mapping[str, str]) -> tuple[Pur
             raise ConfigError(f"{at}.token: the {kind} API token (or token_env)")
         hooks.append(PurgeHook(kind, url, target, token))
     return tuple(hooks)
+
+
+_ALERT_KEYS = {
+    "name",
+    "url",
+    "url_env",
+    "format",
+    "kinds",
+    "token",
+    "token_env",
+    "digest_at",
+    "digest_window",
+    "digest_n",
+    "rising_ratio",
+    "drop_share",
+    "drop_min_views",
+}
+HOOK_NAME_RE = re.compile(r"[a-z0-9][a-z0-9_.:-]{0,63}")
+_DIGEST_WINDOWS = ("hot", "1h", "24h", "7d", "30d")
+
+
+def _alert_hooks(v: object, where: str, environ: Mapping[str, str]) -> tuple[AlertHook, ...]:
+    if not isinstance(v, list) or not all(isinstance(t, dict) for t in v):
+        raise ConfigError(f"{where}: expected [[{where}]] tables")
+    if len(v) > 10:
+        raise ConfigError(f"{where}: at most 10 hooks")
+    hooks: list[AlertHook] = []
+    for k, table in enumerate(v):
+        hook = _alert_hook(table, f"{where}[{k}]", environ)
+        if any(h.name == hook.name for h in hooks):
+            raise ConfigError(f"{where}[{k}].name: {hook.name!r} names another hook too")
+        hooks.append(hook)
+    return tuple(hooks)
+
+
+def _alert_hook(table: dict[str, Any], at: str, environ: Mapping[str, str]) -> AlertHook:
+    if unknown := sorted(set(table) - _ALERT_KEYS):
+        raise ConfigError(f"{at}: unknown key(s) {', '.join(unknown)}")
+    if "url" not in table and "url_env" not in table:
+        raise ConfigError(f"{at}.url: the webhook's http(s) address (or url_env)")
+    url = _file_or_env(table, "url", at, environ)
+    if not re.fullmatch(r"https?://[^/?#\s\\@]+(?:[/?][^\s\\]*)?", url, re.IGNORECASE):
+        raise ConfigError(f"{at}.url: an http(s) address")  # not echoed: it may be secret
+    form = table.get("format", "slack")
+    if form not in ALERT_FORMATS:
+        raise ConfigError(f"{at}.format: one of {', '.join(ALERT_FORMATS)}, got {form!r}")
+    kinds = table.get("kinds", list(ALERT_KINDS))
+    if not isinstance(kinds, list) or not kinds or not set(kinds) <= set(ALERT_KINDS):
+        raise ConfigError(f"{at}.kinds: a list of {', '.join(ALERT_KINDS)}")
+    name = table.get("name", f"{form}:{(urlsplit(url).hostname or '').lower()}")
+    if not isinstance(name, str) or not HOOK_NAME_RE.fullmatch(name):
+        raise ConfigError(f"{at}.name: 1-64 of a-z, 0-9, '_', '.', ':' and '-'")
+    window = table.get("digest_window", "24h")
+    if window not in _DIGEST_WINDOWS:
+        raise ConfigError(f"{at}.digest_window: one of {', '.join(_DIGEST_WINDOWS)}")
+    digest_n = _positive_int(table.get("digest_n", 10), f"{at}.digest_n")
+    if digest_n > 50:
+        raise ConfigError(f"{at}.digest_n: at most 50")
+    ratio = _number(table.get("rising_ratio", 3.0), f"{at}.rising_ratio")
+    if not 1.0 < ratio <= 1000.0:
+        raise ConfigError(f"{at}.rising_ratio: more than 1, at most 1000")
+    has_token = "token" in table or "token_env" in table
+    return AlertHook(
+        name=name,
+        url=url,
+        format=form,
+        kinds=frozenset(kinds),
+        token=_file_or_env(table, "token", at, environ) if has_token else "",
+        digest_at=_clock_time(table.get("digest_at", "08:00"), f"{at}.digest_at"),
+        digest_window=window,
+        digest_n=digest_n,
+        rising_ratio=ratio,
+        drop_share=_share(table.get("drop_share", 0.25), f"{at}.drop_share"),
+        drop_min_views=_positive_int(table.get("drop_min_views", 100), f"{at}.drop_min_views"),
+    )
+
+
+def _clock_time(v: object, name: str) -> tuple[int, int]:
+    """A time of day, "HH:MM" (24-hour clock)."""
+    match = re.fullmatch(r"([01][0-9]|2[0-3]):([0-5][0-9])", v) if isinstance(v, str) else None
+    if match is None:
+        raise ConfigError(f'{name}: a time of day like "08:00" (24-hour clock), got {v!r}')
+    return int(match[1]), int(match[2])
 
 
 def _base_url(v: object, name: str) -> str:
@@ -608,6 +724,7 @@ EXAMPLE_TOKENS = frozenset(
         "fuzz-token",
         "bench-token",
         "cdn-api-token-that-must-stay-secret",
+        "ops-hook-token-that-must-stay-secret",
         "one-token",
         "many-token",
         "t0k3n",

@@ -22,10 +22,12 @@ from ranker.core.config import Settings
 from ranker.core.limits import AddressLimit
 from ranker.http import assets, catalog, routes
 from ranker.http.admission import Admission
+from ranker.http.alerts import Alerter
 from ranker.http.appkeys import (
     ADDRESS_LIMIT,
     ADMISSION,
     AGGREGATOR,
+    ALERTER,
     CATALOG,
     CLOCK,
     FLUSHER,
@@ -199,10 +201,24 @@ async def purger_ctx(app: web.Application) -> AsyncIterator[None]:
         await purger.cancel()
 
 
+async def alerts_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The sites' alerts, looked for and sent by whichever collector holds each site's
+    alert lock; at shutdown the lock is let go, so another collector goes on at once."""
+    alerter = app[ALERTER] = Alerter(app[SETTINGS], app[STORE], app[CLOCK])
+    if not alerter.sites:
+        yield
+        return
+    async with aiohttp.ClientSession() as session:
+        task = asyncio.create_task(alerter.run(session))
+        yield
+        await stop(task)
+        await alerter.release()
+
+
 async def metrics_ctx(app: web.Application) -> AsyncIterator[None]:
     """Move the collector's counters into the Prometheus metrics every second."""
     metrics = app[METRICS] = Metrics(
-        app[AGGREGATOR], app[FLUSHER], app[STORE], app[TOP_CACHE], app[PURGER]
+        app[AGGREGATOR], app[FLUSHER], app[STORE], app[TOP_CACHE], app[PURGER], app[ALERTER]
     )
     task = asyncio.create_task(metrics.run())
     yield
@@ -236,6 +252,7 @@ def create_app(
             flusher_ctx,
             maintenance_ctx,
             purger_ctx,
+            alerts_ctx,
             metrics_ctx,
         ]
     )

@@ -13,6 +13,7 @@ import msgspec
 from aiohttp import web
 from msgspec import UNSET
 
+from ranker.core.config import ALERT_KINDS
 from ranker.core.decay import decayed
 from ranker.core.outcomes import HELD, REASONS, RELEASED_BY_DEFAULT
 from ranker.core.trends import history_ready_at, rank_authors, rank_rising, rising_buckets
@@ -25,7 +26,7 @@ from ranker.core.windows import (
     day_starts,
     local_date,
 )
-from ranker.http.appkeys import CLOCK, PURGER, SETTINGS, SIGNED_IN, STORE, TOP_CACHE
+from ranker.http.appkeys import ALERTER, CLOCK, PURGER, SETTINGS, SIGNED_IN, STORE, TOP_CACHE
 from ranker.http.common import authorize, json_body, json_response, path_item_id, path_site
 from ranker.http.errors import ApiError
 from ranker.http.purge import changed
@@ -33,6 +34,7 @@ from ranker.http.query import TopKey, parse_section
 from ranker.http.schemas import (
     MAX_SERIES_IDS,
     RELEASE_RULE,
+    AlertsQuery,
     AuthorsQuery,
     BeaconsQuery,
     BucketsQuery,
@@ -63,6 +65,7 @@ _AUTHORS_WINDOW = AuthorsQuery().window
 AUTHORS_SCAN = 20_000
 _DAYS = int_param(BeaconsQuery, "days")
 _HELD_N = int_param(HeldQuery, "n")
+_ALERTS_N = int_param(AlertsQuery, "n")
 FLAG_SHOWN = 3600.0  # how long after its last held view a concentrated story stays flagged
 
 
@@ -201,6 +204,46 @@ async def purges(request: web.Request) -> web.Response:
                 }
                 for status in hooks.values()
             ]
+        }
+    )
+
+
+async def alerts(request: web.Request) -> web.Response:
+    """GET /v1/sites/{site}/alerts?n=: the site's alert hooks and what they were sent."""
+    site = authorize(request)
+    n = _ALERTS_N.read(request.query)
+    config = request.app[SETTINGS].sites[site]
+    box = request.app[ALERTER].box
+    records = (await box.log(site))[:n] if config.alerts else []
+    return json_response(
+        {
+            "timezone": config.timezone,
+            "hooks": [
+                {
+                    "name": hook.name,
+                    "format": hook.format,
+                    "kinds": [k for k in ALERT_KINDS if k in hook.kinds],
+                    "digest_at": "{:02d}:{:02d}".format(*hook.digest_at),
+                    "digest_window": hook.digest_window,
+                }
+                for hook in config.alerts
+            ],
+            "pending": await box.pending(site) if config.alerts else 0,
+            "recent": [
+                {
+                    "hook": r.hook,
+                    "kind": r.kind,
+                    "key": r.key,
+                    "title": r.title,
+                    "state": r.state,
+                    "attempts": r.attempts,
+                    "created": _iso(r.created),
+                    "sent_at": _iso(r.sent_at) if r.sent_at else None,
+                    "next_at": _iso(r.next_at) if r.state == "pending" and r.next_at else None,
+                    "last_error": r.last_error or None,
+                }
+                for r in records
+            ],
         }
     )
 

@@ -24,6 +24,7 @@ from prometheus_client import (
 )
 
 from ranker.core.aggregate import Aggregator
+from ranker.http.alerts import Alerter
 from ranker.http.purge import Purger
 from ranker.http.query import TopCache
 from ranker.store.flusher import Flusher
@@ -65,6 +66,12 @@ PURGES = Counter(
     "CDN purges by site, hook and outcome: sent, failed (after every retry) or retried",
     ["site", "hook", "outcome"],
 )
+ALERTS = Counter(
+    "ranker_alerts",
+    "Alerts delivered by this process, by site, hook, kind and outcome: sent, failed (after "
+    "every retry) or retried",
+    ["site", "hook", "kind", "outcome"],
+)
 QUERY_CACHE = Counter(
     "ranker_query_cache", "Lists asked for, by whether the in-process cache had them", ["result"]
 )
@@ -80,9 +87,11 @@ class Metrics:
         store: Store,
         cache: TopCache,
         purger: Purger | None = None,
+        alerter: Alerter | None = None,
     ) -> None:
         self._aggregator = aggregator
         self._purger = purger
+        self._alerter = alerter
         self._flusher = flusher
         self._store = store
         self._cache = cache
@@ -105,12 +114,7 @@ class Metrics:
         self._add(QUERY_CACHE, ("cache", "hit"), self._cache.hits)
         self._add(QUERY_CACHE, ("cache", "miss"), self._cache.misses)
         self._add(FLUSH_FAILURES, ("failures",), flusher.failed_flushes)
-        if self._purger is not None:
-            for site, hooks in self._purger.status.items():
-                for hook, status in hooks.items():
-                    for outcome in ("sent", "failed", "retried"):
-                        key = ("purges", site, hook, outcome)
-                        self._add(PURGES, key, getattr(status, outcome))
+        self._sync_hooks()
         self._add(VIEWS_WRITTEN, ("written",), flusher.flushed_views)
         self._add(VIEWS_DROPPED, ("dropped",), flusher.dropped_views)
         durations, flusher.flush_seconds = flusher.flush_seconds, []
@@ -119,6 +123,22 @@ class Metrics:
         PENDING_KEYS.set(flusher.pending_keys)
         PENDING_VIEWS.set(flusher.pending_views)
         FLUSH_LAG.set(flusher.lag())
+
+    def _sync_hooks(self) -> None:
+        """The CDN purges' and the alerts' outcomes, per hook."""
+        if self._purger is not None:
+            for site, hooks in self._purger.status.items():
+                for hook, status in hooks.items():
+                    for outcome in ("sent", "failed", "retried"):
+                        key = ("purges", site, hook, outcome)
+                        self._add(PURGES, key, getattr(status, outcome))
+        if self._alerter is not None:
+            for site, per_hook in self._alerter.counts.items():
+                for hook_name, kinds in per_hook.items():
+                    for kind, counts in kinds.items():
+                        for outcome in ("sent", "failed", "retried"):
+                            labels = ("alerts", site, hook_name, kind, outcome)
+                            self._add(ALERTS, labels, getattr(counts, outcome))
 
     async def run(self) -> None:
         while True:

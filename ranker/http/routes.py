@@ -17,6 +17,8 @@ from ranker.http.connections import guard
 from ranker.http.errors import Handler
 from ranker.http.openapi import JSON, MAX_AGE, Body, Header, Refusal, Reply, Route, build
 from ranker.http.schemas import (
+    Alerts,
+    AlertsQuery,
     Authors,
     AuthorsQuery,
     Beacon,
@@ -337,6 +339,21 @@ TRENDS: Final = [
         tag="trends",
         security=SITE_TOKEN,
         responses={200: Reply("one entry per configured hook", Purges), **_TOKEN},
+    ),
+    Route(
+        method="GET",
+        path=SITE + "/alerts",
+        handler=editors.alerts,
+        operation_id="alerts",
+        summary="The site's alert webhooks and the alerts they were sent, newest first",
+        tag="trends",
+        security=SITE_TOKEN,
+        query=AlertsQuery,
+        responses={
+            200: Reply("hooks, alerts pending, recent alerts", Alerts),
+            400: Refusal("a bad parameter", ("bad_n",)),
+            **_TOKEN,
+        },
     ),
     Route(
         method="GET",

@@ -312,6 +312,10 @@ class HeldQuery(Struct):
     n: Annotated[int, Meta(ge=1, le=MAX_N)] = 20
 
 
+class AlertsQuery(Struct):
+    n: Annotated[int, Meta(ge=1, le=MAX_N, description="the most recent alerts shown")] = 20
+
+
 class BeaconsQuery(Struct):
     days: Annotated[
         int,
@@ -611,6 +615,34 @@ class PurgeHookStatus(Struct):
 
 class Purges(Struct):
     hooks: list[PurgeHookStatus]
+
+
+class AlertHookInfo(Struct):
+    name: Annotated[str, Meta(description="the hook's name; never its address")]
+    format: Literal["slack", "json"]
+    kinds: list[Literal["rising", "held", "dropping", "digest"]]
+    digest_at: Annotated[str, Meta(description="the digest's local time, HH:MM")]
+    digest_window: str
+
+
+class AlertRecord(Struct):
+    hook: str
+    kind: Literal["rising", "held", "dropping", "digest", "test"]
+    key: Annotated[str, Meta(description="what it is about: one key, one message per hook")]
+    title: str
+    state: Literal["pending", "sent", "failed"]
+    attempts: Count
+    created: Timestamp
+    sent_at: Timestamp | None
+    next_at: Annotated[Timestamp | None, Meta(description="the next attempt, when pending")]
+    last_error: str | None
+
+
+class Alerts(Struct):
+    timezone: str
+    hooks: list[AlertHookInfo]
+    pending: Annotated[Count, Meta(description="alerts not delivered yet")]
+    recent: Annotated[list[AlertRecord], Meta(max_length=MAX_N)]
 
 
 class RecircPosition(Struct):

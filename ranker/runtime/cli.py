@@ -130,6 +130,28 @@ def cmd_sign(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_alerts_test(args: argparse.Namespace) -> int:
+    """Send a sample alert to each of a site's alert hooks; 1 if any did not take it."""
+    import asyncio
+
+    from ranker.core.alerts import sample
+    from ranker.http.alerts import deliver_now
+
+    settings = _settings(args)
+    site = settings.sites.get(args.site)
+    if site is None:
+        print(f"ranker: no site {args.site!r} in the configuration", file=sys.stderr)
+        return 2
+    if not site.alerts:
+        name = site.name
+        print(f"ranker: sites.{name} has no [[sites.{name}.alerts]] hooks", file=sys.stderr)
+        return 2
+    results = asyncio.run(deliver_now(site.alerts, sample(site.name, time.time())))
+    for hook, outcome in results:
+        print(f"{hook.name}: {outcome}")
+    return 0 if all(outcome.startswith("sent") for _, outcome in results) else 1
+
+
 def cmd_token(args: argparse.Namespace) -> int:
     """Print a fresh random token, for a site's `token` or `secret`."""
     print(secrets.token_urlsafe(32))  # 43 URL-safe characters, 256 random bits
@@ -464,6 +486,14 @@ def build_parser() -> argparse.ArgumentParser:
         )
     )
     migrate.set_defaults(func=cmd_migrate)
+
+    alerts = sub.add_parser("alerts", help="alert webhooks")
+    alerts_sub = alerts.add_subparsers(dest="alerts_command", required=True)
+    alerts_test = with_config(
+        alerts_sub.add_parser("test", help="send a sample alert to each of a site's hooks")
+    )
+    alerts_test.add_argument("site")
+    alerts_test.set_defaults(func=cmd_alerts_test)
 
     catalog = sub.add_parser("catalog", help="catalog maintenance")
     catalog_sub = catalog.add_subparsers(dest="catalog_command", required=True)

@@ -74,6 +74,10 @@ SCHEMA: Final[dict[str, Shape]] = {
     "flushed": Shape("hash", "rk:{site}:flushed:{batch_id}"),
     "beacons": Shape("hash", "rk:{site}:beacons:{day}"),
     "recirc": Shape("hash", "rk:{site}:recirc:{hour}"),
+    "traffic": Shape("string", "rk:{site}:traffic:{hour}"),
+    "alerts_log": Shape("hash", "rk:{site}:alerts:log"),
+    "alerts_outbox": Shape("zset", "rk:{site}:alerts:outbox"),
+    "alerts_lock": Shape("string", "rk:{site}:lock:alerts"),
     "salt": Shape("string", "rk:salt:{day}"),  # shared by all sites: no tag, no script
 }
 
@@ -325,6 +329,32 @@ def recirc(site: str, hour: int) -> str:
     box's impressions and clicks in that UTC hour (on the site's first shard). Expires
     `retention.day` after the hour."""
     return _NAMES["recirc"](site, hour)
+
+
+def traffic(site: str, hour: int) -> str:
+    """STRING: the views counted in that UTC hour on this shard (INCRBY per flush), for the
+    alert of beacons dropping. Expires `retention.hour` after the hour."""
+    return _NAMES["traffic"](site, hour)
+
+
+def alerts_log(site: str) -> str:
+    """HASH "hook|alert" -> JSON record of one alert to one hook (what it says, its state,
+    attempts, last error): an alert is made once, whichever collector finds it first, so
+    none is sent twice (HSETNX). Records older than eight days are removed by the sender.
+    On the site's first shard."""
+    return _NAMES["alerts_log"](site)
+
+
+def alerts_outbox(site: str) -> str:
+    """ZSET "hook|alert" -> when its next attempt is due (unix s): the alerts not delivered
+    yet, so a restarted collector sends what is pending and nothing else."""
+    return _NAMES["alerts_outbox"](site)
+
+
+def alerts_lock(site: str) -> str:
+    """STRING: the collector that finds and sends the site's alerts; renewed while it runs,
+    taken over by another when it stops renewing."""
+    return _NAMES["alerts_lock"](site)
 
 
 def salt(day: str) -> str:

@@ -10,7 +10,7 @@ from collections.abc import Callable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib.resources import files
-from typing import Any, Concatenate, ParamSpec, TypeVar, cast
+from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar, cast
 
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
@@ -156,13 +156,20 @@ def _reasons(batch: Batch) -> list[str | int]:
     return flat
 
 
-S = TypeVar("S", bound="Store")
+class Counted(Protocol):
+    """What round_trip counts calls on: a store, or a part of one."""
+
+    @property
+    def round_trips(self) -> dict[str, int]: ...
+
+
+S = TypeVar("S", bound=Counted)
 P = ParamSpec("P")
 R = TypeVar("R")
 Method = Callable[Concatenate[S, P], Coroutine[Any, Any, R]]
 
 
-def _round_trip(purpose: str) -> Callable[[Method[S, P, R]], Method[S, P, R]]:
+def round_trip(purpose: str) -> Callable[[Method[S, P, R]], Method[S, P, R]]:
     """Count calls of a store method (one round trip each) under `purpose`, for metrics;
     its redis-py errors become StoreUnavailable."""
 
@@ -315,7 +322,7 @@ class Store:
 
     # -- rankings -----------------------------------------------------------------------
 
-    @_round_trip("flush")
+    @round_trip("flush")
     async def flush(self, batch: Batch, batch_id: str) -> tuple[bool, int]:
         """Apply a batch at most once (retries with the same id are no-ops).
 
@@ -370,7 +377,7 @@ class Store:
         applied = any(int(r[0]) for r in replies)
         return applied, sum(int(r[1]) for r in replies)
 
-    @_round_trip("maintenance")
+    @round_trip("maintenance")
     async def maintain(
         self, site: str, now: float, half_life: float, period: float
     ) -> tuple[bool, int, int, int]:
@@ -408,7 +415,7 @@ class Store:
             sum(int(r[3]) for r in replies),
         )
 
-    @_round_trip("maintenance")
+    @round_trip("maintenance")
     async def rebase(
         self,
         site: str,
@@ -431,7 +438,7 @@ class Store:
         )
         return float(landmarks[0])
 
-    @_round_trip("maintenance")
+    @round_trip("maintenance")
     async def migrate(self, site: str, now: float) -> dict[str, int]:
         """Bring a site's data written by an earlier release to this release's layout
         (keys.LAYOUT), shard by shard. A shard already there is left alone; every step can
@@ -486,7 +493,7 @@ class Store:
             done["shards"] += 1
         return done
 
-    @_round_trip("query")
+    @round_trip("query")
     async def landmark(self, site: str) -> float | None:
         """The decay landmark (of the site's first shard)."""
         value = await self.redis.hget(keys.meta(self.tags(site)[0]), "landmark")
@@ -509,7 +516,7 @@ class Store:
         found = await self.listing(site, section, window, n, now, max_scan, max_age, facets)
         return found.landmark, found.rows
 
-    @_round_trip("query")
+    @round_trip("query")
     async def listing(
         self,
         site: str,
@@ -571,7 +578,7 @@ class Store:
         pinned.sort(key=lambda pr: (pr[0], pr[1].id))
         return Listing(common, [row for _, row in merged[:n]], pinned)
 
-    @_round_trip("query")
+    @round_trip("query")
     async def recirculation(self, site: str, hours: list[int]) -> dict[str, int]:
         """The boxes' impressions and clicks in those hours, summed by event."""
         tag = self.tags(site)[0]
@@ -585,7 +592,19 @@ class Store:
                 out[event] = out.get(event, 0) + int(count)
         return out
 
-    @_round_trip("query")
+    @round_trip("query")
+    async def traffic(self, site: str, hours: list[int]) -> list[int]:
+        """The views counted in each UTC hour of `hours`, every shard's summed."""
+        tags = self.tags(site)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for hour in hours:
+                for tag in tags:
+                    pipe.get(keys.traffic(tag, hour))
+            replies = await pipe.execute()
+        n = len(tags)
+        return [sum(int(r or 0) for r in replies[i * n : (i + 1) * n]) for i in range(len(hours))]
+
+    @round_trip("query")
     async def since(self, site: str) -> float | None:
         """When the site began counting (unix s): None when it has not; 0 when it began
         before that was kept (long enough ago for any baseline)."""
@@ -598,7 +617,7 @@ class Store:
                 return 0.0
         return min(known, default=None)
 
-    @_round_trip("query")
+    @round_trip("query")
     async def latest(
         self,
         site: str,
@@ -629,7 +648,7 @@ class Store:
         rows.sort(key=lambda r: (-r.score, r.id))
         return rows[:n]
 
-    @_round_trip("query")
+    @round_trip("query")
     async def series(
         self, site: str, ids: list[str], resolution: str, starts: list[int]
     ) -> dict[str, list[int]]:
@@ -669,7 +688,7 @@ class Store:
                 out[item_id] = [int(reply[i]) for reply in per_start]
         return {item_id: out[item_id] for item_id in ids}
 
-    @_round_trip("query")
+    @round_trip("query")
     async def rising_candidates(
         self,
         site: str,
@@ -707,7 +726,7 @@ class Store:
 
     # -- held views -----------------------------------------------------------------------
 
-    @_round_trip("held")
+    @round_trip("held")
     async def release(
         self, site: str, item_id: str, reasons: Iterable[str], now: float
     ) -> dict[str, int]:
@@ -730,7 +749,7 @@ class Store:
         )
         return {reply[i]: int(reply[i + 1]) for i in range(0, len(reply), 2)}
 
-    @_round_trip("held")
+    @round_trip("held")
     async def held(
         self, site: str, ids: list[str], reasons: Iterable[str]
     ) -> dict[str, dict[str, int]]:
@@ -750,7 +769,7 @@ class Store:
                         out.setdefault(item_id, {})[reason] = int(views)
         return {item_id: out.get(item_id, {}) for item_id in ids}
 
-    @_round_trip("held")
+    @round_trip("held")
     async def most_held(self, site: str, reasons: Iterable[str], n: int) -> list[str]:
         """The ids with the most views held for any of `reasons` (and not released)."""
         best: dict[str, float] = {}
@@ -764,7 +783,7 @@ class Store:
                 best[item_id] = best.get(item_id, 0.0) + views
         return sorted(best, key=lambda i: (-best[i], i))[:n]
 
-    @_round_trip("held")
+    @round_trip("held")
     async def flags(self, site: str) -> dict[str, tuple[str, float, int]]:
         """id -> (network, share, unix time) of the last views held as concentrated."""
         out: dict[str, tuple[str, float, int]] = {}
@@ -778,17 +797,17 @@ class Store:
                 out[item_id] = (network, float(share), int(at))
         return out
 
-    @_round_trip("query")
+    @round_trip("query")
     async def sections(self, site: str) -> list[str]:
         return sorted(await self._members(site, keys.scopes))
 
-    @_round_trip("query")
+    @round_trip("query")
     async def hidden_items(self, site: str, limit: int = 500) -> list[tuple[str, dict[str, str]]]:
         ids = sorted(await self._members(site, keys.hidden))[:limit]
         entries = await self._entries(site, ids)
         return [(i, entries[i]) for i in ids if i in entries]
 
-    @_round_trip("catalog")
+    @round_trip("catalog")
     async def get_items(self, site: str, ids: list[str]) -> dict[str, dict[str, str]]:
         """The catalog entries of those of `ids` that have one."""
         return await self._entries(site, ids)
@@ -800,11 +819,11 @@ class Store:
             entries = await pipe.execute()
         return {i: e for i, e in zip(ids, entries, strict=True) if e}
 
-    @_round_trip("query")
+    @round_trip("query")
     async def total(self, site: str, item_id: str) -> float:
         return await self.redis.zscore(keys.total(self._tag(site, item_id), "all"), item_id) or 0.0
 
-    @_round_trip("query")
+    @round_trip("query")
     async def beacons(self, site: str, days: list[int]) -> list[dict[str, int]]:
         """For each start of the site's day in `days`: views counted, and beacons not counted
         by reason."""
@@ -823,11 +842,11 @@ class Store:
             tallies.append(tally)
         return tallies
 
-    @_round_trip("ping")
+    @round_trip("ping")
     async def ping(self) -> None:
         await self.redis.ping()
 
-    @_round_trip("salt")
+    @round_trip("salt")
     async def salt(self, day: str) -> bytes:
         """The day's visitor-hash salt, made by whichever collector asks first."""
         key = keys.salt(day)
@@ -849,7 +868,7 @@ class Store:
             keys.hidden(tag),
         ]
 
-    @_round_trip("catalog")
+    @round_trip("catalog")
     async def put_items(self, site: str, entries: Iterable[tuple[str, Mapping[str, str]]]) -> int:
         """Create or replace catalog entries in one pipeline; the number that were new."""
         replies = await self._run_all(
@@ -873,19 +892,19 @@ class Store:
         )
         return sum(int(r) for r in replies)
 
-    @_round_trip("catalog")
+    @round_trip("catalog")
     async def pin(self, site: str, item_id: str, pin: Pin) -> bool:
         """Pin a catalogued story (replacing its pin); False when it is not catalogued."""
         tag = self._tag(site, item_id)
         spec = f"{pin.position}|{int(pin.until)}|{pin.section or ''}|{','.join(pin.windows)}"
         return bool(await self._pin(keys=[keys.items(tag), keys.pins(tag)], args=[item_id, spec]))
 
-    @_round_trip("catalog")
+    @round_trip("catalog")
     async def unpin(self, site: str, item_id: str) -> bool:
         """Remove a story's pin; False when it had none."""
         return bool(await self.redis.hdel(keys.pins(self._tag(site, item_id)), item_id))
 
-    @_round_trip("catalog")
+    @round_trip("catalog")
     async def pins(self, site: str, now: float) -> dict[str, Pin]:
         """The pins in force, by story id; expired ones are removed."""
         out: dict[str, Pin] = {}
@@ -904,17 +923,17 @@ class Store:
                 await self.redis.hdel(keys.pins(tag), *expired)
         return out
 
-    @_round_trip("catalog")
+    @round_trip("catalog")
     async def is_catalogued(self, site: str, item_id: str) -> bool:
         tag = self._tag(site, item_id)
         return bool(await self.redis.sismember(keys.items(tag), item_id))
 
-    @_round_trip("catalog")
+    @round_trip("catalog")
     async def get_item(self, site: str, item_id: str) -> dict[str, str] | None:
         fields = await self.redis.hgetall(keys.item(self._tag(site, item_id), item_id))
         return cast(dict[str, str], fields) or None
 
-    @_round_trip("catalog")
+    @round_trip("catalog")
     async def delete_item(self, site: str, item_id: str, now: float) -> bool:
         """Delete an entry and all its counts; False when there was no such entry."""
         tag = self._tag(site, item_id)
@@ -936,7 +955,7 @@ class Store:
         )
         return bool(deleted)
 
-    @_round_trip("catalog")
+    @round_trip("catalog")
     async def set_hidden(self, site: str, item_id: str, hidden: bool) -> bool:
         """Hide or show an existing entry; False when there is no such entry."""
         tag = self._tag(site, item_id)
@@ -946,7 +965,7 @@ class Store:
         )
         return bool(found)
 
-    @_round_trip("catalog")
+    @round_trip("catalog")
     async def list_items(self, site: str, cursor: int, count: int) -> tuple[int, list[str]]:
         """A page of catalogued ids and the cursor of the next (0: done). With several
         shards the cursor holds the shard too (shard + shards * the shard's SSCAN cursor),
@@ -960,7 +979,7 @@ class Store:
                 return 0, sorted(cast(list[str], ids))
         return shard + len(tags) * int(position), sorted(cast(list[str], ids))
 
-    @_round_trip("catalog")
+    @round_trip("catalog")
     async def catalog_snapshot(self, tag: str) -> tuple[int, set[str], str]:
         """(version, every catalogued id, last log entry id) of one shard (`tags`), read
         atomically."""
@@ -969,11 +988,11 @@ class Store:
         )
         return int(reply[0]), set(reply[2:]), reply[1]
 
-    @_round_trip("catalog")
+    @round_trip("catalog")
     async def catalog_version(self, tag: str) -> int:
         return int(await self.redis.hget(keys.meta(tag), "catver") or 0)
 
-    @_round_trip("catalog")
+    @round_trip("catalog")
     async def catalog_changes(self, tag: str, after: str) -> list[CatalogChange]:
         entries = cast(
             list[tuple[str, dict[str, Any]]],

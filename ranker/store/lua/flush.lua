@@ -86,6 +86,7 @@ if not rolled then
 end
 
 local expiry = {}  -- key -> unix time it expires
+local hourly = {}  -- UTC hour -> views counted in it
 -- minute -> {minute key, hour key or false, day key or false}: hour and day only for a
 -- minute already rolled; the names of the rest of its buckets for held views.
 local of_minute = {}
@@ -206,6 +207,7 @@ while i <= n do
           redis.call('ZINCRBY', b[3], v, id)
         end
         views = views + tonumber(v)
+        hourly[b[5]] = (hourly[b[5]] or 0) + tonumber(v)
       end
       redis.call('ZINCRBY', total_key, views, id)
       counted = counted + views
@@ -213,6 +215,12 @@ while i <= n do
   end
 end
 if counted > 0 then redis.call('HINCRBY', tally, 'counted', counted) end
+-- Views counted per UTC hour, for the alert of beacons dropping.
+for hour, views in pairs(hourly) do
+  local key = key_traffic(p, string.format('%d', hour))
+  redis.call('INCRBY', key, string.format('%d', views))
+  expiry[key] = hour + hour_size + retention[2]
+end
 if counted > 0 or reasons > 0 then redis.call('EXPIREAT', tally, tally_expires) end
 for key, at in pairs(expiry) do
   redis.call('EXPIREAT', key, string.format('%d', at))
