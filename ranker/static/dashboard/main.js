@@ -3,20 +3,22 @@
  * the dashboard (its stories, #author=<slug> for one author's, or #authors) and a story's
  * view (#story=<id>), and says what each polling round reads:
  * the JSON APIs under /v1/sites/{site}/, every 5 s while the tab is visible (the beacon
- * tally and the box's performance every 30 s, a site's CDN purges every minute while it
- * has no purge hooks).
+ * tally, the box's performance and the alerts every 30 s, a site's CDN purges and alerts
+ * every minute while it has no hooks of the kind).
  *
  *   state.js  where the editor is        api.js    requests, token, the answers' text
  *   poll.js   rounds, live indicator     signin.js the form, the session
  *   top.js, rising.js, hidden.js, held.js, beacons.js, sections.js  the dashboard's panels
  *   pins.js   the pins in force (the Pinned panel), pinning and unpinning
  *   purges.js how the site's CDN purge hooks are doing (a panel only when it has hooks)
+ *   alerts.js the site's alert hooks and the alerts they were sent (likewise)
  *   authors.js  the authors ranked by their stories' views
  *   box.js    Box performance: the Most viewed box's impressions and clicks per placement
  *   story.js  a story's view             chart.js  the SVG charts
  *   dom.js, format.js, rule.js  helpers: building the page, numbers and words, the catalog's rule
  */
 
+import { alertsDue, loadAlerts, resetAlerts } from "./alerts.js";
 import { whenRefused } from "./api.js";
 import { loadAuthors, resetAuthors, showCachedAuthors } from "./authors.js";
 import { beaconsDue, loadBeacons, resetBeacons } from "./beacons.js";
@@ -78,6 +80,7 @@ function roundReads() {
   const reads = [readList(), rising, loadHidden(), loadHeld(), loadPins()];
   if (beaconsDue()) reads.push(loadBeacons());
   if (purgesDue()) reads.push(loadPurges()); // which says its failures, never throws
+  if (alertsDue()) reads.push(loadAlerts()); // likewise
   if (boxDue()) reads.push(loadBox()); // likewise
   loadSections(); // not part of the round: its failure is no sign of a broken connection
   return reads;
@@ -140,6 +143,7 @@ function resetSite() {
   resetHeld();
   resetBeacons();
   resetPurges();
+  resetAlerts();
   resetBox();
   resetSections();
 }
