@@ -545,3 +545,33 @@ async def test_a_real_server_sends_the_digest_once_through_a_crash(
     [(key, body)] = fake.delivered("/chat")
     assert key.startswith("digest:") and "Nothing was counted" in body["text"]
     assert len(fake.calls) == 3  # two failures, one delivery, across the two processes
+
+
+async def test_a_flood_of_rising_stories_comes_three_a_look_and_none_is_lost(
+    engine: Any, redis: Redis, receiver: tuple[Receiver, str]
+) -> None:
+    fake, base = receiver
+    fake.failures = 0
+    clock = FakeClock(bucket_start(time.time(), "hour") + 1800)
+    now = clock()
+    settings = _alerting(engine.url, base, now)
+    store = Store(redis, settings)
+    await _newsroom(store, now)
+    flood = [f"flood-{k}" for k in range(4)]
+    await store.put_items("news", [(i, {"title": i, "url": f"/{i}"}) for i in flood])
+    for k in range(10):
+        await _views(store, now - 60 * k, dict.fromkeys(flood, 3))
+
+    def rising() -> list[str]:
+        return [k for k, _ in fake.delivered("/chat") if k.startswith("rising:")]
+
+    async with aiohttp.ClientSession() as session:
+        alerter = Alerter(settings, store, clock)
+        assert await alerter.look(session, "news")
+        assert len(rising()) == 3
+        clock.advance(INTERVAL)
+        assert await alerter.look(session, "news")
+        assert len(rising()) == 5
+        clock.advance(INTERVAL)
+        assert await alerter.look(session, "news")
+    assert sorted(k.split(":")[1] for k in rising()) == sorted(["breaking", *flood])

@@ -161,8 +161,13 @@ class Alerter:
             Record(hook.name, a.kind, a.key, a.title, now, _body(a, hook, now))
             for hook, a in await self.find(site, now)
         ]
+        known = await self.box.known(site, records)
+        records = _capped([r for r in records if r.field not in known])
         await self.box.add(site, self._owner, records, now)
         for record in await self.box.due(site, now, PER_TICK):
+            # Kept, or given up when another collector took over (this one stalled).
+            if not await self.box.lock(site, self._owner, ttl):
+                break
             await self._deliver(session, site, record)
         if now - self._pruned.get(site, 0.0) > 3600:
             self._pruned[site] = now
@@ -179,8 +184,7 @@ class Alerter:
             rising = await self._rising(site, now)
             for hook in hooks:
                 if "rising" in hook.kinds:
-                    chosen = [a for ratio, a in rising if ratio >= hook.rising_ratio]
-                    found += [(hook, a) for a in chosen[:RISING_PER_TICK]]
+                    found += [(hook, a) for ratio, a in rising if ratio >= hook.rising_ratio]
         if "held" in wanted:
             held = await self._held(site, now)
             found += [(hook, a) for hook in hooks if "held" in hook.kinds for a in held]
@@ -355,6 +359,20 @@ class Alerter:
                         e,
                     )
         await self.box.done(site, self._owner, record, again)
+
+
+def _capped(records: list[Record]) -> list[Record]:
+    """At most RISING_PER_TICK new rising alerts per hook (the fastest first, as found):
+    a flood of rising stories is a few messages a look, not one per story."""
+    seen: dict[str, int] = {}
+    out = []
+    for record in records:
+        if record.kind == "rising":
+            seen[record.hook] = seen.get(record.hook, 0) + 1
+            if seen[record.hook] > RISING_PER_TICK:
+                continue
+        out.append(record)
+    return out
 
 
 def _body(alert: Alert, hook: AlertHook, now: float) -> dict[str, Any]:

@@ -89,6 +89,16 @@ class AlertBox:
         return max(0, int(await self._script(keys=self._keys(site), args=args)))
 
     @round_trip("alerts")
+    async def known(self, site: str, records: list[Record]) -> set[str]:
+        """The fields of those of `records` made before."""
+        if not records:
+            return set()
+        _, log, _ = self._keys(site)
+        fields = [r.field for r in records]
+        found = await self.store.redis.hmget(log, fields)
+        return {f for f, raw in zip(fields, found, strict=True) if raw is not None}
+
+    @round_trip("alerts")
     async def done(self, site: str, owner: str, record: Record, again: float | None) -> bool:
         """Keep an attempt's outcome; queued again at `again`, or out of the outbox."""
         args = ["done", owner, record.field, record.dumps(), "" if again is None else repr(again)]
