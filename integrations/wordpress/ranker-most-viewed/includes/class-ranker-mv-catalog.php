@@ -402,7 +402,7 @@ final class Ranker_MV_Catalog {
 		if ( ! current_user_can( 'manage_options' ) ) {
 			wp_die( esc_html__( 'You may not change Ranker\'s settings.', 'ranker-most-viewed' ), 403 );
 		}
-		check_admin_referer( $action );
+		check_admin_referer( $action, 'ranker_mv_nonce' );
 	}
 
 	/**
@@ -468,14 +468,14 @@ final class Ranker_MV_Catalog {
 		<?php endif; ?>
 		<form method="post" action="<?php echo esc_url( admin_url( 'admin-post.php' ) ); ?>" style="display:inline">
 			<input type="hidden" name="action" value="ranker_mv_sync">
-			<?php wp_nonce_field( 'ranker_mv_sync' ); ?>
-			<?php submit_button( __( 'Catalog published posts', 'ranker-most-viewed' ), 'secondary', 'submit', false ); ?>
+			<?php wp_nonce_field( 'ranker_mv_sync', 'ranker_mv_nonce' ); ?>
+			<?php submit_button( __( 'Catalog published posts', 'ranker-most-viewed' ), 'secondary', 'ranker-mv-sync', false ); ?>
 		</form>
 		<?php if ( $queue ) : ?>
 			<form method="post" action="<?php echo esc_url( admin_url( 'admin-post.php' ) ); ?>" style="display:inline">
 				<input type="hidden" name="action" value="ranker_mv_retry">
-				<?php wp_nonce_field( 'ranker_mv_retry' ); ?>
-				<?php submit_button( __( 'Retry now', 'ranker-most-viewed' ), 'secondary', 'submit', false ); ?>
+				<?php wp_nonce_field( 'ranker_mv_retry', 'ranker_mv_nonce' ); ?>
+				<?php submit_button( __( 'Retry now', 'ranker-most-viewed' ), 'secondary', 'ranker-mv-retry', false ); ?>
 			</form>
 		<?php endif; ?>
 		<?php
