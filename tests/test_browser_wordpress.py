@@ -77,9 +77,10 @@ class WordPress:
         self.port = free_port()
         self.home = f"http://127.0.0.1:{self.port}"
         self.log = folder / "debug.log"
-        shutil.copytree(WORDPRESS, self.root, symlinks=True)
-        for name in ("wp-config.php", ".htaccess"):  # Debian's: per-host files in /etc
-            (self.root / name).unlink()
+        # Files, not Debian's relative links; without its wp-config.php, which reads per-host
+        # files in /etc/wordpress.
+        ignored = shutil.ignore_patterns("wp-config.php", ".htaccess")
+        shutil.copytree(WORDPRESS, self.root, ignore=ignored)
         shutil.copytree(PLUGIN, self.root / "wp-content" / "plugins" / PLUGIN.name)
         (self.root / "wp-config.php").write_text(
             f"""<?php
@@ -207,6 +208,54 @@ async def until_counted(ranker: str, item_id: int, views: int) -> None:
     await browser.until(counted, f"Ranker counting a view of post {item_id}")
 
 
+async def editor_and_settings(chromium: Any, wp: WordPress, ranker: str) -> None:
+    """An administrator's browser: the block in the editor, and the settings form (through
+    options.php, its nonce and capability check) saving, and refusing a wrong address."""
+    context = await chromium.new_context(user_agent=BROWSER)
+    tab = await context.new_page()
+    tab.set_default_timeout(20_000)
+    errors: list[str] = []
+    tab.on("pageerror", lambda e: errors.append(str(e)))
+    await tab.goto(f"{wp.home}/wp-login.php")
+    await tab.fill("#user_login", "admin")
+    await tab.fill("#user_pass", "a-password-1")
+    await tab.click("#wp-submit")
+    await tab.wait_for_url("**/wp-admin/**")
+
+    await tab.goto(f"{wp.home}/wp-admin/post-new.php")
+    await tab.wait_for_function("() => window.wp?.blocks?.getBlockType('ranker/most-viewed')")
+    await tab.evaluate(
+        """() => wp.data.dispatch("core/block-editor").insertBlocks(
+            wp.blocks.createBlock("ranker/most-viewed", {n: 3, section: "sport"}))"""
+    )
+    placeholder = tab.locator(".wp-block-ranker-most-viewed .components-placeholder")
+    await placeholder.wait_for()
+    text = await placeholder.inner_text()
+    assert "The 3 most viewed stories in section sport: Last 24 hours." in text, text
+
+    settings = f"{wp.home}/wp-admin/options-general.php?page=ranker-most-viewed"
+    await tab.goto(settings)
+    assert await tab.locator("#ranker-mv-token").input_value() == ""
+    assert await tab.locator(".ranker-mv-state").all_text_contents() == ["Set", "Set"]
+    html = await tab.content()
+    assert TOKEN not in html and SECRET not in html
+    await tab.fill("#ranker-mv-url", "ranker.example.com/path")
+    await tab.fill("#ranker-mv-site", "other")
+    await tab.evaluate("() => document.querySelector('#ranker-mv-url').type = 'text'")
+    await tab.click("#submit")
+    notice = await tab.locator(".notice-error, .error").first.inner_text()
+    assert "Ranker's address: an http:// or https:// address" in notice
+    stored = wp.php("return get_option( 'ranker_mv_settings' );")
+    assert stored == {"url": ranker, "site": "other", "token": TOKEN, "secret": SECRET}
+    await tab.fill("#ranker-mv-site", "news")
+    await tab.click("#submit")
+    assert "Settings saved." in await tab.locator("#setting-error-settings_updated").inner_text()
+    assert wp.php("return get_option( 'ranker_mv_settings' )['site'];") == "news"
+    await tab.screenshot(path=browser.ARTIFACTS / "wordpress-settings.png", full_page=True)
+    assert errors == []
+    await context.close()
+
+
 async def test_a_wordpress_site_counts_lists_and_catalogs_its_posts(
     engine: EmbeddedEngine, tmp_path: Path
 ) -> None:
@@ -268,6 +317,7 @@ async def test_a_wordpress_site_counts_lists_and_catalogs_its_posts(
                     browser.ARTIFACTS.mkdir(exist_ok=True)
                     await tab.screenshot(path=browser.ARTIFACTS / "wordpress-post.png")
                     await context.close()
+                    await editor_and_settings(chromium, wp, ranker)
 
             # Unpublished: hidden, counts kept. Trashed: deleted.
             wp.php(f"wp_update_post( array( 'ID' => {derby}, 'post_status' => 'draft' ) );")
@@ -324,6 +374,19 @@ async def test_a_wordpress_site_counts_lists_and_catalogs_its_posts(
             assert synced["sent"] == 3 and synced["errors"] == []
             assert item(ranker, old) is not None
 
+            # A scheduled post is catalogued when WP-Cron publishes it.
+            scheduled = wp.php(
+                """return wp_insert_post( array( 'post_title' => 'Budget day',
+                    'post_status' => 'future', 'post_date' => wp_date( 'Y-m-d H:i:s',
+                    time() + 3600 ) ) );"""
+            )
+            assert item(ranker, scheduled) is None
+            wp.php(f"check_and_publish_future_post( {scheduled} );")  # what WP-Cron calls
+            assert item(ranker, scheduled) is None  # not due yet
+            wp.php(f"wp_publish_post( {scheduled} );")
+            published = item(ranker, scheduled)
+            assert published is not None and published["title"] == "Budget day"
+
             # The settings page says whether the token and secret are set, never what.
             page = wp.php("ob_start(); Ranker_MV_Settings::render(); return ob_get_clean();")
             assert TOKEN not in page and SECRET not in page
@@ -352,6 +415,21 @@ async def test_a_wordpress_site_counts_lists_and_catalogs_its_posts(
             )
             assert "window: one of hot, 1h, 24h, 7d, 30d, all" in told[0]
             assert told[1] == ""
+            # Deleted from the Plugins screen: nothing of it is left in WordPress.
+            left = wp.php(
+                """
+                update_option( 'ranker_mv_queue', array( '9' => array( 'op' => 'put',
+                    'attempts' => 1, 'next' => time() + 60, 'error' => '' ) ) );
+                wp_schedule_single_event( time() + 60, 'ranker_mv_retry' );
+                deactivate_plugins( 'ranker-most-viewed/ranker-most-viewed.php' );
+                uninstall_plugin( 'ranker-most-viewed/ranker-most-viewed.php' );
+                $options = array( 'ranker_mv_settings', 'ranker_mv_queue', 'ranker_mv_status',
+                    'ranker_mv_sync' );
+                return array( array_map( 'get_option', $options ),
+                    wp_next_scheduled( 'ranker_mv_retry' ) );
+                """
+            )
+            assert left == [[False] * 4, False]
             notices = wp.plugin_notices()
             assert wp.log.exists() and notices == [], notices  # the log is there: WP's own
     finally:
