@@ -114,7 +114,7 @@ final class Ranker_MV_Settings {
 	 */
 	public static function sanitize( $input ) {
 		$old   = self::get();
-		$input = is_array( $input ) ? wp_unslash( $input ) : array();
+		$input = is_array( $input ) ? $input : array(); // options.php has unslashed it.
 		$new   = $old;
 
 		$url = isset( $input['url'] ) && is_string( $input['url'] ) ? trim( $input['url'] ) : $old['url'];
