@@ -54,6 +54,11 @@ export default [
     languageOptions: { sourceType: "module", globals: globals.browser },
   },
   {
+    // The WordPress block's editor script: a plain script on WordPress' wp.* globals.
+    files: ["integrations/wordpress/**/*.js"],
+    languageOptions: { sourceType: "script", globals: { ...globals.browser, wp: "readonly" } },
+  },
+  {
     files: ["scripts/**/*.mjs", "eslint.config.js"],
     languageOptions: { sourceType: "module", globals: globals.node },
   },
