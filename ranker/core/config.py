@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Generic, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from ranker.core.feeds import Feed, parse_feeds
 from ranker.core.windows import window_span
 
 SITE_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")  # used with fullmatch
@@ -91,6 +92,8 @@ class Site:
     # Where the site's Most viewed boxes are (widget.js' data-placement): the placements
     # whose impressions and clicks are counted, so no outsider can store made-up ones.
     placements: frozenset[str] = frozenset({"default"})
+    # Feeds and sitemaps whose items the catalog follows (ranker.core.feeds).
+    feeds: tuple[Feed, ...] = ()
 
     def link(self, url: str) -> str:
         """A story's catalog url as the site's readers reach it."""
@@ -369,6 +372,7 @@ _SITE_KEYS = {
     "purge",
     "origins",
     "placements",
+    "feeds",
     "token_env",
     "secret_env",
 }
@@ -404,6 +408,7 @@ def _parse_site(name: str, table: object, unknown: list[str], environ: Mapping[s
         purge=_purge_hooks(table.get("purge", []), f"{where}.purge", environ),
         origins=_origins(table.get("origins", []), f"{where}.origins"),
         placements=_placements(table.get("placements", []), f"{where}.placements"),
+        feeds=parse_feeds(table.get("feeds", []), f"{where}.feeds"),
     )
 
 

@@ -10,6 +10,7 @@ from ranker.core.aggregate import Aggregator
 from ranker.core.config import Settings
 from ranker.core.limits import AddressLimit
 from ranker.http.admission import Admission
+from ranker.http.feedsync import FeedSync
 from ranker.http.metrics import Metrics
 from ranker.http.purge import Purger
 from ranker.http.query import TopCache
@@ -32,6 +33,8 @@ ADMISSION = web.AppKey("ADMISSION", Admission)
 ADDRESS_LIMIT = web.AppKey("ADDRESS_LIMIT", AddressLimit)
 METRICS = web.AppKey("METRICS", Metrics)
 PURGER = web.AppKey("PURGER", Purger)
+# The feed sync (ranker.http.feedsync); a test may set its own before the app starts.
+FEEDS = web.AppKey("FEEDS", FeedSync)
 # The site whose token the dashboard page comes signed in with (only the demo's, whose
 # token is public).
 SIGNED_IN = web.AppKey("SIGNED_IN", str)

@@ -74,6 +74,8 @@ SCHEMA: Final[dict[str, Shape]] = {
     "flushed": Shape("hash", "rk:{site}:flushed:{batch_id}"),
     "beacons": Shape("hash", "rk:{site}:beacons:{day}"),
     "recirc": Shape("hash", "rk:{site}:recirc:{hour}"),
+    "deleted": Shape("zset", "rk:{site}:deleted"),
+    "feed": Shape("hash", "rk:{site}:feed:{feed}"),
     "salt": Shape("string", "rk:salt:{day}"),  # shared by all sites: no tag, no script
 }
 
@@ -325,6 +327,20 @@ def recirc(site: str, hour: int) -> str:
     box's impressions and clicks in that UTC hour (on the site's first shard). Expires
     `retention.day` after the hour."""
     return _NAMES["recirc"](site, hour)
+
+
+def deleted(site: str) -> str:
+    """ZSET id -> unix time an editor deleted the story: a feed never brings it back. No
+    TTL; writing the id through the catalog API (PUT, import) removes it."""
+    return _NAMES["deleted"](site)
+
+
+def feed(site: str, feed: str) -> str:
+    """HASH of a configured feed (on the site's first shard): `due` (unix s, when the next
+    poll may start: whichever collector moves it first polls), what was kept of each of its
+    documents (`documents`: URL -> ETag, Last-Modified, digest, as JSON), and the status
+    editors see. No TTL; one per configured feed."""
+    return _NAMES["feed"](site, feed)
 
 
 def salt(day: str) -> str:
