@@ -304,7 +304,7 @@ def html_text(fragment: str) -> str:
 def clean(text: str, limit: int) -> str:
     """Text as the catalog takes it: no control or bidi-override characters, whitespace runs
     made one space, trimmed, and cut at a word to `limit` characters with an ellipsis."""
-    text = _SPACES.sub(" ", clean_text(text)).strip()
+    text = clean_text(_SPACES.sub(" ", text)).strip()
     if len(text) <= limit:
         return text
     cut = text[: limit - 1]

@@ -56,15 +56,15 @@ def refusal(address: Address) -> str | None:
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
         address = address.ipv4_mapped
     for attribute, what in (
-        ("is_loopback", "loopback"),
-        ("is_link_local", "link-local"),
-        ("is_multicast", "multicast"),
-        ("is_unspecified", "unspecified"),
-        ("is_reserved", "reserved"),
-        ("is_private", "private"),
+        ("is_loopback", "a loopback address"),
+        ("is_link_local", "a link-local address"),
+        ("is_multicast", "a multicast address"),
+        ("is_unspecified", "an unspecified address"),
+        ("is_reserved", "a reserved address"),
+        ("is_private", "a private address"),
     ):
         if getattr(address, attribute):
-            return f"a {what} address"
+            return what
     return None if address.is_global else "not a public address"
 
 
@@ -232,6 +232,8 @@ async def collect(
         if nested:
             out.skipped.append((child, "a sitemap index inside a sitemap index: not followed"))
         items = (items or []) + (found or [])
+    if children and out.kind:  # the feed is the index, whichever of its documents was read
+        out.kind = "sitemap index"
     for item in items or ():
         out.seen += 1
         if len(out.entries) >= limit:
