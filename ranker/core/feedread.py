@@ -201,7 +201,8 @@ def _sitemap(root: Element, url: str) -> Document:
 
 
 class Skip(ValueError):
-    """An item that makes no catalog entry; the message says why, for editors."""
+    """An item that makes no catalog entry; the message says why, for editors (who are
+    told which item beside it)."""
 
 
 _NOT_ID: Final = re.compile(r"[^A-Za-z0-9_.:-]+")
@@ -239,7 +240,7 @@ def item_id(item: FeedItem, rule: str) -> str:
     else:
         found = re.search(rule, item.link)
         if not found:
-            raise Skip(f"the id pattern does not match the link {_short(item.link)}")
+            raise Skip("the id pattern does not match the link")
         source = found.group(1) or ""
     made = as_id(source)
     if not made:
@@ -313,9 +314,6 @@ def clean(text: str, limit: int) -> str:
     return cut.rstrip() + "…"
 
 
-def _short(url: str) -> str:
-    return url if len(url) <= 80 else url[:79] + "…"
-
 
 def _names(names: list[str], most: int) -> list[str]:
     """Authors or categories, at most `most`; an escaped "&amp;" (as WordPress sends
@@ -331,10 +329,10 @@ def entry(item: FeedItem, feed: Feed) -> tuple[str, dict[str, str]]:
     """The catalog entry (id, stored fields) an item makes, or Skip saying why not."""
     link = safe_url(item.link)
     if not link or not re.match(r"https?://", link, re.IGNORECASE) or len(link) > MAX_URL:
-        raise Skip(f"no usable http(s) link ({_short(item.link) or 'none'})")
+        raise Skip("no usable http(s) link" if item.link else "no link")
     title = clean(html_text(item.title) if item.title_is_html else item.title, MAX_TITLE)
     if not title:
-        raise Skip(f"no title ({_short(link)})")
+        raise Skip("no title")
     doc: dict[str, Any] = {"title": title, "url": link}
     doc["section"] = item_section(item, feed.section) or None
     summary = html_text(item.summary) if item.summary_is_html else item.summary
@@ -357,4 +355,4 @@ def entry(item: FeedItem, feed: Feed) -> tuple[str, dict[str, str]]:
                 return item_key, catalog_entry(doc)
             except InvalidInput as again:
                 e = again
-        raise Skip(f"{e} ({_short(link)})") from None
+        raise Skip(str(e)) from None

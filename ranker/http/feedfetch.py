@@ -241,7 +241,8 @@ async def collect(
         try:
             item_id, fields = entry(item, feed)
         except Skip as e:
-            out.skipped.append((item.link or item.guid, str(e)))
+            what = item.link or item.guid
+            out.skipped.append((what if len(what) <= 200 else what[:199] + "…", str(e)))
             continue
         out.entries.setdefault(item_id, fields)  # an id twice in a feed: its first item
     if len(out.entries) >= limit and out.seen > limit:

@@ -3,14 +3,15 @@
  * the dashboard (its stories, #author=<slug> for one author's, or #authors) and a story's
  * view (#story=<id>), and says what each polling round reads:
  * the JSON APIs under /v1/sites/{site}/, every 5 s while the tab is visible (the beacon
- * tally and the box's performance every 30 s, a site's CDN purges every minute while it
- * has no purge hooks).
+ * tally and the box's performance every 30 s, a site's CDN purges and feeds every minute
+ * while it has none).
  *
  *   state.js  where the editor is        api.js    requests, token, the answers' text
  *   poll.js   rounds, live indicator     signin.js the form, the session
  *   top.js, rising.js, hidden.js, held.js, beacons.js, sections.js  the dashboard's panels
  *   pins.js   the pins in force (the Pinned panel), pinning and unpinning
  *   purges.js how the site's CDN purge hooks are doing (a panel only when it has hooks)
+ *   feeds.js  how the site's feeds and sitemaps are doing (a panel only when it has some)
  *   authors.js  the authors ranked by their stories' views
  *   box.js    Box performance: the Most viewed box's impressions and clicks per placement
  *   story.js  a story's view             chart.js  the SVG charts
@@ -22,6 +23,7 @@ import { loadAuthors, resetAuthors, showCachedAuthors } from "./authors.js";
 import { beaconsDue, loadBeacons, resetBeacons } from "./beacons.js";
 import { boxDue, loadBox, resetBox, restoreBoxWindow, selectBoxWindow } from "./box.js";
 import { $, listInHash, setText, storyInHash } from "./dom.js";
+import { feedsDue, loadFeeds, resetFeeds, showFeeds } from "./feeds.js";
 import { loadHeld, release, resetHeld } from "./held.js";
 import { clearHidden, loadHidden, renderHidden, unhide } from "./hidden.js";
 import { loadPins, resetPins, showPinned, unpinFromPanel, whenPinsChange } from "./pins.js";
@@ -68,16 +70,18 @@ function showList() {
 function roundReads() {
   if (get().view === "story") return [loadStory()];
   const zone = get().zone;
-  // Rising names the site's time zone: the pins' and the purges' times are told by it.
+  // Rising names the site's time zone: the pins', purges' and feeds' times are told by it.
   const rising = loadRising().then(() => {
     if (get().zone === zone) return;
     redrawTop();
     showPinned();
     showPurges();
+    showFeeds();
   });
   const reads = [readList(), rising, loadHidden(), loadHeld(), loadPins()];
   if (beaconsDue()) reads.push(loadBeacons());
   if (purgesDue()) reads.push(loadPurges()); // which says its failures, never throws
+  if (feedsDue()) reads.push(loadFeeds()); // likewise
   if (boxDue()) reads.push(loadBox()); // likewise
   loadSections(); // not part of the round: its failure is no sign of a broken connection
   return reads;
@@ -140,6 +144,7 @@ function resetSite() {
   resetHeld();
   resetBeacons();
   resetPurges();
+  resetFeeds();
   resetBox();
   resetSections();
 }
