@@ -314,7 +314,6 @@ def clean(text: str, limit: int) -> str:
     return cut.rstrip() + "…"
 
 
-
 def _names(names: list[str], most: int) -> list[str]:
     """Authors or categories, at most `most`; an escaped "&amp;" (as WordPress sends
     categories) read as "&"."""

@@ -12,6 +12,7 @@ no writes."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import ipaddress
 import socket
@@ -32,7 +33,8 @@ from ranker.core.feeds import Feed
 MAX_BYTES: Final = 5 * 2**20  # a document larger than this is refused
 MAX_REDIRECTS: Final = 5
 MAX_ITEMS: Final = 1000  # items made entries in one pass (a feed lists its newest first)
-TIMEOUT: Final = aiohttp.ClientTimeout(total=30, connect=10, sock_read=15)
+TIMEOUT: Final = aiohttp.ClientTimeout(total=30, connect=10, sock_read=15)  # one document
+PASS_TIMEOUT: Final = 120.0  # a whole pass, a sitemap index's sitemaps and all
 READ_CHUNK: Final = 64 * 1024
 USER_AGENT: Final = f"Ranker/{__version__} feed sync"
 ACCEPT: Final = (
@@ -214,8 +216,18 @@ async def collect(
     limit: int = MAX_ITEMS,
 ) -> Collected:
     """Fetch and read a feed (a sitemap index: its newest sitemaps too), each document only
-    if it changed since `seen`; FetchError or FeedError when the feed itself fails. `client`
-    is a `session(check)`."""
+    if it changed since `seen`, within PASS_TIMEOUT; FetchError or FeedError when the feed
+    itself fails. `client` is a `session(check)`."""
+    try:
+        async with asyncio.timeout(PASS_TIMEOUT):
+            return await _collect(client, feed, seen, check, limit)
+    except TimeoutError:
+        raise FetchError(f"the pass took over {PASS_TIMEOUT:.0f} s: given up") from None
+
+
+async def _collect(
+    client: aiohttp.ClientSession, feed: Feed, seen: Seen, check: AddressCheck, limit: int
+) -> Collected:
     out = Collected()
     items, children = _read(await _document(client, feed, feed.url, seen, check, out), out)
     if items is None and children is None:  # not modified: an index's sitemaps still may be
