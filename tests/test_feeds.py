@@ -683,18 +683,24 @@ def test_ids_sections_and_entries_follow_the_feed_s_rules() -> None:
     assert fields["published_at"] == ""
 
 
+URL_RULE = "url: expected the feed's or sitemap's http(s) address"
+
+
 @pytest.mark.parametrize(
     ("feed_table", "message"),
     [
-        ({}, "url: the feed's or sitemap's http(s) address"),
-        ({"url": "ftp://news.example/feed"}, "url: the feed's or sitemap's http(s) address"),
-        ({"url": "file:///etc/passwd"}, "url: the feed's or sitemap's http(s) address"),
+        ({}, "url: expected the feed's or sitemap's http(s) address"),
+        (
+            {"url": "ftp://news.example/feed"},
+            "url: expected the feed's or sitemap's http(s) address",
+        ),
+        ({"url": "file:///etc/passwd"}, "url: expected the feed's or sitemap's http(s) address"),
         ({"url": "https://n.example/f", "every": "10s"}, "every: from 30s to 1d"),
         ({"url": "https://n.example/f", "every": "2d"}, "every: from 30s to 1d"),
         ({"url": "https://n.example/f", "id": "uuid"}, "has 0 groups; exactly one"),
         ({"url": "https://n.example/f", "id": "/(a)/(b)"}, "has 2 groups"),
         ({"url": "https://n.example/f", "id": "/(a"}, "is not a regular expression"),
-        ({"url": "https://n.example/f", "section": 3}, "section: expected 'category' 'path'"),
+        ({"url": "https://n.example/f", "section": 3}, "section: expected 'category', 'path'"),
         ({"url": "https://n.example/f", "allow_private": "yes"}, "allow_private: expected"),
         ({"url": "https://n.example/f", "name": "Bad Name"}, "name: 1-32 of a-z"),
         ({"url": "https://n.example/f", "kind": "rss"}, "unknown key(s) kind"),

@@ -63,7 +63,7 @@ def parse_feeds(value: object, where: str) -> tuple[Feed, ...]:
         raise ConfigError(f"{where}: at most {MAX_FEEDS} feeds a site")
     feeds: dict[str, Feed] = {}
     for k, table in enumerate(value):
-        feed = _parse_feed(table, f"{where}[{k}]")
+        feed = parse_feed(table, f"{where}[{k}]")
         if feed.name in feeds:
             raise ConfigError(
                 f"{where}[{k}].name: {feed.name!r} names two feeds; give one a name of its own"
@@ -72,7 +72,8 @@ def parse_feeds(value: object, where: str) -> tuple[Feed, ...]:
     return tuple(feeds.values())
 
 
-def _parse_feed(table: Mapping[str, Any], at: str) -> Feed:
+def parse_feed(table: Mapping[str, Any], at: str) -> Feed:
+    """One feed's table; ConfigError names `at` and the key."""
     from ranker.core.config import ConfigError, parse_duration
 
     if unknown := sorted(set(table) - FEED_KEYS):
@@ -81,7 +82,9 @@ def _parse_feed(table: Mapping[str, Any], at: str) -> Feed:
     if not isinstance(url, str) or not re.fullmatch(
         r"https?://[^/?#\s\\]+(?:[/?#][^\s\\]*)?", url, re.IGNORECASE
     ):
-        raise ConfigError(f"{at}.url: the feed's or sitemap's http(s) address, got {url!r}")
+        raise ConfigError(
+            f"{at}.url: expected the feed's or sitemap's http(s) address, got {url!r}"
+        )
     if len(url) > MAX_URL:
         raise ConfigError(f"{at}.url: longer than {MAX_URL} characters")
     name = table.get("name", default_name(url))
@@ -108,7 +111,7 @@ def _rule(value: object, names: tuple[str, ...], at: str) -> str:
     """One of `names`, or a regular expression with exactly one group."""
     from ranker.core.config import ConfigError
 
-    said = f"{' '.join(repr(n) for n in names)} or a regular expression with one group"
+    said = f"{', '.join(repr(n) for n in names)} or a regular expression with one group"
     if not isinstance(value, str):
         raise ConfigError(f"{at}: expected {said}, got {value!r}")
     if value in names or value == "" and at.endswith(".section"):

@@ -426,12 +426,17 @@ async def _sync(base: str, site: str, token: str, feed: Feed) -> int:
 
 
 def cmd_catalog_sync(args: argparse.Namespace) -> int:
-    from ranker.core.feeds import parse_feeds
+    from ranker.core.feeds import parse_feed
 
     given = {"url": args.feed, "id": args.id, "allow_private": args.allow_private}
     if args.section:
         given["section"] = args.section
-    feed = parse_feeds([given], "catalog sync")[0]  # checked as a configured feed is
+    try:
+        feed = parse_feed(given, "")  # checked as a configured feed is
+    except ConfigError as e:
+        said = str(e).removeprefix(".")  # the option's name, or the feed's address
+        print(f"ranker: {said[5:] if said.startswith('url: ') else '--' + said}", file=sys.stderr)
+        return 2
     return asyncio.run(_sync(_base_url(args), args.site, _token(args, args.site), feed))
 
 
