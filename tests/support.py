@@ -33,7 +33,8 @@ from ranker.store.engine import EmbeddedEngine, free_port
 from ranker.store.redis import Store
 
 # Fresh per session: `ranker serve` refuses a short token or one shown in these files.
-TOKEN = secrets.token_urlsafe(32)
+# Never starting with "-", which a command line would take for an option.
+TOKEN = "t" + secrets.token_urlsafe(32)
 # What a reader's browser sends; the default of the test client, whose own user agent
 # ("Python/3.11 aiohttp/...") is a bot's.
 BROWSER = (

@@ -166,6 +166,7 @@ async def test_the_prelude_names_keys_as_python_does(redis: Redis) -> None:
         "batch_id": "0123abcd",
         "day": 1_699_920_000,
         "hour": 1_699_999_200,
+        "feed": "news-example-feed",
     }
     for name, shape in SCHEMA.items():
         if not shape.pattern.startswith(PREFIX):
@@ -371,6 +372,13 @@ async def _workload(store: Store, cached: Store, site: str, now: int) -> None:
     await store.rebase(site, now + 30 * 3600, 3600.0, 0.0)
     await store.delete_item(site, "s3", now)  # held views left too
     await store.delete_item(site, "signed", now)  # counts, no entry
+    # Feed sync: a poll claimed, entries written as a feed writes them (s3 deleted above:
+    # left out), its status kept.
+    await store.feed_claim(site, "feed", now, 120.0)
+    fed = {"title": "Story 3", "url": "/s3", "hidden": "0"}
+    await store.sync_items(site, [("s3", fed), ("s0", fed), ("s12", fed)])
+    await store.feed_save(site, "feed", {"outcome": "changed"}, {"total_added": 1})
+    await store.feed_states(site, ["feed"])
 
 
 @pytest.mark.parametrize("shards", [1, 3], ids=["one-shard", "three-shards"])

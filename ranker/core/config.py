@@ -15,6 +15,7 @@ from typing import Any, Generic, TypeVar
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from ranker.core.feeds import Feed, parse_feeds
 from ranker.core.windows import window_span
 
 SITE_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")  # used with fullmatch
@@ -120,6 +121,8 @@ class Site:
     placements: frozenset[str] = frozenset({"default"})
     # Webhooks told when a story rises, a surge is held, beacons drop, and each day's digest.
     alerts: tuple[AlertHook, ...] = ()
+    # Feeds and sitemaps whose items the catalog follows (ranker.core.feeds).
+    feeds: tuple[Feed, ...] = ()
 
     def link(self, url: str) -> str:
         """A story's catalog url as the site's readers reach it."""
@@ -401,6 +404,7 @@ _SITE_KEYS = {
     "origins",
     "placements",
     "alerts",
+    "feeds",
     "token_env",
     "secret_env",
 }
@@ -437,6 +441,7 @@ def _parse_site(name: str, table: object, unknown: list[str], environ: Mapping[s
         origins=_origins(table.get("origins", []), f"{where}.origins"),
         placements=_placements(table.get("placements", []), f"{where}.placements"),
         alerts=_alert_hooks(table.get("alerts", []), f"{where}.alerts", environ),
+        feeds=parse_feeds(table.get("feeds", []), f"{where}.feeds"),
     )
 
 

@@ -30,6 +30,7 @@ from ranker.http.appkeys import (
     ALERTER,
     CATALOG,
     CLOCK,
+    FEEDS,
     FLUSHER,
     METRICS,
     PURGER,
@@ -40,6 +41,7 @@ from ranker.http.appkeys import (
     Plugin,
 )
 from ranker.http.connections import guard, unmatched
+from ranker.http.feedsync import FeedSync
 from ranker.http.metrics import Metrics
 from ranker.http.purge import Purger
 from ranker.http.query import TopCache, cache_control
@@ -189,6 +191,17 @@ async def maintenance_ctx(app: web.Application) -> AsyncIterator[None]:
     await stop(task)
 
 
+async def feeds_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The sites' feeds and sitemaps, each polled by one collector (whichever claims it
+    first) into the catalog."""
+    sync = app[FEEDS] = app.get(FEEDS) or FeedSync(app[SETTINGS], app[CLOCK])
+    sync.bind(app[STORE], app[CATALOG], app[TOP_CACHE], app[PURGER])
+    task = asyncio.create_task(sync.run()) if sync.background else None
+    yield
+    if task is not None:
+        await stop(task)
+
+
 async def purger_ctx(app: web.Application) -> AsyncIterator[None]:
     """The sites' CDN purges, sent in the background; at shutdown, those waiting get a few
     seconds to go out."""
@@ -251,6 +264,7 @@ def create_app(
             admission_ctx,
             flusher_ctx,
             maintenance_ctx,
+            feeds_ctx,
             purger_ctx,
             alerts_ctx,
             metrics_ctx,

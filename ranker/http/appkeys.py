@@ -11,6 +11,7 @@ from ranker.core.config import Settings
 from ranker.core.limits import AddressLimit
 from ranker.http.admission import Admission
 from ranker.http.alerts import Alerter
+from ranker.http.feedsync import FeedSync
 from ranker.http.metrics import Metrics
 from ranker.http.purge import Purger
 from ranker.http.query import TopCache
@@ -34,6 +35,8 @@ ADDRESS_LIMIT = web.AppKey("ADDRESS_LIMIT", AddressLimit)
 METRICS = web.AppKey("METRICS", Metrics)
 PURGER = web.AppKey("PURGER", Purger)
 ALERTER = web.AppKey("ALERTER", Alerter)
+# The feed sync (ranker.http.feedsync); a test may set its own before the app starts.
+FEEDS = web.AppKey("FEEDS", FeedSync)
 # The site whose token the dashboard page comes signed in with (only the demo's, whose
 # token is public).
 SIGNED_IN = web.AppKey("SIGNED_IN", str)

@@ -177,7 +177,7 @@ async def import_items(request: web.Request) -> web.Response:
         raise ApiError(415, "unsupported_media_type", "send JSON lines (application/x-ndjson)")
     batch = _Import(request.app, site)
     try:
-        async with contextlib.aclosing(_body_lines(request)) as reads:
+        async with contextlib.aclosing(body_lines(request)) as reads:
             async for lines in reads:
                 for line in lines:
                     batch.check(line)
@@ -194,7 +194,7 @@ async def import_items(request: web.Request) -> web.Response:
     )
 
 
-async def _body_lines(request: web.Request) -> AsyncGenerator[list[bytearray], None]:
+async def body_lines(request: web.Request) -> AsyncGenerator[list[bytearray], None]:
     """The body's lines, as many as each read of IMPORT_READ bytes completes. A line ends
     as bytes.splitlines ends it (\\n, \\r\\n or \\r). ApiError 413 past MAX_IMPORT_BYTES."""
     too_large = ApiError(

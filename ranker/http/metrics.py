@@ -72,6 +72,18 @@ ALERTS = Counter(
     "every retry) or retried",
     ["site", "hook", "kind", "outcome"],
 )
+FEED_POLLS = Counter(
+    "ranker_feed_polls",
+    "Polls of configured feeds by site, feed and outcome: changed (entries written), "
+    "unchanged (read, nothing new), not_modified (the same documents) or failed",
+    ["site", "feed", "outcome"],
+)
+FEED_ITEMS = Counter(
+    "ranker_feed_items",
+    "Items of feeds read anew, by site, feed and what became of them: added, updated, "
+    "unchanged, deleted (an editor deleted the story: left out) or errors (no valid entry)",
+    ["site", "feed", "result"],
+)
 QUERY_CACHE = Counter(
     "ranker_query_cache", "Lists asked for, by whether the in-process cache had them", ["result"]
 )

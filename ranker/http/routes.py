@@ -11,7 +11,7 @@ from aiohttp import web
 from ranker.core.config import Settings
 from ranker.core.outcomes import RELEASED_BY_DEFAULT
 from ranker.core.validate import ItemImport, ItemPatch, ItemWrite
-from ranker.http import beacons, catalog, editors, lists, operations, pins, recirc
+from ranker.http import beacons, catalog, editors, feeds, lists, operations, pins, recirc
 from ranker.http.common import MAX_JSON_BODY
 from ranker.http.connections import guard
 from ranker.http.errors import Handler
@@ -27,6 +27,8 @@ from ranker.http.schemas import (
     BucketsQuery,
     Conditional,
     DashboardQuery,
+    Feeds,
+    FeedSyncResult,
     Health,
     Held,
     HeldQuery,
@@ -632,6 +634,49 @@ SERVICE: Final = [
     ),
 ]
 
+FEEDS: Final = [
+    Route(
+        method="GET",
+        path=SITE + "/feeds",
+        handler=feeds.feeds,
+        operation_id="feeds",
+        summary="How the site's feeds and sitemaps are doing: last poll, items, errors",
+        tag="catalog",
+        description=(
+            "One entry per `[[sites.NAME.feeds]]`, in the configuration's order. Each feed is "
+            "polled by one collector every `every` seconds; its status is shared by all."
+        ),
+        security=SITE_TOKEN,
+        responses={200: Reply("one entry per configured feed", Feeds), **_TOKEN},
+    ),
+    Route(
+        method="POST",
+        path=SITE + "/feeds/sync",
+        handler=feeds.sync,
+        operation_id="feedSync",
+        summary="Write entries a feed brought, as feed sync writes them",
+        tag="catalog",
+        description=(
+            "What `ranker catalog sync` sends. JSON lines, one entry with its id per line, at "
+            f"most {feeds.MAX_SYNC_ENTRIES}: a story an editor deleted is not written again, a "
+            "hidden one stays hidden, an entry stored as it is already is not written (and "
+            "purges nothing). An id on several lines: the first wins."
+        ),
+        security=SITE_TOKEN,
+        body=Body(ItemImport, catalog.IMPORT_TYPES, lines=True),
+        responses={
+            200: Reply("the ids by what became of them, and the refused lines", FeedSyncResult),
+            **_TOKEN,
+            413: Refusal(
+                f"more than {feeds.MAX_SYNC_ENTRIES} entries, or a body over "
+                f"{catalog.MAX_IMPORT_BYTES // 2**20} MiB",
+                ("payload_too_large",),
+            ),
+            415: Refusal("not JSON lines", ("unsupported_media_type",)),
+        },
+    ),
+]
+
 PIN = SITE + "/pins/{id}"
 INVALID_PIN: Final = Refusal("not a valid pin; the message says why", ("invalid_pin",))
 
@@ -690,7 +735,7 @@ PINS: Final = [
     ),
 ]
 
-ROUTES: Final = (*BEACONS, *LISTS, *PINS, *TRENDS, *CATALOG, *SERVICE)
+ROUTES: Final = (*BEACONS, *LISTS, *PINS, *TRENDS, *CATALOG, *FEEDS, *SERVICE)
 DOCUMENT: Final = build(ROUTES)
 _DESCRIPTION: Final = orjson.dumps(DOCUMENT)
 _DESCRIPTION_HEADERS: Final = {

@@ -645,6 +645,69 @@ class Alerts(Struct):
     recent: Annotated[list[AlertRecord], Meta(max_length=MAX_N)]
 
 
+class FeedItemCounts(Struct):
+    seen: Annotated[Count, Meta(description="items in the documents last read")]
+    added: Count
+    updated: Count
+    unchanged: Annotated[Count, Meta(description="entries stored as they are: not written")]
+    deleted: Annotated[Count, Meta(description="stories an editor deleted: left out")]
+    errors: Annotated[Count, Meta(description="items that make no valid entry: skipped")]
+
+
+class FeedTotals(Struct):
+    added: Count
+    updated: Count
+    errors: Count
+
+
+class FeedItemError(Struct):
+    item: Annotated[str, Meta(description="the item's link or guid (a sitemap's address)")]
+    reason: str
+
+
+class FeedStatus(Struct):
+    name: Annotated[str, Meta(description="`name` in the feed's configuration")]
+    url: Annotated[str, Meta(description="its address, without credentials or query")]
+    every: Annotated[int, Meta(ge=30, description="seconds between polls")]
+    kind: Literal["rss", "atom", "sitemap", "sitemap index"] | None
+    outcome: Annotated[
+        Literal["changed", "unchanged", "not_modified", "failed"] | None,
+        Meta(description="of the last poll; null before the first"),
+    ]
+    last_attempt: Timestamp | None
+    last_success: Timestamp | None
+    last_read: Annotated[
+        Timestamp | None, Meta(description="when a document was last read anew (not a 304)")
+    ]
+    next_due: Timestamp | None
+    failures: Annotated[Count, Meta(description="polls failed since the last that worked")]
+    last_error: Annotated[str | None, Meta(description="why the last failed poll failed")]
+    last_error_at: Timestamp | None
+    items: Annotated[FeedItemCounts, Meta(description="of the documents last read anew")]
+    totals: Annotated[FeedTotals, Meta(description="since the feed was first polled")]
+    item_errors: Annotated[
+        list[FeedItemError], Meta(max_length=20, description="why items were skipped, last read")
+    ]
+
+
+class Feeds(Struct):
+    feeds: list[FeedStatus]
+
+
+class FeedSyncResult(Struct):
+    added: list[str]
+    updated: list[str]
+    unchanged: Annotated[list[str], Meta(description="stored as they are: not written")]
+    deleted: Annotated[list[str], Meta(description="stories an editor deleted: not written")]
+    errors: Annotated[
+        list[LineError],
+        Meta(
+            max_length=MAX_IMPORT_ERRORS,
+            description=f"the first {MAX_IMPORT_ERRORS} refused lines",
+        ),
+    ]
+
+
 class RecircPosition(Struct):
     position: Rank
     clicks: Count

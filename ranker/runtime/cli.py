@@ -1,5 +1,5 @@
 """The `ranker` command: serve, demo, top, trends, simulate, sign, token, migrate, catalog
-import."""
+import and sync."""
 
 from __future__ import annotations
 
@@ -31,6 +31,7 @@ from ranker.core.config import (
 from ranker.core.validate import clean_text
 
 if TYPE_CHECKING:
+    from ranker.core.feeds import Feed
     from ranker.http.appkeys import Plugin
 
 
@@ -399,6 +400,68 @@ def cmd_catalog_import(args: argparse.Namespace) -> int:
     return 0 if totals["errors"] == 0 else 1
 
 
+async def _sync(base: str, site: str, token: str, feed: Feed) -> int:
+    """One pass over a feed from here: fetched and read locally, its entries written through
+    the catalog API as feed sync writes them (POST .../feeds/sync), and what became of them
+    printed."""
+    from ranker.core.feedread import FeedError
+    from ranker.core.validate import public_entry
+    from ranker.http.feedfetch import FetchError, address_check, collect, session
+
+    check = address_check(feed)
+    try:
+        async with session(check) as client:
+            read = await collect(client, feed, {}, check)
+    except (FetchError, FeedError) as e:
+        print(f"ranker: {feed.shown_url}: {e}", file=sys.stderr)
+        return 1
+    lines = []
+    for item_id, fields in read.entries.items():
+        shown = public_entry(item_id, fields)
+        del shown["hidden"]  # the catalog's own is kept
+        lines.append(orjson.dumps({k: v for k, v in shown.items() if v not in ("", [])}))
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/x-ndjson"}
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(
+            f"{base}/v1/sites/{site}/feeds/sync", data=b"\n".join(lines), headers=headers
+        ) as response,
+    ):
+        doc = orjson.loads(await response.read())
+        if response.status >= 400:
+            raise SystemExit(f"ranker: {response.status} {doc.get('message', '')}")
+    print(f"{feed.shown_url}: {read.kind or 'nothing'}, {read.seen} items")
+    for outcome, said in (
+        ("added", "added"),
+        ("updated", "updated"),
+        ("unchanged", "unchanged"),
+        ("deleted", "deleted by an editor, left out"),
+    ):
+        ids = doc[outcome]
+        listed = "" if outcome == "unchanged" or not ids else ": " + ", ".join(ids[:10])
+        print(f"{said} {len(ids)}{listed}{', …' if len(ids) > 10 and listed else ''}")
+    skipped = read.skipped + [(f"entry {e['line']}", e["error"]) for e in doc["errors"]]
+    print(f"skipped {len(skipped)}" + (":" if skipped else ""))
+    for what, why in skipped:
+        print(f"  {clean_text(what)}: {clean_text(why)}" if what else f"  {clean_text(why)}")
+    return 0
+
+
+def cmd_catalog_sync(args: argparse.Namespace) -> int:
+    from ranker.core.feeds import parse_feed
+
+    given = {"url": args.feed, "id": args.id, "allow_private": args.allow_private}
+    if args.section:
+        given["section"] = args.section
+    try:
+        feed = parse_feed(given, "")  # checked as a configured feed is
+    except ConfigError as e:
+        said = str(e).removeprefix(".")  # the option's name, or the feed's address
+        print(f"ranker: {said[5:] if said.startswith('url: ') else '--' + said}", file=sys.stderr)
+        return 2
+    return asyncio.run(_sync(_base_url(args), args.site, _token(args, args.site), feed))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ranker", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -503,6 +566,20 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--token", help="the site's token (default: from the config)")
     imp.add_argument("--chunk", type=int, default=1000, help="lines per request")
     imp.set_defaults(func=cmd_catalog_import)
+    sync = client(
+        catalog_sub.add_parser(
+            "sync", help="one pass over a feed or sitemap: its stories into the catalog"
+        )
+    )
+    sync.add_argument("feed", metavar="URL", help="the feed's or sitemap's address")
+    sync.add_argument("--site", default="demo")
+    sync.add_argument("--token", help="the site's token (default: from the config)")
+    sync.add_argument("--id", default="guid", help="guid, link, path or a pattern with one group")
+    sync.add_argument("--section", help="category, path or a pattern with one group")
+    sync.add_argument(
+        "--allow-private", action="store_true", help="the feed may be on this machine or network"
+    )
+    sync.set_defaults(func=cmd_catalog_sync)
     return parser
 
 

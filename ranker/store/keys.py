@@ -78,6 +78,8 @@ SCHEMA: Final[dict[str, Shape]] = {
     "alerts_log": Shape("hash", "rk:{site}:alerts:log"),
     "alerts_outbox": Shape("zset", "rk:{site}:alerts:outbox"),
     "alerts_lock": Shape("string", "rk:{site}:lock:alerts"),
+    "deleted": Shape("zset", "rk:{site}:deleted"),
+    "feed": Shape("hash", "rk:{site}:feed:{feed}"),
     "salt": Shape("string", "rk:salt:{day}"),  # shared by all sites: no tag, no script
 }
 
@@ -355,6 +357,20 @@ def alerts_lock(site: str) -> str:
     """STRING: the collector that finds and sends the site's alerts; renewed while it runs,
     taken over by another when it stops renewing."""
     return _NAMES["alerts_lock"](site)
+
+
+def deleted(site: str) -> str:
+    """ZSET id -> unix time an editor deleted the story: a feed never brings it back. No
+    TTL; writing the id through the catalog API (PUT, import) removes it."""
+    return _NAMES["deleted"](site)
+
+
+def feed(site: str, feed: str) -> str:
+    """HASH of a configured feed (on the site's first shard): `due` (unix s, when the next
+    poll may start: whichever collector moves it first polls), what was kept of each of its
+    documents (`documents`: URL -> ETag, Last-Modified, digest, as JSON), and the status
+    editors see. No TTL; one per configured feed."""
+    return _NAMES["feed"](site, feed)
 
 
 def salt(day: str) -> str:

@@ -252,6 +252,8 @@ class Store:
         self._top = self._script("lib_listed", "top")
         self._latest = self._script("lib_listed", "latest")
         self._put = self._script("lib_facets", "catalog_put")
+        self._feed_put = self._script("lib_facets", "feed_put", "catalog_put")
+        self._feed_claim = self._script("feed_claim")
         self._delete = self._script("lib_days", "lib_facets", "catalog_delete")
         self._hide = self._script("catalog_hide")
         self._pin = self._script("pin")
@@ -868,29 +870,79 @@ class Store:
             keys.hidden(tag),
         ]
 
+    def _put_calls(
+        self, site: str, entries: Iterable[tuple[str, Mapping[str, str]]]
+    ) -> list[tuple[list[str], list[Any]]]:
+        """The keys and arguments of catalog_put.lua (and feed_put.lua) for each entry."""
+        return [
+            (
+                [
+                    *self._catalog_keys(site, item_id),
+                    keys.scopes(self._tag(site, item_id)),
+                    keys.published(self._tag(site, item_id)),
+                    keys.deleted(self._tag(site, item_id)),
+                ],
+                [
+                    item_id,
+                    keys.prefix(self._tag(site, item_id)),
+                    _unix(f.get("published_at", "")),
+                    *(v for kv in f.items() for v in kv),
+                ],
+            )
+            for item_id, f in entries
+        ]
+
     @round_trip("catalog")
     async def put_items(self, site: str, entries: Iterable[tuple[str, Mapping[str, str]]]) -> int:
         """Create or replace catalog entries in one pipeline; the number that were new."""
-        replies = await self._run_all(
-            self._put,
-            [
-                (
-                    [
-                        *self._catalog_keys(site, item_id),
-                        keys.scopes(self._tag(site, item_id)),
-                        keys.published(self._tag(site, item_id)),
-                    ],
-                    [
-                        item_id,
-                        keys.prefix(self._tag(site, item_id)),
-                        _unix(f.get("published_at", "")),
-                        *(v for kv in f.items() for v in kv),
-                    ],
-                )
-                for item_id, f in entries
-            ],
-        )
+        replies = await self._run_all(self._put, self._put_calls(site, entries))
         return sum(int(r) for r in replies)
+
+    @round_trip("catalog")
+    async def sync_items(
+        self, site: str, entries: Iterable[tuple[str, Mapping[str, str]]]
+    ) -> list[str]:
+        """Write entries a feed brings (feed_put.lua): for each, "added", "updated",
+        "unchanged" (nothing written) or "deleted" (an editor deleted it: not written).
+        An entry's `hidden` is the stored one's, whatever the entry says."""
+        outcomes = {0: "updated", 1: "added", 2: "unchanged", 3: "deleted"}
+        replies = await self._run_all(self._feed_put, self._put_calls(site, entries))
+        return [outcomes[int(r)] for r in replies]
+
+    # -- feeds --------------------------------------------------------------------------
+
+    @round_trip("feeds")
+    async def feed_claim(
+        self, site: str, feed: str, now: float, every: float
+    ) -> tuple[bool, float]:
+        """Whether this collector polls the feed now (it was due, and the next poll is now
+        `every` seconds away), and when the next poll is due."""
+        claimed, due = await self._feed_claim(
+            keys=[keys.feed(self.tags(site)[0], feed)], args=[repr(now), repr(now + every)]
+        )
+        return bool(int(claimed)), float(due)
+
+    @round_trip("feeds")
+    async def feed_states(self, site: str, feeds: list[str]) -> list[dict[str, str]]:
+        """What is kept of each feed: its status and the validators of its documents."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for name in feeds:
+                pipe.hgetall(keys.feed(self.tags(site)[0], name))
+            return cast(list[dict[str, str]], await pipe.execute())
+
+    @round_trip("feeds")
+    async def feed_save(
+        self, site: str, feed: str, fields: Mapping[str, Any], add: Mapping[str, int]
+    ) -> None:
+        """Set fields of a feed's hash and add to its running totals."""
+        key = keys.feed(self.tags(site)[0], feed)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            if fields:
+                pipe.hset(key, mapping={name: str(value) for name, value in fields.items()})
+            for name, n in add.items():
+                if n:
+                    pipe.hincrby(key, name, n)
+            await pipe.execute()
 
     @round_trip("catalog")
     async def pin(self, site: str, item_id: str, pin: Pin) -> bool:
@@ -943,6 +995,7 @@ class Store:
                 keys.flags(tag),
                 keys.unrolled(tag),
                 keys.published(tag),
+                keys.deleted(tag),
             ],
             args=[
                 item_id,

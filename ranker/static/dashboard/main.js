@@ -3,8 +3,8 @@
  * the dashboard (its stories, #author=<slug> for one author's, or #authors) and a story's
  * view (#story=<id>), and says what each polling round reads:
  * the JSON APIs under /v1/sites/{site}/, every 5 s while the tab is visible (the beacon
- * tally, the box's performance and the alerts every 30 s, a site's CDN purges and alerts
- * every minute while it has no hooks of the kind).
+ * tally, the box's performance and the alerts every 30 s, a site's CDN purges, feeds and
+ * alerts every minute while it has none of the kind).
  *
  *   state.js  where the editor is        api.js    requests, token, the answers' text
  *   poll.js   rounds, live indicator     signin.js the form, the session
@@ -12,6 +12,7 @@
  *   pins.js   the pins in force (the Pinned panel), pinning and unpinning
  *   purges.js how the site's CDN purge hooks are doing (a panel only when it has hooks)
  *   alerts.js the site's alert hooks and the alerts they were sent (likewise)
+ *   feeds.js  how the site's feeds and sitemaps are doing (a panel only when it has some)
  *   authors.js  the authors ranked by their stories' views
  *   box.js    Box performance: the Most viewed box's impressions and clicks per placement
  *   story.js  a story's view             chart.js  the SVG charts
@@ -24,6 +25,7 @@ import { loadAuthors, resetAuthors, showCachedAuthors } from "./authors.js";
 import { beaconsDue, loadBeacons, resetBeacons } from "./beacons.js";
 import { boxDue, loadBox, resetBox, restoreBoxWindow, selectBoxWindow } from "./box.js";
 import { $, listInHash, setText, storyInHash } from "./dom.js";
+import { feedsDue, loadFeeds, resetFeeds, showFeeds } from "./feeds.js";
 import { loadHeld, release, resetHeld } from "./held.js";
 import { clearHidden, loadHidden, renderHidden, unhide } from "./hidden.js";
 import { loadPins, resetPins, showPinned, unpinFromPanel, whenPinsChange } from "./pins.js";
@@ -70,17 +72,19 @@ function showList() {
 function roundReads() {
   if (get().view === "story") return [loadStory()];
   const zone = get().zone;
-  // Rising names the site's time zone: the pins' and the purges' times are told by it.
+  // Rising names the site's time zone: the pins', purges' and feeds' times are told by it.
   const rising = loadRising().then(() => {
     if (get().zone === zone) return;
     redrawTop();
     showPinned();
     showPurges();
+    showFeeds();
   });
   const reads = [readList(), rising, loadHidden(), loadHeld(), loadPins()];
   if (beaconsDue()) reads.push(loadBeacons());
   if (purgesDue()) reads.push(loadPurges()); // which says its failures, never throws
   if (alertsDue()) reads.push(loadAlerts()); // likewise
+  if (feedsDue()) reads.push(loadFeeds()); // likewise
   if (boxDue()) reads.push(loadBox()); // likewise
   loadSections(); // not part of the round: its failure is no sign of a broken connection
   return reads;
@@ -144,6 +148,7 @@ function resetSite() {
   resetBeacons();
   resetPurges();
   resetAlerts();
+  resetFeeds();
   resetBox();
   resetSections();
 }

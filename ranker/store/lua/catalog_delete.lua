@@ -2,7 +2,7 @@
 -- created again starts from zero.
 -- KEYS[1] item hash, KEYS[2] catalogued-ids set, KEYS[3] meta hash, KEYS[4] catalog log,
 -- KEYS[5] hidden-ids set, KEYS[6] flags hash, KEYS[7] unrolled-minutes zset,
--- KEYS[8] published zset
+-- KEYS[8] published zset, KEYS[9] deleted-ids zset (a feed never brings the id back)
 -- ARGV[1] id, ARGV[2] key prefix, ARGV[3] now (unix s),
 -- ARGV[4..6] retention (s) after a minute/hour/day bucket ends, ARGV[7] d, then d day
 -- starts (lib_days.lua): every day a bucket may still be kept for; then the reasons views
@@ -49,6 +49,7 @@ for a = first_reason, #ARGV do
   end
 end
 if catalogued then
+  redis.call('ZADD', KEYS[9], now, id)
   local v = redis.call('HINCRBY', KEYS[3], 'catver', 1)
   redis.call('XADD', KEYS[4], 'MAXLEN', '~', CATALOG_LOG_MAX, '*', 'op', 'del', 'id', id, 'v', v)
 end

@@ -1,6 +1,7 @@
 -- Create or replace one catalog entry; a new id is logged so collectors start counting it.
 -- KEYS[1] item hash, KEYS[2] catalogued-ids set, KEYS[3] meta hash, KEYS[4] catalog log,
--- KEYS[5] hidden-ids set, KEYS[6] sections set, KEYS[7] published zset
+-- KEYS[5] hidden-ids set, KEYS[6] sections set, KEYS[7] published zset, KEYS[8] deleted-ids
+-- zset (an id written again is no longer a deleted one)
 -- ARGV[1] id, ARGV[2] key prefix, ARGV[3] its publish time (unix s, '' for none),
 -- ARGV[4..] field, value, ... (including hidden = "1"/"0")
 -- The entry's section, if any, lists it in that section's members set (the section's lists
@@ -10,6 +11,7 @@
 -- names hashes (lib_facets.lua).
 -- Returns 1 when the id is new, else 0.
 local id, p = ARGV[1], ARGV[2]
+redis.call('ZREM', KEYS[8], id)
 -- A site's first data is written in this release's layout.
 if redis.call('EXISTS', KEYS[3]) == 0 then redis.call('HSET', KEYS[3], 'layout', LAYOUT) end
 local old = redis.call('HGET', KEYS[1], 'section') or ''
