@@ -249,6 +249,19 @@ async def receiver() -> AsyncIterator[tuple[Receiver, str]]:
     await server.close()
 
 
+def _mid_hour() -> FakeClock:
+    """Now, or a little later: between the 5th and the 40th minute of an hour, so that the
+    looks of a test stay in one hour. Never earlier than now: what Redis is told expires
+    relative to its own clock (a minute's client networks, 15 minutes after it)."""
+    real = time.time()
+    hour = bucket_start(real, "hour")
+    if real < hour + 300:
+        return FakeClock(hour + 300)
+    if real > hour + 2400:
+        return FakeClock(hour + 3600 + 300)
+    return FakeClock(real)
+
+
 def _alerting(url: str, base: str, now: float) -> Settings:
     settings = make_settings(url, alert_interval=INTERVAL)
     local = datetime.fromtimestamp(now, UTC)
@@ -308,7 +321,7 @@ async def test_every_kind_arrives_once_through_a_restart_and_two_failures(
     engine: Any, redis: Redis, receiver: tuple[Receiver, str]
 ) -> None:
     fake, base = receiver
-    clock = FakeClock(bucket_start(time.time(), "hour") + 1800)
+    clock = _mid_hour()
     now = clock()
     settings = _alerting(engine.url, base, now)
     store = Store(redis, settings)
@@ -365,7 +378,7 @@ async def test_without_the_usual_growth_steady_would_rise(
     """The same newsroom, but the earlier days read evenly: "steady" then rises too."""
     fake, base = receiver
     fake.failures = 0
-    clock = FakeClock(bucket_start(time.time(), "hour") + 1800)
+    clock = _mid_hour()
     settings = _alerting(engine.url, base, clock())
     store = Store(redis, settings)
     await _newsroom(store, clock())
@@ -382,7 +395,7 @@ async def test_a_crashed_collector_s_alerts_are_taken_over_when_its_lock_lapses(
 ) -> None:
     fake, base = receiver
     fake.failures = 1
-    clock = FakeClock(bucket_start(time.time(), "hour") + 1800)
+    clock = _mid_hour()
     settings = _alerting(engine.url, base, clock())
     store = Store(redis, settings)
     await _newsroom(store, clock())
@@ -404,7 +417,7 @@ async def test_a_hook_refusing_for_good_is_given_up_and_reported(
 ) -> None:
     fake, base = receiver
     fake.failures, fake.status = 0, 404
-    clock = FakeClock(bucket_start(time.time(), "hour") + 1800)
+    clock = _mid_hour()
     # The background look is an hour away: the test looks itself.
     settings = replace(_alerting(engine.url, base, clock()), alert_interval=3600.0)
     app = create_app(settings, clock=clock)
@@ -445,7 +458,7 @@ async def test_data_from_before_hourly_counts_raises_no_dropping_alert(
     views in their buckets but no hourly counts, which is no reason to say beacons drop."""
     fake, base = receiver
     fake.failures = 0
-    clock = FakeClock(bucket_start(time.time(), "hour") + 1800)
+    clock = _mid_hour()
     settings = _alerting(engine.url, base, clock())
     store = Store(redis, settings)
     await _newsroom(store, clock())
@@ -552,7 +565,7 @@ async def test_a_flood_of_rising_stories_comes_three_a_look_and_none_is_lost(
 ) -> None:
     fake, base = receiver
     fake.failures = 0
-    clock = FakeClock(bucket_start(time.time(), "hour") + 1800)
+    clock = _mid_hour()
     now = clock()
     settings = _alerting(engine.url, base, now)
     store = Store(redis, settings)
