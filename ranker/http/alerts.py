@@ -35,6 +35,7 @@ from ranker.core.alerts import Alert
 from ranker.core.config import ALERT_KINDS, AlertHook, Settings, Site
 from ranker.core.trends import SHORT_MINUTES, history_ready_at, rank_rising, rising_buckets
 from ranker.core.windows import bucket_start, local_date
+from ranker.http.hooks import HookError, post
 from ranker.http.query import TopKey, compute_top
 from ranker.store.alerts import AlertBox, Record
 from ranker.store.redis import Store, StoreUnavailable
@@ -50,32 +51,12 @@ HELD_SEEN = 3600.0  # a story whose views were held this recently is told about
 MAX_TEXT = 4000  # characters of a message's text (Slack cuts at 40,000; readers far sooner)
 
 
-class SendError(Exception):
-    def __init__(self, message: str, retry: bool) -> None:
-        super().__init__(message)
-        self.retry = retry
-
-
 async def send(session: aiohttp.ClientSession, hook: AlertHook, body: bytes, key: str) -> int:
-    """One attempt: post `body` to the hook; its status, or SendError."""
+    """One attempt: post `body` to the hook; its status, or HookError."""
     headers = {"Content-Type": "application/json", "Idempotency-Key": key}
     if hook.token:
         headers["Authorization"] = f"Bearer {hook.token}"
-    try:
-        async with session.post(
-            hook.url,
-            data=body,
-            headers=headers,
-            timeout=aiohttp.ClientTimeout(total=TIMEOUT),
-            allow_redirects=False,
-        ) as response:
-            await response.read()
-    except (aiohttp.ClientError, TimeoutError) as e:
-        raise SendError(f"no answer ({type(e).__name__})", retry=True) from None
-    if response.status < 300:
-        return response.status
-    retry = response.status >= 500 or response.status in (408, 429)
-    raise SendError(f"answered {response.status}", retry=retry)
+    return await post(session, hook.url, body, headers, TIMEOUT)
 
 
 async def deliver_now(
@@ -94,7 +75,7 @@ async def deliver_now(
                     status = await send(session, hook, body, key)
                     out.append((hook, f"sent (HTTP {status})"))
                     break
-                except SendError as e:
+                except HookError as e:
                     if not e.retry or attempt == attempts:
                         out.append((hook, f"failed: {e}"))
                         break
@@ -342,7 +323,7 @@ class Alerter:
                 await send(session, hook, orjson.dumps(record.body), f"{site}:{record.field}")
                 record.state, record.sent_at, record.last_error = "sent", now, ""
                 counts.sent += 1
-            except SendError as e:
+            except HookError as e:
                 record.last_error = str(e)
                 if e.retry and record.attempts < ATTEMPTS:
                     wait = min(self._interval * 2 ** (record.attempts - 1), LONGEST_WAIT)

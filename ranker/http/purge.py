@@ -25,6 +25,7 @@ import orjson
 from yarl import URL
 
 from ranker.core.config import PurgeHook, Site
+from ranker.http.hooks import HookError, post
 
 log = logging.getLogger("ranker.purge")
 
@@ -35,14 +36,6 @@ QUEUE_MAX = 10_000  # purges waiting; past that the oldest is given up (and coun
 CONCURRENCY = 8  # attempts in flight at once
 # Keys one request may carry: Cloudflare takes 30 tags a call, Fastly 256 keys.
 BATCH = {"fastly": 256, "cloudflare": 30, "webhook": 1000}
-
-
-class PurgeError(Exception):
-    """An attempt failed; `retry` says whether another may succeed."""
-
-    def __init__(self, message: str, retry: bool) -> None:
-        super().__init__(message)
-        self.retry = retry
 
 
 @dataclass
@@ -172,7 +165,7 @@ class Purger:
                     async with self._slots:
                         await self._attempt(session, hook, purge, keys)
                     break
-                except PurgeError as e:
+                except HookError as e:
                     status.last_error, status.last_error_at = str(e), time.time()
                     if not e.retry or attempt == ATTEMPTS - 1:
                         status.failed += 1
@@ -187,18 +180,4 @@ class Purger:
         self, session: aiohttp.ClientSession, hook: PurgeHook, purge: _Purge, keys: list[str]
     ) -> None:
         url, headers, body = _request(hook, purge, keys)
-        try:
-            async with session.post(
-                url,
-                data=body,
-                headers=headers,
-                timeout=aiohttp.ClientTimeout(total=TIMEOUT),
-                allow_redirects=False,
-            ) as response:
-                await response.read()
-        except (aiohttp.ClientError, TimeoutError) as e:
-            raise PurgeError(f"no answer ({type(e).__name__})", retry=True) from None
-        if response.status < 300:
-            return
-        retry = response.status >= 500 or response.status in (408, 429)
-        raise PurgeError(f"answered {response.status}", retry=retry)
+        await post(session, url, body, headers, TIMEOUT)
