@@ -10,11 +10,11 @@ from __future__ import annotations
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from ranker.core.windows import BUCKET_SECONDS, bucket_start
+from ranker.core.windows import BUCKET_SECONDS, bucket_start, utc_iso
 
 HOUR = BUCKET_SECONDS["hour"]
 EARLIER_DAYS = 7  # the days "the same hour" is read from
@@ -77,11 +77,6 @@ def digest_due(now: float, at: tuple[int, int], zone: ZoneInfo) -> str | None:
     return None
 
 
-def iso(t: float) -> str:
-    """UTC, to the second: 2026-12-02T08:00:00Z."""
-    return datetime.fromtimestamp(t, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
 def _slack_text(text: str) -> str:
     """Plain text as Slack's mrkdwn shows it: &, < and > escaped, nothing else special."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
@@ -112,7 +107,7 @@ def json_body(alert: Alert, now: float) -> dict[str, Any]:
         "kind": alert.kind,
         "key": alert.key,
         "site": alert.site,
-        "at": iso(now),
+        "at": utc_iso(now),
         "title": alert.title,
         "lines": list(alert.lines),
         "link": alert.link or None,

@@ -131,3 +131,8 @@ def _first_instant(day: date, zone: tzinfo) -> int:
 def _unix(wall: datetime) -> int:
     """Unix time of an aware wall-clock time (offsets are whole seconds)."""
     return (wall - _EPOCH) // timedelta(seconds=1)
+
+
+def utc_iso(t: float) -> str:
+    """Unix time `t` as the APIs write it: UTC to the second, `2026-12-02T08:00:00Z`."""
+    return datetime.fromtimestamp(t, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")

@@ -34,7 +34,7 @@ from ranker.core import alerts as rules
 from ranker.core.alerts import Alert
 from ranker.core.config import ALERT_KINDS, AlertHook, Settings, Site
 from ranker.core.trends import SHORT_MINUTES, history_ready_at, rank_rising, rising_buckets
-from ranker.core.windows import bucket_start, local_date
+from ranker.core.windows import bucket_start, local_date, utc_iso
 from ranker.http.hooks import HookError, post
 from ranker.http.query import TopKey, compute_top
 from ranker.store.alerts import AlertBox, Record
@@ -276,11 +276,11 @@ class Alerter:
             site=site,
             title=f"Beacons dropping on {config.title or site}",
             lines=(
-                f"{views} views counted in the hour from {rules.iso(hour)}, against "
+                f"{views} views counted in the hour from {utc_iso(hour)}, against "
                 f"{usual:.0f} in that hour on a usual day: is the tracking snippet on "
                 "every page?",
             ),
-            data={"hour": rules.iso(hour), "views": views, "usual": usual},
+            data={"hour": utc_iso(hour), "views": views, "usual": usual},
         )
 
     async def _digest(self, site: str, hook: AlertHook, now: float) -> Alert | None:

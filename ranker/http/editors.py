@@ -25,6 +25,7 @@ from ranker.core.windows import (
     bucket_start,
     day_starts,
     local_date,
+    utc_iso,
 )
 from ranker.http.appkeys import ALERTER, CLOCK, PURGER, SETTINGS, SIGNED_IN, STORE, TOP_CACHE
 from ranker.http.common import authorize, json_body, json_response, path_item_id, path_site
@@ -69,10 +70,6 @@ _ALERTS_N = int_param(AlertsQuery, "n")
 FLAG_SHOWN = 3600.0  # how long after its last held view a concentrated story stays flagged
 
 
-def _iso(t: float) -> str:
-    return datetime.fromtimestamp(t, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
 def _buckets(request: web.Request, site: str, now: float) -> tuple[Resolution, list[int]]:
     """The `res` and `n` query parameters as bucket starts, oldest first: days are the
     site's own."""
@@ -115,7 +112,7 @@ async def rising(request: web.Request) -> web.Response:
         return {
             "site": site,
             "section": section,
-            "computed_at": _iso(now),
+            "computed_at": utc_iso(now),
             "short_window": f"{len(short)}m",
             "baseline_window": f"{len(baseline) // 60}h",
             "min_views": min_views,
@@ -124,8 +121,8 @@ async def rising(request: web.Request) -> web.Response:
             # Ratios mean little until the baseline covers time the site was counted in.
             "history": {
                 "ready": ready_at is not None and ready_at <= now,
-                "since": _iso(since) if since else None,
-                "ready_at": _iso(ready_at) if ready_at and since else None,
+                "since": utc_iso(since) if since else None,
+                "ready_at": utc_iso(ready_at) if ready_at and since else None,
             },
             "items": [
                 {"rank": k, **asdict(r), "url": link(r.url)} for k, r in enumerate(ranked, 1)
@@ -171,7 +168,7 @@ async def authors(request: web.Request) -> web.Response:
             "site": site,
             "window": window,
             "section": section,
-            "computed_at": _iso(now),
+            "computed_at": utc_iso(now),
             "stories": len(rows),
             "complete": len(rows) < AUTHORS_SCAN,
             "items": [
@@ -200,7 +197,9 @@ async def purges(request: web.Request) -> web.Response:
             "hooks": [
                 {
                     **status.public(),
-                    "last_error_at": _iso(status.last_error_at) if status.last_error_at else None,
+                    "last_error_at": utc_iso(status.last_error_at)
+                    if status.last_error_at
+                    else None,
                 }
                 for status in hooks.values()
             ]
@@ -237,9 +236,9 @@ async def alerts(request: web.Request) -> web.Response:
                     "title": r.title,
                     "state": r.state,
                     "attempts": r.attempts,
-                    "created": _iso(r.created),
-                    "sent_at": _iso(r.sent_at) if r.sent_at else None,
-                    "next_at": _iso(r.next_at) if r.state == "pending" and r.next_at else None,
+                    "created": utc_iso(r.created),
+                    "sent_at": utc_iso(r.sent_at) if r.sent_at else None,
+                    "next_at": utc_iso(r.next_at) if r.state == "pending" and r.next_at else None,
                     "last_error": r.last_error or None,
                 }
                 for r in records
@@ -287,7 +286,7 @@ def _flag(flag: tuple[str, float, int] | None, now: float) -> dict[str, Any] | N
     if flag is None or now - flag[2] > FLAG_SHOWN:
         return None
     network, share, at = flag
-    return {"network": network, "share": share, "at": _iso(at)}
+    return {"network": network, "share": share, "at": utc_iso(at)}
 
 
 async def held(request: web.Request) -> web.Response:

@@ -4,7 +4,6 @@ brought written as feed sync writes them (what `ranker catalog sync` sends)."""
 from __future__ import annotations
 
 import contextlib
-from datetime import UTC, datetime
 from typing import Any, Final
 
 import orjson
@@ -12,6 +11,7 @@ from aiohttp import web
 
 from ranker.core.feeds import Feed
 from ranker.core.validate import ID_RULE, InvalidInput, catalog_entry, is_item_id
+from ranker.core.windows import utc_iso
 from ranker.http.appkeys import CATALOG, PURGER, SETTINGS, STORE, TOP_CACHE
 from ranker.http.catalog import IMPORT_TYPES, body_lines
 from ranker.http.common import authorize, json_response
@@ -24,15 +24,11 @@ MAX_SYNC_ENTRIES: Final = MAX_ITEMS  # what one feed pass brings at most
 ITEM_COUNTS: Final = ("seen", "added", "updated", "unchanged", "deleted", "errors")
 
 
-def _iso(t: float) -> str:
-    return datetime.fromtimestamp(t, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
 def status(feed: Feed, state: dict[str, str]) -> dict[str, Any]:
     """A feed's status as editors read it, from its hash (Store.feed_states)."""
 
     def when(name: str) -> str | None:
-        return _iso(float(state[name])) if state.get(name) else None
+        return utc_iso(float(state[name])) if state.get(name) else None
 
     def count(name: str) -> int:
         return int(state.get(name) or 0)

@@ -5,7 +5,6 @@ hidden story is not shown, pinned or not, and a deleted story's pin goes with it
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
@@ -13,7 +12,7 @@ from aiohttp import web
 
 from ranker.core.config import Site
 from ranker.core.validate import SECTION_RULE, InvalidInput, is_section, unix_time
-from ranker.core.windows import WINDOWS
+from ranker.core.windows import WINDOWS, utc_iso
 from ranker.http.appkeys import CLOCK, PURGER, SETTINGS, STORE, TOP_CACHE
 from ranker.http.common import authorize, json_body, json_response, path_item_id
 from ranker.http.errors import ApiError
@@ -22,17 +21,13 @@ from ranker.http.schemas import MAX_PIN_DAYS, PIN_RULE, PinWrite
 from ranker.store.redis import Pin
 
 
-def _iso(t: float) -> str:
-    return datetime.fromtimestamp(t, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
 def _view(item_id: str, pin: Pin, entry: dict[str, str], site: Site) -> dict[str, Any]:
     return {
         "id": item_id,
         "title": entry.get("title", ""),
         "url": site.link(entry.get("url", "")),
         "position": pin.position,
-        "until": _iso(pin.until),
+        "until": utc_iso(pin.until),
         "section": pin.section,
         "windows": list(pin.windows),
     }

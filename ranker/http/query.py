@@ -6,7 +6,7 @@ import asyncio
 import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from email.utils import format_datetime
 from html import escape
 from typing import Any, NamedTuple
@@ -28,7 +28,7 @@ from ranker.core.validate import (
     safe_url,
     slug,
 )
-from ranker.core.windows import WINDOWS
+from ranker.core.windows import WINDOWS, utc_iso
 from ranker.http.errors import ApiError
 from ranker.http.etags import client_has, etag
 from ranker.http.schemas import MAX_AGE_PATTERN, MAX_EXCLUDE, MAX_N, TopQuery, int_param
@@ -421,9 +421,7 @@ async def compute_top(
         **({"author": key.author} if key.author else {}),
         **({"tag": key.tag} if key.tag else {}),
         "n": n,
-        "computed_at": datetime.fromtimestamp(now, UTC)
-        .isoformat(timespec="seconds")
-        .replace("+00:00", "Z"),
+        "computed_at": utc_iso(now),
         "items": place(items, pins, want),
         "pins": pinned,
     }
