@@ -23,6 +23,7 @@ from ranker.core.validate import ID_RE, SECTION_RE
 from ranker.core.windows import BUCKET_SECONDS, WINDOWS, bucket_start
 from ranker.store import keys
 from ranker.store.alerts import AlertBox, Record
+from ranker.store.purges import Pending, PurgeLog
 from ranker.store.keys import PREFIX, SCHEMA
 from ranker.store.redis import Pin, Store
 from tests.support import FakeClock
@@ -348,6 +349,11 @@ async def _workload(store: Store, cached: Store, site: str, now: int) -> None:
     await box.pending(site)
     await box.prune(site, now)
     await box.unlock(site, "me")
+    purges = PurgeLog(store)
+    await purges.keep(site, Pending("p1", ["ranker:news"], "pin", now - 600))
+    assert [p.id for p in await purges.left(site, now - 60)] == ["p1"]
+    assert await purges.lock(site, "me", 60)
+    await purges.forget(site, "p1")
     await store.sections(site)
     await store.hidden_items(site)
     await store.get_items(site, ["s0", "nope"])

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -179,6 +179,66 @@ async def test_a_hook_that_keeps_failing_is_reported_without_its_token(
     before = REGISTRY.get_sample_value("ranker_purges_total", labels) or 0.0
     client.app[METRICS].sync()  # what /metrics shows
     assert REGISTRY.get_sample_value("ranker_purges_total", labels) == before + 1
+
+
+async def test_a_purge_its_process_left_unsent_is_sent_by_another_with_its_key(
+    engine: Any, redis: Redis, clock: FakeClock, receiver: tuple[Receiver, str]
+) -> None:
+    """A takedown whose process stops while the CDN is down: the purge stays in the store,
+    and a collector started later sends it, with the idempotency key of the first tries."""
+    await redis.flushall()
+    fake, base = receiver
+    fake.failures = 1000  # down
+    settings = make_settings(engine.url)
+    hooks = (PurgeHook("webhook", base + "/hook"),)
+    site = replace(settings.sites["news"], purge=hooks)
+    settings = replace(settings, sites={**settings.sites, "news": site})
+
+    def app_with(purger: Purger) -> web.Application:
+        app = create_app(settings, clock=clock)
+        app[PURGER] = purger
+        return app
+
+    stopping = Purger(settings.sites, backoff=60.0)  # its next try is a minute away
+    async with TestClient(TestServer(app_with(stopping)), headers=BROWSER_HEADERS) as client:
+        await put_item(client, "a")
+        response = await client.patch(
+            "/v1/sites/news/items/a", json={"hidden": True}, headers=auth()
+        )
+        assert response.status == 200
+        await until(lambda: fake.calls)
+        # The server stops before the next try: the purge is given up here, not done.
+    [(_, first, _)] = fake.calls
+    assert await redis.hlen("rk:{news}:purges") == 1
+    fake.failures = 0  # the CDN is back
+    later = Purger(settings.sites, backoff=0.01, left_after=0.2)
+    async with TestClient(TestServer(app_with(later)), headers=BROWSER_HEADERS):
+        await until(lambda: len(fake.calls) == 2)
+        await later.settle(5.0)
+    assert await redis.hlen("rk:{news}:purges") == 0
+    [_, (_, again, body)] = fake.calls
+    assert again["Idempotency-Key"] == first["Idempotency-Key"]
+    assert body["keys"] == ["ranker:news:a"] and body["reason"] == "catalog"
+    assert later.status["news"]["webhook:127.0.0.1"].sent == 1
+
+
+async def test_a_purge_done_leaves_nothing_in_the_store(
+    purging: tuple[TestClient[Any, Any], Receiver], redis: Redis
+) -> None:
+    client, fake = purging
+    await put_item(client, "a")
+    response = await client.delete("/v1/sites/news/items/a", headers=auth())
+    assert response.status == 204
+    await settled(client)
+    assert len(fake.calls) == 3
+    assert await redis.exists("rk:{news}:purges") == 0
+
+
+async def until(condition: Callable[[], object], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        await asyncio.sleep(0.01)
 
 
 def test_purge_hooks_in_the_configuration() -> None:

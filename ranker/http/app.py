@@ -49,6 +49,7 @@ from ranker.store.catalog import CatalogIndex
 from ranker.store.engine import EmbeddedEngine
 from ranker.store.flusher import Flusher
 from ranker.store.keys import LAYOUT
+from ranker.store.purges import PurgeLog
 from ranker.store.redis import Store, StoreUnavailable
 
 log = logging.getLogger("ranker")
@@ -206,6 +207,7 @@ async def purger_ctx(app: web.Application) -> AsyncIterator[None]:
     """The sites' CDN purges, sent in the background; at shutdown, those waiting get a few
     seconds to go out."""
     purger = app[PURGER]
+    purger.keep_in(PurgeLog(app[STORE]))
     async with aiohttp.ClientSession() as session:
         task = asyncio.create_task(purger.run(session))
         yield

@@ -12,6 +12,7 @@ counted per hook for /metrics, and the last failure is kept for editors
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import time
@@ -26,10 +27,16 @@ from yarl import URL
 
 from ranker.core.config import PurgeHook, Site
 from ranker.http.hooks import HookError, post
+from ranker.store.purges import Pending, PurgeLog
+from ranker.store.redis import StoreUnavailable
 
 log = logging.getLogger("ranker.purge")
 
 ATTEMPTS = 5  # per purge and hook: the first try and four retries
+# A purge kept in the store longer than this was left by a process that stopped: every
+# attempt of a purge (5 attempts of at most TIMEOUT, with backoff) is over well before.
+LEFT_AFTER = 120.0
+SWEEP_EVERY = 30.0  # seconds between looks for purges left unsent
 BACKOFF = 0.5  # seconds before the first retry; doubled for each next one, with jitter
 TIMEOUT = 5.0  # seconds one attempt may take
 QUEUE_MAX = 10_000  # purges waiting; past that the oldest is given up (and counted failed)
@@ -105,17 +112,28 @@ def changed(
 
 class Purger:
     """Takes purges from the request handlers (`purge`, never blocking) and sends them
-    from its own task (`run`)."""
+    from its own task (`run`).
+
+    With a purge log (`keep_in`), each purge is kept in Redis while it is sent, and one
+    collector per site (whichever holds its purge lock) sends again, with the same
+    idempotency key, the purges kept longer than LEFT_AFTER: those whose process stopped
+    between the write and the purge."""
 
     def __init__(
         self,
         sites: Mapping[str, Site],
         backoff: float = BACKOFF,
         sleep: Callable[[float], Any] = asyncio.sleep,
+        left_after: float = LEFT_AFTER,
     ) -> None:
         self._hooks = {name: site.purge for name, site in sites.items() if site.purge}
         self._backoff = backoff
         self._sleep = sleep
+        self._left_after = left_after
+        self._log: PurgeLog | None = None
+        self._owner = uuid.uuid4().hex
+        self._sending: set[str] = set()  # ids of the purges this process is sending
+        self._unfinished = 0  # purges queued or being sent
         self._queue: asyncio.Queue[_Purge] = asyncio.Queue()
         self._slots = asyncio.Semaphore(CONCURRENCY)
         self._inflight: set[asyncio.Task[None]] = set()
@@ -128,20 +146,70 @@ class Purger:
         """Drop what carries `keys` from the site's CDNs, soon; nothing without hooks."""
         if site not in self._hooks:
             return
+        self._enqueue(_Purge(site, list(dict.fromkeys(keys)), reason))
+
+    def _enqueue(self, purge: _Purge) -> None:
         if self._queue.qsize() >= QUEUE_MAX:
             dropped = self._queue.get_nowait()
+            self._unfinished -= 1
             for status in self.status[dropped.site].values():
                 status.failed += 1
                 status.last_error, status.last_error_at = "too many purges waiting", time.time()
-        self._queue.put_nowait(_Purge(site, list(dict.fromkeys(keys)), reason))
+        self._unfinished += 1
+        self._queue.put_nowait(purge)
+
+    def keep_in(self, log: PurgeLog) -> None:
+        """Keep purges being sent in `log`, and send those other processes left there."""
+        self._log = log
 
     async def run(self, session: aiohttp.ClientSession) -> None:
-        while True:
-            purge = await self._queue.get()
-            for hook in self._hooks[purge.site]:
-                task = asyncio.create_task(self._send(session, hook, purge))
+        sweeping = asyncio.create_task(self._sweep()) if self._log and self._hooks else None
+        try:
+            while True:
+                purge = await self._queue.get()
+                await self._keep(purge)
+                task = asyncio.create_task(self._send_all(session, purge))
                 self._inflight.add(task)
                 task.add_done_callback(self._inflight.discard)
+        finally:
+            if sweeping is not None:
+                sweeping.cancel()
+
+    async def _keep(self, purge: _Purge) -> None:
+        self._sending.add(purge.id)
+        if self._log is None:
+            return
+        try:
+            pending = Pending(purge.id, purge.keys, purge.reason, time.time())
+            await self._log.keep(purge.site, pending)
+        except StoreUnavailable as e:  # sent all the same; only a crash now would lose it
+            log.warning("purge %s is sent without a record in the store: %s", purge.id, e)
+
+    async def _send_all(self, session: aiohttp.ClientSession, purge: _Purge) -> None:
+        try:
+            await asyncio.gather(*(self._send(session, h, purge) for h in self._hooks[purge.site]))
+            if self._log is not None:
+                with contextlib.suppress(StoreUnavailable):  # sent again later: harmless
+                    await self._log.forget(purge.site, purge.id)
+        finally:
+            self._sending.discard(purge.id)
+            self._unfinished -= 1
+
+    async def _sweep(self) -> None:
+        """Every SWEEP_EVERY, take up the purges other processes left unsent."""
+        assert self._log is not None
+        while True:
+            await asyncio.sleep(min(SWEEP_EVERY, self._left_after))
+            for site in self._hooks:
+                try:
+                    if not await self._log.lock(site, self._owner, 2 * SWEEP_EVERY):
+                        continue
+                    for left in await self._log.left(site, time.time() - self._left_after):
+                        if left.id not in self._sending and self._queue.qsize() < QUEUE_MAX:
+                            log.info("purge %s was left unsent; sending it", left.id)
+                            self._enqueue(_Purge(site, left.keys, left.reason, left.id))
+                except StoreUnavailable as e:
+                    log.warning("purges left unsent on %s could not be read: %s", site, e)
 
     async def cancel(self) -> None:
         """Stop the attempts still in flight."""
@@ -152,7 +220,7 @@ class Purger:
     async def settle(self, timeout: float) -> None:
         """Give what is queued and in flight up to `timeout` seconds to finish."""
         deadline = time.monotonic() + timeout
-        while (self._queue.qsize() or self._inflight) and time.monotonic() < deadline:
+        while self._unfinished and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
 
     async def _send(self, session: aiohttp.ClientSession, hook: PurgeHook, purge: _Purge) -> None:

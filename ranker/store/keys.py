@@ -78,6 +78,8 @@ SCHEMA: Final[dict[str, Shape]] = {
     "alerts_log": Shape("hash", "rk:{site}:alerts:log"),
     "alerts_outbox": Shape("zset", "rk:{site}:alerts:outbox"),
     "alerts_lock": Shape("string", "rk:{site}:lock:alerts"),
+    "purges": Shape("hash", "rk:{site}:purges"),
+    "purges_lock": Shape("string", "rk:{site}:lock:purges"),
     "deleted": Shape("zset", "rk:{site}:deleted"),
     "feed": Shape("hash", "rk:{site}:feed:{feed}"),
     "salt": Shape("string", "rk:salt:{day}"),  # shared by all sites: no tag, no script
@@ -357,6 +359,18 @@ def alerts_lock(site: str) -> str:
     """STRING: the collector that finds and sends the site's alerts; renewed while it runs,
     taken over by another when it stops renewing."""
     return _NAMES["alerts_lock"](site)
+
+
+def purges(site: str) -> str:
+    """HASH purge id -> JSON {keys, reason, at}: CDN purges being sent, removed once every
+    hook confirmed or gave them up; one left longer than a purge takes is sent again. On
+    the site's first shard."""
+    return _NAMES["purges"](site)
+
+
+def purges_lock(site: str) -> str:
+    """STRING: the collector that sends the purges other collectors left; expires."""
+    return _NAMES["purges_lock"](site)
 
 
 def deleted(site: str) -> str:
