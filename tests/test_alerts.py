@@ -38,7 +38,7 @@ from ranker.http.alerts import Alerter
 from ranker.http.app import create_app
 from ranker.http.appkeys import ALERTER, METRICS, STORE
 from ranker.store import keys
-from ranker.store.redis import Store
+from ranker.store.redis import Pin, Store
 from tests.support import TOKEN, Collector, FakeClock, auth, make_settings
 
 HOOK_TOKEN = "ops-hook-token-that-must-stay-secret"
@@ -588,3 +588,22 @@ async def test_a_flood_of_rising_stories_comes_three_a_look_and_none_is_lost(
         clock.advance(INTERVAL)
         assert await alerter.look(session, "news")
     assert sorted(k.split(":")[1] for k in rising()) == sorted(["breaking", *flood])
+
+
+async def test_the_digest_lists_the_most_viewed_not_the_pinned(
+    engine: Any, redis: Redis, receiver: tuple[Receiver, str]
+) -> None:
+    fake, base = receiver
+    fake.failures = 0
+    clock = _mid_hour()
+    settings = _alerting(engine.url, base, clock())
+    store = Store(redis, settings)
+    await _newsroom(store, clock())
+    await store.put_items("news", [("notice", {"title": "Notice", "url": "/notice"})])
+    await store.pin("news", "notice", Pin(1, clock() + 3600, None, ("24h",)))
+    async with aiohttp.ClientSession() as session:
+        assert await Alerter(settings, store, clock).look(session, "news")
+    [digest] = [body for key, body in fake.delivered("/ops") if key.startswith("digest:")]
+    titles = [it["title"] for it in digest["items"]]
+    assert titles[:3] == ["Story old", "Story steady", "Story breaking"]
+    assert "Notice" not in titles

@@ -122,6 +122,8 @@ class Alerter:
                     await self.look(session, name)
                 except StoreUnavailable as e:
                     log.warning("alerts of %s: the store is unavailable, will retry: %s", name, e)
+                except Exception:  # one look gone wrong must not end the site's alerts
+                    log.exception("alerts of %s: the look failed, will retry", name)
 
     async def release(self) -> None:
         """Hand the sites' alerts to another collector now (a clean shutdown)."""
@@ -297,7 +299,7 @@ class Alerter:
         items = tuple(
             (it["title"] or it["id"], it["url"], it["views"])
             for it in top["items"]
-            if not it["backfill"]
+            if not it["backfill"] and not it["pinned"]  # the most viewed, not the box
         )
         name = config.title or site
         return Alert(
