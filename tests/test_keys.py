@@ -23,8 +23,8 @@ from ranker.core.validate import ID_RE, SECTION_RE
 from ranker.core.windows import BUCKET_SECONDS, WINDOWS, bucket_start
 from ranker.store import keys
 from ranker.store.alerts import AlertBox, Record
-from ranker.store.purges import Pending, PurgeLog
 from ranker.store.keys import PREFIX, SCHEMA
+from ranker.store.purges import Pending, PurgeLog
 from ranker.store.redis import Pin, Store
 from tests.support import FakeClock
 
@@ -338,7 +338,7 @@ async def _workload(store: Store, cached: Store, site: str, now: int) -> None:
     await store.most_held(site, HELD, 5)
     await store.flags(site)
     await store.recirculation(site, [minute // 3600 * 3600])
-    await store.traffic(site, [minute // 3600 * 3600, minute // 3600 * 3600 - 3600])
+    await store.traffic(site, [minute // 3600 * 3600, minute // 3600 * 3600 - 3600], 3600)
     box = AlertBox(store)
     assert await box.lock(site, "me", 60)
     record = Record("hook", "digest", "digest:2026-12-02", "Most viewed", now, {"text": "x"})

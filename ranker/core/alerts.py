@@ -14,12 +14,12 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from ranker.core.windows import BUCKET_SECONDS, bucket_start, utc_iso
+from ranker.core.windows import BUCKET_SECONDS, utc_iso
 
 HOUR = BUCKET_SECONDS["hour"]
 EARLIER_DAYS = 7  # the days "the same hour" is read from
 MIN_EARLIER_DAYS = 3  # days with views the dropping rule needs before it says anything
-LATE_VIEWS = 120  # seconds after an hour ends before its count is judged (late flushes)
+LATE_VIEWS = 120  # seconds after a slot of counts ends before it is judged (late flushes)
 DIGEST_LATE = 3 * HOUR  # a digest not sent within this of its time is skipped, not sent late
 
 
@@ -35,14 +35,11 @@ class Alert:
     data: dict[str, Any] = field(default_factory=dict)  # the figures, for JSON receivers
 
 
-def same_hour(hour: int, zone: ZoneInfo, days: int = EARLIER_DAYS) -> list[int]:
-    """The UTC hour starts of the same local hour as `hour` on each of the `days` days
-    before, newest first (across a change of clocks, the hour the wall clock shows)."""
-    wall = datetime.fromtimestamp(hour, zone)
-    out = []
-    for d in range(1, days + 1):
-        out.append(bucket_start((wall - timedelta(days=d)).timestamp(), "hour"))
-    return out
+def same_time(t: int, zone: ZoneInfo, days: int = EARLIER_DAYS) -> list[int]:
+    """The instants with the wall-clock time `t` has, on each of the `days` days before,
+    newest first (across a change of clocks, the time the wall clock shows)."""
+    wall = datetime.fromtimestamp(t, zone)
+    return [int((wall - timedelta(days=d)).timestamp()) for d in range(1, days + 1)]
 
 
 def usual_growth(days: Sequence[tuple[int, int]]) -> float:

@@ -38,6 +38,7 @@ from ranker.core.windows import bucket_start, local_date, utc_iso
 from ranker.http.hooks import HookError, post
 from ranker.http.query import TopKey, compute_top
 from ranker.store.alerts import AlertBox, Record
+from ranker.store.keys import TRAFFIC_SLOT
 from ranker.store.redis import Store, StoreUnavailable
 
 log = logging.getLogger("ranker.alerts")
@@ -223,11 +224,11 @@ class Alerter:
     async def _usual_growth(self, site: str, now: float) -> float:
         """How much faster the site usually reads in this hour than in the two before it."""
         hour = bucket_start(now, "hour")
-        earlier = rules.same_hour(hour, self._sites[site].zone)
-        hours = [h for e in earlier for h in (e, e - 3600, e - 7200)]
-        views = await self._store.traffic(site, hours)
-        days = [(views[i], views[i + 1] + views[i + 2]) for i in range(0, len(views), 3)]
-        return rules.usual_growth(days)
+        earlier = [_slot(t) for t in rules.same_time(hour, self._sites[site].zone)]
+        views = await self._store.traffic(site, earlier, rules.HOUR)
+        two_hours = 2 * rules.HOUR
+        before = await self._store.traffic(site, [t - two_hours for t in earlier], two_hours)
+        return rules.usual_growth(list(zip(views, before, strict=True)))
 
     async def _held(self, site: str, now: float) -> list[Alert]:
         flags = {
@@ -265,24 +266,26 @@ class Alerter:
         return out
 
     async def _dropping(self, site: str, hook: AlertHook, now: float) -> Alert | None:
-        hour = bucket_start(now - rules.LATE_VIEWS, "hour") - 3600  # the last hour judged
+        """The last hour of counts (ending with the last slot judged), against the same
+        hour on the days before: at most one alert a clock hour while the fall lasts."""
+        end = _slot(now - rules.LATE_VIEWS)
+        start = end - rules.HOUR
         config = self._sites[site]
-        earlier = rules.same_hour(hour, config.zone)
-        views, *before = await self._store.traffic(site, [hour, *earlier])
+        earlier = [_slot(t) for t in rules.same_time(start, config.zone)]
+        views, *before = await self._store.traffic(site, [start, *earlier], rules.HOUR)
         usual = rules.dropped(views, before, hook.drop_share, hook.drop_min_views)
         if usual is None:
             return None
         return Alert(
             kind="dropping",
-            key=f"dropping:{hour}",
+            key=f"dropping:{bucket_start(end, 'hour')}",
             site=site,
             title=f"Beacons dropping on {config.title or site}",
             lines=(
-                f"{views} views counted in the hour from {utc_iso(hour)}, against "
-                f"{usual:.0f} in that hour on a usual day: is the tracking snippet on "
-                "every page?",
+                f"{views} views counted in the hour to {utc_iso(end)}, against {usual:.0f} "
+                "in that hour on a usual day: is the tracking snippet on every page?",
             ),
-            data={"hour": utc_iso(hour), "views": views, "usual": usual},
+            data={"from": utc_iso(start), "to": utc_iso(end), "views": views, "usual": usual},
         )
 
     async def _digest(self, site: str, hook: AlertHook, now: float) -> Alert | None:
@@ -342,6 +345,11 @@ class Alerter:
                         e,
                     )
         await self.box.done(site, self._owner, record, again)
+
+
+def _slot(t: float) -> int:
+    """The start of the slot of counts (keys.TRAFFIC_SLOT) holding `t`."""
+    return int(t - t % TRAFFIC_SLOT)
 
 
 def _capped(records: list[Record]) -> list[Record]:

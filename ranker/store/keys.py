@@ -36,6 +36,9 @@ LAYOUT: Final = 2
 # Seconds a day of any time zone lasts at most (25 h, where a daylight-saving time ends):
 # how long a script may take a day to be when it is not told when the next one starts.
 LONGEST_DAY: Final = 25 * 3600
+# Seconds of one count of the views counted (`traffic`): how finely the alert of beacons
+# dropping can tell when they stopped.
+TRAFFIC_SLOT: Final = 600
 
 
 class Shape(NamedTuple):
@@ -74,7 +77,7 @@ SCHEMA: Final[dict[str, Shape]] = {
     "flushed": Shape("hash", "rk:{site}:flushed:{batch_id}"),
     "beacons": Shape("hash", "rk:{site}:beacons:{day}"),
     "recirc": Shape("hash", "rk:{site}:recirc:{hour}"),
-    "traffic": Shape("string", "rk:{site}:traffic:{hour}"),
+    "traffic": Shape("string", "rk:{site}:traffic:{start}"),
     "alerts_log": Shape("hash", "rk:{site}:alerts:log"),
     "alerts_outbox": Shape("zset", "rk:{site}:alerts:outbox"),
     "alerts_lock": Shape("string", "rk:{site}:lock:alerts"),
@@ -141,6 +144,7 @@ _LUA_DEFINITIONS: Final = {
     "CATALOG_LOG_MAX": f"local CATALOG_LOG_MAX = {CATALOG_LOG_MAX}",
     "LAYOUT": f"local LAYOUT = '{LAYOUT}'",
     "LONGEST_DAY": f"local LONGEST_DAY = {LONGEST_DAY}",
+    "TRAFFIC_SLOT": f"local TRAFFIC_SLOT = {TRAFFIC_SLOT}",
     **{
         f"key_{name}": _lua_function(name, shape.pattern)
         for name, shape in SCHEMA.items()
@@ -335,10 +339,11 @@ def recirc(site: str, hour: int) -> str:
     return _NAMES["recirc"](site, hour)
 
 
-def traffic(site: str, hour: int) -> str:
-    """STRING: the views counted in that UTC hour on this shard (INCRBY per flush), for the
-    alert of beacons dropping. Expires `retention.hour` after the hour."""
-    return _NAMES["traffic"](site, hour)
+def traffic(site: str, start: int) -> str:
+    """STRING: the views counted on this shard in the TRAFFIC_SLOT seconds from `start` (a
+    multiple of them; INCRBY per flush), for the alert of beacons dropping. Expires
+    `retention.hour` after the slot."""
+    return _NAMES["traffic"](site, start)
 
 
 def alerts_log(site: str) -> str:

@@ -595,16 +595,18 @@ class Store:
         return out
 
     @round_trip("query")
-    async def traffic(self, site: str, hours: list[int]) -> list[int]:
-        """The views counted in each UTC hour of `hours`, every shard's summed."""
-        tags = self.tags(site)
+    async def traffic(self, site: str, starts: list[int], length: int) -> list[int]:
+        """The views counted in the `length` seconds (a multiple of keys.TRAFFIC_SLOT) from
+        each of `starts` (multiples of it), every shard's summed."""
+        tags, slots = self.tags(site), length // keys.TRAFFIC_SLOT
         async with self.redis.pipeline(transaction=False) as pipe:
-            for hour in hours:
-                for tag in tags:
-                    pipe.get(keys.traffic(tag, hour))
+            for start in starts:
+                for k in range(slots):
+                    for tag in tags:
+                        pipe.get(keys.traffic(tag, start + k * keys.TRAFFIC_SLOT))
             replies = await pipe.execute()
-        n = len(tags)
-        return [sum(int(r or 0) for r in replies[i * n : (i + 1) * n]) for i in range(len(hours))]
+        n = len(tags) * slots
+        return [sum(int(r or 0) for r in replies[i * n : (i + 1) * n]) for i in range(len(starts))]
 
     @round_trip("query")
     async def since(self, site: str) -> float | None:

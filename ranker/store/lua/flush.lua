@@ -86,7 +86,7 @@ if not rolled then
 end
 
 local expiry = {}  -- key -> unix time it expires
-local hourly = {}  -- UTC hour -> views counted in it
+local traffic = {}  -- start of a TRAFFIC_SLOT -> views counted in it
 -- minute -> {minute key, hour key or false, day key or false}: hour and day only for a
 -- minute already rolled; the names of the rest of its buckets for held views.
 local of_minute = {}
@@ -207,7 +207,8 @@ while i <= n do
           redis.call('ZINCRBY', b[3], v, id)
         end
         views = views + tonumber(v)
-        hourly[b[5]] = (hourly[b[5]] or 0) + tonumber(v)
+        local slot = b[4] - (b[4] % TRAFFIC_SLOT)
+        traffic[slot] = (traffic[slot] or 0) + tonumber(v)
       end
       redis.call('ZINCRBY', total_key, views, id)
       counted = counted + views
@@ -215,11 +216,11 @@ while i <= n do
   end
 end
 if counted > 0 then redis.call('HINCRBY', tally, 'counted', counted) end
--- Views counted per UTC hour, for the alert of beacons dropping.
-for hour, views in pairs(hourly) do
-  local key = key_traffic(p, string.format('%d', hour))
+-- Views counted per slot of time, for the alert of beacons dropping.
+for start, views in pairs(traffic) do
+  local key = key_traffic(p, string.format('%d', start))
   redis.call('INCRBY', key, string.format('%d', views))
-  expiry[key] = hour + hour_size + retention[2]
+  expiry[key] = start + TRAFFIC_SLOT + retention[2]
 end
 if counted > 0 or reasons > 0 then redis.call('EXPIREAT', tally, tally_expires) end
 for key, at in pairs(expiry) do
