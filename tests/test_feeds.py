@@ -758,7 +758,7 @@ async def test_a_site_configured_with_only_a_feed_gets_its_stories_into_lists_as
     config = tmp_path / "ranker.toml"
     config.write_text(
         f'[server]\nport = {port}\n\n[sites.harbour]\ntoken_env = "HARBOUR_TOKEN"\n\n'
-        f'[[sites.harbour.feeds]]\nurl = "{base}/feed/"\nsection = "category"\n'
+        f'[[sites.harbour.feeds]]\nname = "main"\nurl = "{base}/feed/"\nsection = "category"\n'
         "allow_private = true\n"
     )
     ranker = f"http://127.0.0.1:{port}"
@@ -828,3 +828,23 @@ async def test_a_site_configured_with_only_a_feed_gets_its_stories_into_lists_as
         _, err = await refused.communicate()
         assert refused.returncode == 1
         assert "127.0.0.1 is a loopback address: refused" in err.decode()
+
+        # A configured feed by its name: its own rules (private allowed, sections).
+        named = ("main", "--site", "harbour", "--config", str(config), "--url", ranker)
+        configured = {**env, "HARBOUR_TOKEN": TOKEN}
+        proc = await asyncio.create_subprocess_exec(
+            *sync[:5], *named, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            env=configured,
+        )  # fmt: skip
+        out, err = await proc.communicate()
+        assert proc.returncode == 0, err.decode()
+        assert out.decode().splitlines()[:2] == [f"{base}/feed/: rss, 3 items", "added 0"]
+        assert "unchanged 3" in out.decode()
+        proc = await asyncio.create_subprocess_exec(
+            *sync[:5], "other", *named[1:], stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE, env=configured,
+        )  # fmt: skip
+        _, err = await proc.communicate()
+        assert proc.returncode == 2
+        assert "'other' is neither an http(s) address nor a feed of sites.harbour" in err.decode()
+        assert "(its feeds: main)" in err.decode()

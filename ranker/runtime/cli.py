@@ -450,6 +450,27 @@ async def _sync(base: str, site: str, token: str, feed: Feed) -> int:
 def cmd_catalog_sync(args: argparse.Namespace) -> int:
     from ranker.core.feeds import parse_feed
 
+    if "://" not in args.feed:  # the name of one of the site's configured feeds
+        site = load_settings(args.config, os.environ).sites.get(args.site)
+        named = {f.name: f for f in site.feeds} if site else {}
+        if args.feed not in named:
+            known = ", ".join(sorted(named)) or "none"
+            print(
+                f"ranker: {args.feed!r} is neither an http(s) address nor a feed of "
+                f"sites.{args.site} in the configuration (its feeds: {known})",
+                file=sys.stderr,
+            )
+            return 2
+        if args.id != "guid" or args.section or args.allow_private:
+            print(
+                "ranker: a configured feed has its own rules: leave out --id, --section "
+                "and --allow-private",
+                file=sys.stderr,
+            )
+            return 2
+        return asyncio.run(
+            _sync(_base_url(args), args.site, _token(args, args.site), named[args.feed])
+        )
     given = {"url": args.feed, "id": args.id, "allow_private": args.allow_private}
     if args.section:
         given["section"] = args.section
@@ -571,7 +592,11 @@ def build_parser() -> argparse.ArgumentParser:
             "sync", help="one pass over a feed or sitemap: its stories into the catalog"
         )
     )
-    sync.add_argument("feed", metavar="URL", help="the feed's or sitemap's address")
+    sync.add_argument(
+        "feed",
+        metavar="URL|NAME",
+        help="the feed's or sitemap's address, or the name of a feed the site is configured with",
+    )
     sync.add_argument("--site", default="demo")
     sync.add_argument("--token", help="the site's token (default: from the config)")
     sync.add_argument("--id", default="guid", help="guid, link, path or a pattern with one group")
