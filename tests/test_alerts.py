@@ -84,6 +84,9 @@ def test_a_digest_is_due_from_its_time_for_three_hours() -> None:
     assert rules.digest_due(at, (8, 0), berlin) == "2026-12-02"
     assert rules.digest_due(at + 3 * 3600 - 1, (8, 0), berlin) == "2026-12-02"
     assert rules.digest_due(at + 3 * 3600, (8, 0), berlin) is None
+    late = datetime(2026, 12, 2, 23, 0, tzinfo=berlin).timestamp()
+    assert rules.digest_due(late + 2 * 3600, (23, 0), berlin) == "2026-12-02"  # after midnight
+    assert rules.digest_due(late + 3 * 3600, (23, 0), berlin) is None
 
 
 def test_a_slack_message_shows_titles_as_text_and_links_as_links() -> None:

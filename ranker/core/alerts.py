@@ -66,11 +66,12 @@ def dropped(views: int, earlier: Sequence[int], share: float, min_views: int) ->
 
 def digest_due(now: float, at: tuple[int, int], zone: ZoneInfo) -> str | None:
     """The local date whose digest is due at `now`: from `at` (hour, minute) of the site's
-    day until DIGEST_LATE after; None outside that."""
-    wall = datetime.fromtimestamp(now, zone)
-    due = datetime(wall.year, wall.month, wall.day, *at, tzinfo=zone).timestamp()
-    if due <= now < due + DIGEST_LATE:
-        return wall.date().isoformat()
+    day until DIGEST_LATE after, past midnight too; None outside that."""
+    today = datetime.fromtimestamp(now, zone).date()
+    for day in (today, today - timedelta(days=1)):
+        due = datetime(day.year, day.month, day.day, *at, tzinfo=zone).timestamp()
+        if due <= now < due + DIGEST_LATE:
+            return day.isoformat()
     return None
 
 
