@@ -144,6 +144,7 @@ def test_alert_hooks_are_read_with_defaults_and_names() -> None:
         ({"url": "https://a.example", "drop_share": 2}, "drop_share: a fraction"),
         ({"url": "https://a.example", "name": "Chat Room"}, "name: 1-64 of"),
         ({"url": "https://a.example", "colour": "red"}, "unknown key(s) colour"),
+        ({"url": "https://a.example", "section": "all"}, "section: 1-32 of a-z"),
         ({"format": "json"}, "url: the webhook's http(s) address"),
     ],
 )
@@ -619,3 +620,36 @@ async def test_the_digest_lists_the_most_viewed_not_the_pinned(
     titles = [it["title"] for it in digest["items"]]
     assert titles[:3] == ["Story old", "Story steady", "Story breaking"]
     assert "Notice" not in titles
+
+
+async def test_a_desk_s_hook_is_told_of_its_section_and_of_the_site_s_beacons(
+    engine: Any, redis: Redis, receiver: tuple[Receiver, str]
+) -> None:
+    fake, base = receiver
+    fake.failures = 0
+    clock = _mid_hour()
+    now = clock()
+    local = datetime.fromtimestamp(now, UTC)
+    settings = make_settings(engine.url, alert_interval=INTERVAL)
+    desks = tuple(
+        AlertHook(desk, f"{base}/{desk}", "json", digest_at=(local.hour, 0), section=desk)
+        for desk in ("sport", "politics")
+    )
+    site = replace(settings.sites["news"], alerts=desks)
+    settings = replace(settings, sites={**settings.sites, "news": site})
+    store = Store(redis, settings)
+    await _newsroom(store, now)
+    for story in ("breaking", "surge"):  # the sport desk's
+        entry = {"title": f"Story {story}", "url": f"/{story}", "section": "sport"}
+        await store.put_items("news", [(story, entry)])
+    async with aiohttp.ClientSession() as session:
+        assert await Alerter(settings, store, clock).look(session, "news")
+    sport = dict(fake.delivered("/sport"))
+    politics = dict(fake.delivered("/politics"))
+    assert sorted(k.split(":")[0] for k in sport) == ["digest", "dropping", "held", "rising"]
+    assert sorted(k.split(":")[0] for k in politics) == ["digest", "dropping"]
+    [digest] = [body for key, body in sport.items() if key.startswith("digest:")]
+    assert [it["title"] for it in digest["items"]] == ["Story breaking"]
+    assert digest["title"].startswith("Most viewed on news in sport,")
+    [nothing] = [body for key, body in politics.items() if key.startswith("digest:")]
+    assert nothing["items"] == [] and nothing["lines"] == ["Nothing was counted in the window."]

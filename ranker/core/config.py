@@ -69,6 +69,9 @@ class AlertHook:
     format: str = "slack"  # "slack": Slack-compatible {"text"}; "json": the alert's fields
     kinds: frozenset[str] = frozenset(ALERT_KINDS)
     token: str = field(default="", repr=False)  # sent as Authorization: Bearer, if set
+    # One section's desk: its rising and held stories and its digest (dropping is the
+    # site's); None: the whole site.
+    section: str | None = None
     # The daily digest: at this local time (hour, minute) of the site, the window's top n.
     digest_at: tuple[int, int] = (8, 0)
     digest_window: str = "24h"
@@ -519,6 +522,7 @@ _ALERT_KEYS = {
     "rising_ratio",
     "drop_share",
     "drop_min_views",
+    "section",
 }
 HOOK_NAME_RE = re.compile(r"[a-z0-9][a-z0-9_.:-]{0,63}")
 _DIGEST_WINDOWS = ("hot", "1h", "24h", "7d", "30d")
@@ -564,6 +568,11 @@ def _alert_hook(table: dict[str, Any], at: str, environ: Mapping[str, str]) -> A
     ratio = _number(table.get("rising_ratio", 3.0), f"{at}.rising_ratio")
     if not 1.0 < ratio <= 1000.0:
         raise ConfigError(f"{at}.rising_ratio: more than 1, at most 1000")
+    from ranker.core.validate import SECTION_RULE, is_section  # it reads this module
+
+    section = table.get("section")
+    if section is not None and not is_section(section):
+        raise ConfigError(f"{at}.{SECTION_RULE}")
     has_token = "token" in table or "token_env" in table
     return AlertHook(
         name=name,
@@ -577,6 +586,7 @@ def _alert_hook(table: dict[str, Any], at: str, environ: Mapping[str, str]) -> A
         rising_ratio=ratio,
         drop_share=_share(table.get("drop_share", 0.25), f"{at}.drop_share"),
         drop_min_views=_positive_int(table.get("drop_min_views", 100), f"{at}.drop_min_views"),
+        section=section,
     )
 
 

@@ -165,13 +165,12 @@ class Alerter:
         wanted = {kind for hook in hooks for kind in hook.kinds}
         found: list[tuple[AlertHook, Alert]] = []
         if "rising" in wanted:
-            rising = await self._rising(site, now)
-            for hook in hooks:
-                if "rising" in hook.kinds:
-                    found += [(hook, a) for ratio, a in rising if ratio >= hook.rising_ratio]
+            found += await self._rising_by_hook(site, now)
         if "held" in wanted:
             held = await self._held(site, now)
-            found += [(hook, a) for hook in hooks if "held" in hook.kinds for a in held]
+            for hook in hooks:
+                if "held" in hook.kinds:
+                    found += [(hook, a) for section, a in held if hook.section in (None, section)]
         if "dropping" in wanted:
             for hook in hooks:
                 if "dropping" in hook.kinds and (alert := await self._dropping(site, hook, now)):
@@ -181,15 +180,29 @@ class Alerter:
                 found.append((hook, alert))
         return found
 
-    async def _rising(self, site: str, now: float) -> list[tuple[float, Alert]]:
-        """(ratio beyond the usual growth, alert) of the stories rising now."""
+    async def _rising_by_hook(self, site: str, now: float) -> list[tuple[AlertHook, Alert]]:
+        found: list[tuple[AlertHook, Alert]] = []
+        rising: dict[str | None, list[tuple[float, Alert]]] = {}  # by section
+        for hook in self._sites[site].alerts:
+            if "rising" in hook.kinds:
+                if hook.section not in rising:
+                    rising[hook.section] = await self._rising(site, now, hook.section)
+                chosen = rising[hook.section]
+                found += [(hook, a) for ratio, a in chosen if ratio >= hook.rising_ratio]
+        return found
+
+    async def _rising(
+        self, site: str, now: float, section: str | None
+    ) -> list[tuple[float, Alert]]:
+        """(ratio beyond the usual growth, alert) of the stories rising now (in `section`).
+        The usual growth is the site's: a section's own hours are too few views to judge."""
         since = await self._store.since(site)
         if since is None or history_ready_at(since) > now:
             return []  # no baseline yet: every story would look like it rises
         settings, config = self._settings, self._sites[site]
         short, baseline = rising_buckets(now)
         min_views = settings.rising_min_views
-        candidates = await self._store.rising_candidates(site, None, short, baseline, min_views)
+        candidates = await self._store.rising_candidates(site, section, short, baseline, min_views)
         ranked = rank_rising(candidates, now, min_views, 20, settings.rising_min_networks)
         if not ranked:
             return []
@@ -230,7 +243,8 @@ class Alerter:
         before = await self._store.traffic(site, [t - two_hours for t in earlier], two_hours)
         return rules.usual_growth(list(zip(views, before, strict=True)))
 
-    async def _held(self, site: str, now: float) -> list[Alert]:
+    async def _held(self, site: str, now: float) -> list[tuple[str | None, Alert]]:
+        """(section, alert) of the stories with views held as concentrated lately."""
         flags = {
             item_id: flag
             for item_id, flag in (await self._store.flags(site)).items()
@@ -250,17 +264,20 @@ class Alerter:
             network, share, at = flags[item_id]
             entry = entries.get(item_id, {})
             out.append(
-                Alert(
-                    kind="held",
-                    key=f"held:{item_id}:{local_date(at, config.zone)}",
-                    site=site,
-                    title=f"Held: {entry.get('title') or item_id}",
-                    lines=(
-                        f"{views} views held: {share:.0%} of its recent views came from one "
-                        "network. Release them on the dashboard if they are readers.",
+                (
+                    entry.get("section") or None,
+                    Alert(
+                        kind="held",
+                        key=f"held:{item_id}:{local_date(at, config.zone)}",
+                        site=site,
+                        title=f"Held: {entry.get('title') or item_id}",
+                        lines=(
+                            f"{views} views held: {share:.0%} of its recent views came from one "
+                            "network. Release them on the dashboard if they are readers.",
+                        ),
+                        link=config.link(entry.get("url", "")),
+                        data={"id": item_id, "held": views, "share": round(share, 3)},
                     ),
-                    link=config.link(entry.get("url", "")),
-                    data={"id": item_id, "held": views, "share": round(share, 3)},
                 )
             )
         return out
@@ -296,7 +313,7 @@ class Alerter:
         top = await compute_top(
             self._store,
             self._settings,
-            TopKey(site, hook.digest_window, None, hook.digest_n, int(config.max_age)),
+            TopKey(site, hook.digest_window, hook.section, hook.digest_n, int(config.max_age)),
             now,
         )
         items = tuple(
@@ -305,11 +322,12 @@ class Alerter:
             if not it["backfill"] and not it["pinned"]  # the most viewed, not the box
         )
         name = config.title or site
+        in_section = f" in {hook.section}" if hook.section else ""
         return Alert(
             kind="digest",
             key=f"digest:{day}",
             site=site,
-            title=f"Most viewed on {name}, {day} ({hook.digest_window})",
+            title=f"Most viewed on {name}{in_section}, {day} ({hook.digest_window})",
             lines=() if items else ("Nothing was counted in the window.",),
             items=items,
             data={"date": day, "window": hook.digest_window},

@@ -224,6 +224,7 @@ async def alerts(request: web.Request) -> web.Response:
                     "kinds": [k for k in ALERT_KINDS if k in hook.kinds],
                     "digest_at": "{:02d}:{:02d}".format(*hook.digest_at),
                     "digest_window": hook.digest_window,
+                    "section": hook.section,
                 }
                 for hook in config.alerts
             ],

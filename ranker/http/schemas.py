@@ -623,6 +623,9 @@ class AlertHookInfo(Struct):
     kinds: list[Literal["rising", "held", "dropping", "digest"]]
     digest_at: Annotated[str, Meta(description="the digest's local time, HH:MM")]
     digest_window: str
+    section: Annotated[
+        str | None, Meta(description="the section whose stories it is told of; null: all")
+    ]
 
 
 class AlertRecord(Struct):

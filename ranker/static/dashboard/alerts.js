@@ -104,7 +104,12 @@ function updateHook(li, hook) {
   const format = typeof hook.format === "string" ? hook.format : "";
   setText(head.lastChild, FORMAT_NAMES[format] || format);
   const told = Array.isArray(hook.kinds) ? hook.kinds.filter((k) => typeof k === "string") : [];
-  setText(kinds, told.length ? "Told of: " + told.map(kindName).join(" · ") : "Told of nothing");
+  const section = typeof hook.section === "string" && hook.section ? hook.section : "";
+  setText(
+    kinds,
+    (told.length ? "Told of: " + told.map(kindName).join(" · ") : "Told of nothing") +
+      (section ? " — section " + section + " (beacons dropping: the whole site)" : ""),
+  );
   const hasDigest = told.includes("digest");
   digest.hidden = !hasDigest;
   if (hasDigest) {
