@@ -267,6 +267,30 @@ async def test_a_box_makes_one_impression_per_page_view(
     assert len(beacons.sent) == 1, beacons.sent
 
 
+async def test_a_single_page_app_s_next_page_view_makes_another_impression(
+    live: Live, page: Any, beacons: Beacons
+) -> None:
+    """A box kept on the page across an app's routes: beacon.js counts a route change as a
+    page view and tells the box, which makes its impression again, for the new page. A
+    route that changes only the query (replaceState) is no page view, and no impression."""
+    beacon = '<script src="/beacon.js" data-site="demo" async></script>'
+    html = publisher_page(box("box"), above=0).replace("<script ", beacon + "<script ", 1)
+    await open_publisher(live, page, html, "#box")
+    await beacons.until("impression", 1)  # in view from the start
+    await page.evaluate("""() => {
+        document.querySelector('meta[name="ranker:id"]').content = 'st2';
+        history.pushState({}, '', '/publisher/next');
+    }""")
+    started = time.monotonic()
+    await beacons.until("impression", 2)
+    second = beacons.sent[-1]
+    assert second.body == {**impression(), "page": "st2"}
+    assert second.at - started >= SECOND  # a second in view again, from the new page view
+    await page.evaluate("() => history.replaceState({}, '', '/publisher/next?utm_source=x')")
+    await asyncio.sleep(SECOND + QUIET)
+    assert len(beacons.events("impression")) == 2, beacons.sent
+
+
 async def test_a_box_in_view_from_the_start_waits_for_its_list(
     live: Live, page: Any, beacons: Beacons
 ) -> None:

@@ -87,7 +87,7 @@ function start(ranker, script) {
       const compared = (u) => (pathOnly ? u.split("?")[0] : u);
       const changed = compared(url) !== compared(lastUrl);
       lastUrl = url;
-      if (changed) count(meta("id") || options.id);
+      if (changed) viewed(meta("id") || options.id);
     });
   }
 
@@ -103,7 +103,16 @@ function start(ranker, script) {
       return result;
     };
   }
-  ranker.view = (id) => send(id || meta("id") || options.id);
+  // A new page view of a single-page app: counted, and told to the page's boxes
+  // (widget.js), each of which may then make its impression again.
+  function viewed(id) {
+    count(id);
+    window.dispatchEvent(new Event("ranker:view"));
+  }
+  ranker.view = (id) => {
+    send(id || meta("id") || options.id);
+    window.dispatchEvent(new Event("ranker:view"));
+  };
   count(options.id || meta("id"));
 }
 

@@ -370,14 +370,21 @@ function track(box, state) {
     }, 1000);
   };
   // The last entry is the latest list's: render() observes each new one after the last.
-  state.observer = new IntersectionObserver(
-    (entries) => {
-      inView = entries[entries.length - 1].intersectionRatio >= 0.5;
-      arm();
-    },
-    { threshold: 0.5 },
-  );
+  const watch = () => {
+    state.observer = new IntersectionObserver(
+      (entries) => {
+        inView = entries[entries.length - 1].intersectionRatio >= 0.5;
+        arm();
+      },
+      { threshold: 0.5 },
+    );
+    if (state.list) state.observer.observe(state.list);
+  };
+  watch();
   document.addEventListener("visibilitychange", arm);
+  // A single-page app's next page view (beacon.js' route change, or ranker.view()): the
+  // box, kept on the page, may make its impression again.
+  window.addEventListener("ranker:view", () => state.observer || watch());
   const clicked = (event) => {
     try {
       const link = event.button < 2 && event.target.closest("a");
