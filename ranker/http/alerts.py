@@ -172,8 +172,9 @@ class Alerter:
                 if "held" in hook.kinds:
                     found += [(hook, a) for section, a in held if hook.section in (None, section)]
         if "dropping" in wanted:
+            counts = await self._last_hour(site, now)
             for hook in hooks:
-                if "dropping" in hook.kinds and (alert := await self._dropping(site, hook, now)):
+                if "dropping" in hook.kinds and (alert := self._dropping(site, hook, counts)):
                     found.append((hook, alert))
         for hook in hooks:
             if "digest" in hook.kinds and (alert := await self._digest(site, hook, now)):
@@ -282,14 +283,23 @@ class Alerter:
             )
         return out
 
-    async def _dropping(self, site: str, hook: AlertHook, now: float) -> Alert | None:
-        """The last hour of counts (ending with the last slot judged), against the same
-        hour on the days before: at most one alert a clock hour while the fall lasts."""
+    async def _last_hour(self, site: str, now: float) -> tuple[int, int, list[int]]:
+        """(end of the last hour of counts, its views, the views of the same hour on each
+        of the days before): the last hour ends with the last slot judged."""
         end = _slot(now - rules.LATE_VIEWS)
         start = end - rules.HOUR
-        config = self._sites[site]
-        earlier = [_slot(t) for t in rules.same_time(start, config.zone)]
+        earlier = [_slot(t) for t in rules.same_time(start, self._sites[site].zone)]
         views, *before = await self._store.traffic(site, [start, *earlier], rules.HOUR)
+        return end, views, before
+
+    def _dropping(
+        self, site: str, hook: AlertHook, counts: tuple[int, int, list[int]]
+    ) -> Alert | None:
+        """The last hour against the same hour on the days before, by the hook's own
+        thresholds: at most one alert a clock hour while the fall lasts."""
+        end, views, before = counts
+        start = end - rules.HOUR
+        config = self._sites[site]
         usual = rules.dropped(views, before, hook.drop_share, hook.drop_min_views)
         if usual is None:
             return None
