@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 import aiohttp
@@ -322,18 +322,32 @@ async def _newsroom(store: Store, now: float) -> None:
     await store.flush(batch, "surge")
 
 
+class Newsroom(NamedTuple):
+    fake: Receiver  # its chat (/chat) and ops (/ops) receivers
+    clock: FakeClock
+    settings: Settings  # the site "news" with a chat hook and an ops hook
+    store: Store
+
+
+@pytest.fixture
+async def newsroom(engine: Any, redis: Redis, receiver: tuple[Receiver, str]) -> Newsroom:
+    """_newsroom's week of reading, in the middle of an hour, with its two hooks."""
+    fake, base = receiver
+    clock = _mid_hour()
+    settings = _alerting(engine.url, base, clock())
+    store = Store(redis, settings)
+    await _newsroom(store, clock())
+    return Newsroom(fake, clock, settings, store)
+
+
 KINDS = {"rising", "held", "dropping", "digest"}
 
 
 async def test_every_kind_arrives_once_through_a_restart_and_two_failures(
-    engine: Any, redis: Redis, receiver: tuple[Receiver, str]
+    newsroom: Newsroom,
 ) -> None:
-    fake, base = receiver
-    clock = _mid_hour()
+    fake, clock, settings, store = newsroom
     now = clock()
-    settings = _alerting(engine.url, base, now)
-    store = Store(redis, settings)
-    await _newsroom(store, now)
     day = datetime.fromtimestamp(now, UTC).date().isoformat()
     expected = {
         f"rising:breaking:{day}",
@@ -385,16 +399,10 @@ async def test_every_kind_arrives_once_through_a_restart_and_two_failures(
     assert all(len(b) == 1 for b in bodies.values())
 
 
-async def test_without_the_usual_growth_steady_would_rise(
-    engine: Any, redis: Redis, receiver: tuple[Receiver, str]
-) -> None:
+async def test_without_the_usual_growth_steady_would_rise(redis: Redis, newsroom: Newsroom) -> None:
     """The same newsroom, but the earlier days read evenly: "steady" then rises too."""
-    fake, base = receiver
+    fake, clock, settings, store = newsroom
     fake.failures = 0
-    clock = _mid_hour()
-    settings = _alerting(engine.url, base, clock())
-    store = Store(redis, settings)
-    await _newsroom(store, clock())
     for earlier in rules.same_time(bucket_start(clock(), "hour"), ZoneInfo("UTC")):
         await redis.set(keys.traffic("news", earlier), 1000)  # as even as the hours before
     async with aiohttp.ClientSession() as session:
@@ -404,14 +412,10 @@ async def test_without_the_usual_growth_steady_would_rise(
 
 
 async def test_a_crashed_collector_s_alerts_are_taken_over_when_its_lock_lapses(
-    engine: Any, redis: Redis, receiver: tuple[Receiver, str]
+    newsroom: Newsroom,
 ) -> None:
-    fake, base = receiver
+    fake, clock, settings, store = newsroom
     fake.failures = 1
-    clock = _mid_hour()
-    settings = _alerting(engine.url, base, clock())
-    store = Store(redis, settings)
-    await _newsroom(store, clock())
     async with aiohttp.ClientSession() as session:
         crashed = Alerter(settings, store, clock)
         assert await crashed.look(session, "news")  # every first attempt fails; then it dies
@@ -465,16 +469,12 @@ async def test_a_hook_refusing_for_good_is_given_up_and_reported(
 
 
 async def test_data_from_before_hourly_counts_raises_no_dropping_alert(
-    engine: Any, redis: Redis, receiver: tuple[Receiver, str]
+    redis: Redis, newsroom: Newsroom
 ) -> None:
     """A site upgraded from a release without `rk:{site}:traffic:*`: its earlier days have
     views in their buckets but no hourly counts, which is no reason to say beacons drop."""
-    fake, base = receiver
+    fake, clock, settings, store = newsroom
     fake.failures = 0
-    clock = _mid_hour()
-    settings = _alerting(engine.url, base, clock())
-    store = Store(redis, settings)
-    await _newsroom(store, clock())
     for key in await redis.keys("rk:{news}:traffic:*"):
         if int(key.rsplit(":", 1)[1]) < bucket_start(clock(), "hour") - 3600:
             await redis.delete(key)
@@ -574,15 +574,11 @@ async def test_a_real_server_sends_the_digest_once_through_a_crash(
 
 
 async def test_a_flood_of_rising_stories_comes_three_a_look_and_none_is_lost(
-    engine: Any, redis: Redis, receiver: tuple[Receiver, str]
+    newsroom: Newsroom,
 ) -> None:
-    fake, base = receiver
+    fake, clock, settings, store = newsroom
     fake.failures = 0
-    clock = _mid_hour()
     now = clock()
-    settings = _alerting(engine.url, base, now)
-    store = Store(redis, settings)
-    await _newsroom(store, now)
     flood = [f"flood-{k}" for k in range(4)]
     await store.put_items("news", [(i, {"title": i, "url": f"/{i}"}) for i in flood])
     for k in range(10):
@@ -603,15 +599,9 @@ async def test_a_flood_of_rising_stories_comes_three_a_look_and_none_is_lost(
     assert sorted(k.split(":")[1] for k in rising()) == sorted(["breaking", *flood])
 
 
-async def test_the_digest_lists_the_most_viewed_not_the_pinned(
-    engine: Any, redis: Redis, receiver: tuple[Receiver, str]
-) -> None:
-    fake, base = receiver
+async def test_the_digest_lists_the_most_viewed_not_the_pinned(newsroom: Newsroom) -> None:
+    fake, clock, settings, store = newsroom
     fake.failures = 0
-    clock = _mid_hour()
-    settings = _alerting(engine.url, base, clock())
-    store = Store(redis, settings)
-    await _newsroom(store, clock())
     await store.put_items("news", [("notice", {"title": "Notice", "url": "/notice"})])
     await store.pin("news", "notice", Pin(1, clock() + 3600, None, ("24h",)))
     async with aiohttp.ClientSession() as session:
