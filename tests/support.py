@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
@@ -22,7 +23,7 @@ import aiohttp
 import orjson
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestClient
+from aiohttp.test_utils import TestClient, TestServer
 from redis.asyncio import Redis
 
 from ranker.core.config import Settings, Site
@@ -95,6 +96,22 @@ def make_settings(redis_url: str, **overrides: Any) -> Settings:
         rising_min_networks=1,
     )
     return replace(base, **overrides)
+
+
+@contextlib.asynccontextmanager
+async def receiving(
+    handle: Callable[[web.Request], Awaitable[web.StreamResponse]],
+) -> AsyncIterator[str]:
+    """A fake receiver (a CDN's API, a webhook, a chat) on loopback, taking POSTs to any
+    path with `handle`; its base address, without a trailing slash."""
+    app = web.Application()
+    app.router.add_post("/{path:.*}", handle)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    try:
+        yield str(server.make_url("")).rstrip("/")
+    finally:
+        await server.close()
 
 
 async def flush(client: TestClient[Any, Any]) -> None:

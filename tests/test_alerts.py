@@ -40,7 +40,7 @@ from ranker.http.appkeys import ALERTER, METRICS, STORE
 from ranker.store import keys
 from ranker.store.keys import TRAFFIC_SLOT
 from ranker.store.redis import Pin, Store
-from tests.support import TOKEN, Collector, FakeClock, auth, make_settings
+from tests.support import TOKEN, Collector, FakeClock, auth, make_settings, receiving
 
 HOOK_TOKEN = "ops-hook-token-that-must-stay-secret"
 INTERVAL = 1.0  # alerts.interval in these tests (the fake clock's seconds)
@@ -249,12 +249,8 @@ class Receiver:
 @pytest.fixture
 async def receiver() -> AsyncIterator[tuple[Receiver, str]]:
     fake = Receiver()
-    app = web.Application()
-    app.router.add_post("/{path:.*}", fake.handle)
-    server = TestServer(app, host="127.0.0.1")
-    await server.start_server()
-    yield fake, str(server.make_url("")).rstrip("/")
-    await server.close()
+    async with receiving(fake.handle) as base:
+        yield fake, base
 
 
 def _mid_hour() -> FakeClock:

@@ -21,7 +21,15 @@ from ranker.core.config import ConfigError, PurgeHook, settings_from_mapping
 from ranker.http.app import create_app
 from ranker.http.appkeys import METRICS, PURGER
 from ranker.http.purge import Purger
-from tests.support import BROWSER_HEADERS, TOKEN, FakeClock, auth, make_settings, put_item
+from tests.support import (
+    BROWSER_HEADERS,
+    TOKEN,
+    FakeClock,
+    auth,
+    make_settings,
+    put_item,
+    receiving,
+)
 
 CDN_TOKEN = "cdn-api-token-that-must-stay-secret"
 
@@ -55,12 +63,8 @@ class Receiver:
 @pytest.fixture
 async def receiver() -> AsyncIterator[tuple[Receiver, str]]:
     fake = Receiver()
-    app = web.Application()
-    app.router.add_post("/{path:.*}", fake.handle)
-    server = TestServer(app, host="127.0.0.1")
-    await server.start_server()
-    yield fake, str(server.make_url("")).rstrip("/")
-    await server.close()
+    async with receiving(fake.handle) as base:
+        yield fake, base
 
 
 @pytest.fixture
